@@ -1,0 +1,117 @@
+# mkimage — build, test, demo. See README.md.
+#
+#   make            build/mkimage (installs missing Debian packages first)
+#   make check      unit tests (plain + ASan/UBSan), golden and bad-input tests
+#   make image      build/demo.img from models/demo-x86_64.yaml
+#   make demo       make image, then show it
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make format     clang-format the sources
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= gcc
+VERSION := 0.1.0
+export SOURCE_DATE_EPOCH ?= 1767225600
+
+PKGS := libsquashfs1 fdisk libsodium yaml-0.1 libarchive
+
+# Debian packages the build, the tests and the demo need.
+DEB_PKGS := gcc make pkg-config libc6-dev \
+	libsquashfs-dev squashfs-tools-ng squashfs-tools \
+	libfdisk-dev fdisk libsodium-dev libyaml-dev libarchive-dev \
+	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev \
+	minisign busybox-static zstd xz-utils gzip tar
+
+# pkg-config runs once, lazily: after `deps` has installed the packages.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread)$(PKG_LIBS)
+
+WERROR   := $(if $(CI),-Werror,)
+WARN     := -Wall -Wextra -Wmissing-prototypes -Wshadow -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(WERROR) -Isigning -Ibuilder \
+	-DMKIMAGE_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRCS := $(sort $(wildcard signing/*.c) $(filter-out builder/main.c builder/cli-%.c,$(wildcard builder/*.c)))
+CLI_SRCS := builder/main.c $(sort $(wildcard builder/cli-*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
+
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/obj/%.o)
+ASAN_CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/obj/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
+
+.PHONY: all deps check unit-bins image demo components install format clean
+all: $(BUILD)/mkimage
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "make deps: missing Debian packages; run as root:" >&2; \
+	    echo "  apt-get update && apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libmkimage.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/asan/libmkimage.a: $(ASAN_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mkimage: $(CLI_OBJS) $(BUILD)/libmkimage.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libmkimage.a $(PKG_LIBS)
+
+$(BUILD)/asan/mkimage: $(ASAN_CLI_OBJS) $(BUILD)/asan/libmkimage.a
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(ASAN_CLI_OBJS) $(BUILD)/asan/libmkimage.a $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmkimage.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(BUILD)/libmkimage.a $(PKG_LIBS)
+
+$(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmkimage.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/lib -o $@ $< $(BUILD)/asan/libmkimage.a $(PKG_LIBS)
+
+unit-bins: $(UNIT_BINS) $(ASAN_UNIT_BINS) $(BUILD)/asan/mkimage
+
+
+check: $(BUILD)/mkimage unit-bins
+	@BUILD=$(BUILD) bash tests/run
+
+image: $(BUILD)/mkimage
+	$(BUILD)/mkimage build models/demo-x86_64.yaml -o $(BUILD)/demo.img
+
+demo: image
+	$(BUILD)/mkimage inspect $(BUILD)/demo.img
+
+install: $(BUILD)/mkimage
+	install -D -m 0755 $(BUILD)/mkimage $(DESTDIR)$(PREFIX)/bin/mkimage
+	install -D -m 0644 docs/mkimage.1 $(DESTDIR)$(PREFIX)/share/man/man1/mkimage.1
+
+format:
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(wildcard signing/*.h builder/*.h tests/lib/*.h)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

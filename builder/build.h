@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The build: model -> layout -> plan -> (verify inputs) -> write image.
+ * Everything that can be checked is checked before the first byte of the
+ * output is written; the image goes to a temporary file that is renamed into
+ * place only when complete.
+ */
+#ifndef MK_BUILD_H
+#define MK_BUILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct mk_build_opts {
+        const char *model_path;
+        const char *layout_path; /* overrides the model's layout, or NULL */
+        const char *out_path;    /* NULL: "<model>.img" in the current folder */
+        /* Progress lines for -v; called from the building thread. May be NULL. */
+        void (*log)(void *userdata, const char *line);
+        /* Called as each stage starts ("model", "layout", "plan", "output",
+         * "gpt", "commit"); lets a front end or a test observe progress. May be NULL. */
+        void (*stage)(void *userdata, const char *stage);
+        void *userdata;
+} mk_build_opts;
+
+typedef struct mk_build_result {
+        char out_path[4096];
+        uint64_t disk_size;
+        unsigned n_parts;
+} mk_build_result;
+
+/* Build the image. ret may be NULL; it is filled only on success. */
+int mk_build(const mk_build_opts *opts, mk_build_result *ret, mk_error *err) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The CLI front end (builder/main.c + builder/cli-*.c). Only these files print
+ * and decide exit codes; all work is done by libmkimage.a.
+ *
+ * Exit codes: 0 success, 1 build or verification error, 2 usage error.
+ */
+#ifndef MK_CLI_H
+#define MK_CLI_H
+
+#include <stdio.h>
+
+#include "error.h"
+
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+
+typedef struct cli_verb {
+        const char *name;
+        int (*run)(int argc, char **argv); /* argv[0] is the verb */
+        const char *synopsis;              /* one line for `mkimage --help` */
+        const char *help;                  /* full text for `mkimage VERB --help` */
+} cli_verb;
+
+/* Print "mkimage: <msg>" to stderr; returns CLI_FAILED. */
+int cli_fail(const mk_error *err);
+/* Print "mkimage VERB: <msg>" and a pointer to --help; returns CLI_USAGE. */
+int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a warning line "mkimage: warning: <msg>" to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print s as a JSON string literal (with quotes) to f. */
+void cli_json_string(FILE *f, const char *s);
+/* True when argv holds -h or --help before any "--". */
+int cli_wants_help(int argc, char **argv);
+
+extern int cli_verbose;
+
+/* Verbs, one per cli-*.c file. */
+int cli_build(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
+
+extern const char cli_build_help[], cli_inspect_help[];
+
+
+#endif

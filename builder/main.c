@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* mkimage: the command line. Parses the verb and hands over; no work here. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "output.h"
+
+static const cli_verb verbs[] = {
+        { "build", cli_build, "build MODEL.yaml [-o OUT.img]  build a disk image", cli_build_help },
+        { "inspect", cli_inspect, "inspect IMAGE [--json]        show an image's partitions", cli_inspect_help },
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: mkimage VERB [OPTIONS] ...\n"
+                   "       mkimage MODEL.yaml [-o OUT.img]   (same as build)\n\n"
+                   "Builds immutable, verifiable GPT disk images from a device model.\n\nVerbs:\n");
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                fprintf(f, "  %s\n", verbs[i].synopsis);
+        fprintf(f, "\nmkimage VERB --help shows a verb's options. Exit status: 0 success,\n"
+                   "1 build or verification error, 2 usage error. See mkimage(1).\n");
+}
+
+static void on_signal(int sig)
+{
+        mk_output_abort_all(); /* async-signal-safe: unlinks temporaries */
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+int main(int argc, char **argv)
+{
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+
+        if (argc < 2) {
+                usage(stderr);
+                return CLI_USAGE;
+        }
+        const char *v = argv[1];
+        if (!strcmp(v, "--help") || !strcmp(v, "-h") || !strcmp(v, "help")) {
+                usage(stdout);
+                return CLI_OK;
+        }
+        if (!strcmp(v, "--version")) {
+                printf("mkimage %s\n", MKIMAGE_VERSION);
+                return CLI_OK;
+        }
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+                if (strcmp(v, verbs[i].name) != 0)
+                        continue;
+                if (cli_wants_help(argc - 1, argv + 1)) {
+                        fputs(verbs[i].help, stdout);
+                        return CLI_OK;
+                }
+                return verbs[i].run(argc - 1, argv + 1);
+        }
+        size_t n = strlen(v);
+        if (n > 5 && !strcmp(v + n - 5, ".yaml")) {
+                argv[0] = "build";
+                if (cli_wants_help(argc, argv)) {
+                        fputs(cli_build_help, stdout);
+                        return CLI_OK;
+                }
+                return cli_build(argc, argv);
+        }
+        fprintf(stderr, "mkimage: unknown verb '%s' (run 'mkimage --help' for the list)\n", v);
+        return CLI_USAGE;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Output files written atomically: a temporary file beside the final path,
+ * renamed into place only by mk_output_commit(). On any error, or when the
+ * process gets SIGINT/SIGTERM/SIGHUP (the CLI's handler calls
+ * mk_output_abort_all()), the temporary file is removed, so an interrupted or
+ * failed build never leaves a partial output behind.
+ */
+#ifndef MK_OUTPUT_H
+#define MK_OUTPUT_H
+
+#include "error.h"
+
+typedef struct mk_output mk_output;
+
+/*
+ * Create the temporary file for final_path (in the same folder, named
+ * ".NAME.mkimage-XXXXXX", mode 0644 less umask). *ret is new; untouched on
+ * failure. Fails if final_path is a directory or its folder does not exist.
+ */
+int mk_output_open(const char *final_path, mk_output **ret, mk_error *err) __attribute__((warn_unused_result));
+
+/* The open read-write descriptor of the temporary file (owned by o). */
+int mk_output_fd(const mk_output *o);
+/* The temporary file's path (owned by o). */
+const char *mk_output_tmp_path(const mk_output *o);
+const char *mk_output_final_path(const mk_output *o);
+
+/* fsync and rename into place; frees o on success and on failure (temp removed). */
+int mk_output_commit(mk_output *o, mk_error *err) __attribute__((warn_unused_result));
+
+/* Remove the temporary file and free o. NULL allowed; returns NULL. */
+mk_output *mk_output_abort(mk_output *o);
+
+/* Async-signal-safe: unlink every temporary file still open. */
+void mk_output_abort_all(void);
+
+#endif

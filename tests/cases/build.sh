@@ -1,0 +1,88 @@
+# The demo build: GPT golden file, sfdisk --verify, sparseness, determinism,
+# JSON output, interruption by SIGINT/SIGTERM.
+. "$(dirname "$0")/../lib/testlib.sh"
+cd "$SRC"
+
+filter_sfdisk() { # drop the volatile device path
+        sed -e '/^device:/d' -e "s|^$1|IMG|"
+}
+
+mkdir -p "$T/o1" "$T/o2"
+if "$MKIMAGE" build models/demo-x86_64.yaml -o "$T/o1/demo.img" >"$T/build.out" 2>"$T/build.err"; then
+        pass build-demo
+else
+        fail build-demo "$(cat "$T/build.err")"
+fi
+
+sfdisk -d "$T/o1/demo.img" 2>&1 | filter_sfdisk "$T/o1/demo.img" >"$T/sfdisk.txt"
+expect_file_eq sfdisk-golden "$T/sfdisk.txt" tests/golden/demo-x86_64.sfdisk
+
+if sfdisk --verify "$T/o1/demo.img" 2>&1 | grep -q '^No errors detected'; then
+        pass sfdisk-verify
+else
+        fail sfdisk-verify "$(sfdisk --verify "$T/o1/demo.img" 2>&1 | head -5)"
+fi
+
+apparent=$(stat -c %s "$T/o1/demo.img")
+allocated=$(( $(stat -c %b "$T/o1/demo.img") * $(stat -c %B "$T/o1/demo.img") ))
+if [ "$apparent" -eq $((1024 * 1024 * 1024)) ] && [ "$allocated" -lt $((1024 * 1024)) ]; then
+        pass sparse
+else
+        fail sparse "apparent $apparent bytes, allocated $allocated bytes"
+fi
+
+"$MKIMAGE" build models/demo-x86_64.yaml -o "$T/o2/demo.img" >/dev/null 2>&1
+check deterministic cmp "$T/o1/demo.img" "$T/o2/demo.img"
+check only-output only_files "$T/o1" demo.img
+
+# The shorthand form and a default output name.
+mkdir -p "$T/o3"
+(cd "$T/o3" && "$MKIMAGE" "$SRC/models/demo-x86_64.yaml" >/dev/null 2>&1)
+check shorthand-default-name cmp "$T/o1/demo.img" "$T/o3/demo-x86_64.img"
+
+json=$("$MKIMAGE" build models/demo-x86_64.yaml -o "$T/o2/j.img" --json 2>&1)
+expect_eq build-json "$json" "{\"image\":\"$T/o2/j.img\",\"size\":1073741824,\"partitions\":6}"
+
+# inspect: the table names every partition, the JSON parses and agrees with sfdisk.
+"$MKIMAGE" inspect "$T/o1/demo.img" >"$T/inspect.txt" 2>&1
+if grep -qE '^2 +root-a +257MiB +256MiB +root-x86-64 +read-only +empty ' "$T/inspect.txt" &&
+   grep -qE '^6 +data +775MiB +248MiB +linux-generic ' "$T/inspect.txt"; then
+        pass inspect-table
+else
+        fail inspect-table "$(cat "$T/inspect.txt")"
+fi
+"$MKIMAGE" inspect --json "$T/o1/demo.img" >"$T/inspect.json"
+if python3 - "$T/inspect.json" "$T/o1/demo.img" <<'PY'
+import json, subprocess, sys
+got = json.load(open(sys.argv[1]))
+ref = json.loads(subprocess.check_output(["sfdisk", "--json", sys.argv[2]]))["partitiontable"]
+assert got["disk-guid"] == ref["id"], (got["disk-guid"], ref["id"])
+assert len(got["partitions"]) == len(ref["partitions"])
+for g, r in zip(got["partitions"], ref["partitions"]):
+    assert g["start"] == r["start"] * 512 and g["size"] == r["size"] * 512, (g, r)
+    assert g["partuuid"] == r["uuid"] and g["type-guid"] == r["type"] and g["name"] == r["name"], (g, r)
+PY
+then pass inspect-json-matches-sfdisk; else fail inspect-json-matches-sfdisk; fi
+
+# A build interrupted by a signal leaves nothing behind.
+for sig in INT TERM; do
+        d="$T/int-$sig"; mkdir -p "$d"
+        MKIMAGE_STALL_AT=gpt "$MKIMAGE" build models/demo-x86_64.yaml -o "$d/demo.img" 2>"$d.err" &
+        pid=$!
+        for _ in $(seq 100); do
+                ls -A "$d" | grep -q mkimage- && break
+                sleep 0.1
+        done
+        had_tmp=$(ls -A "$d" | grep -c mkimage-)
+        kill -"$sig" "$pid"; wait "$pid"; rc=$?
+        if [ "$had_tmp" = 1 ] && [ "$rc" -ne 0 ] && only_files "$d"; then
+                pass "interrupt-$sig-leaves-nothing"
+        else
+                fail "interrupt-$sig-leaves-nothing" "tmp seen: $had_tmp, rc $rc, left: $(ls -A "$d")"
+        fi
+done
+
+# A failed build replaces nothing: an existing image stays as it was.
+cp "$T/o1/demo.img" "$T/o2/keep.img"
+"$MKIMAGE" build models/demo-x86_64.yaml --layout /nonexistent.yaml -o "$T/o2/keep.img" 2>/dev/null
+check failed-build-keeps-old-output cmp "$T/o1/demo.img" "$T/o2/keep.img"
