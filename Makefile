@@ -14,7 +14,7 @@ CC      ?= gcc
 VERSION := 0.1.0
 export SOURCE_DATE_EPOCH ?= 1767225600
 
-PKGS := libsquashfs1 fdisk libsodium yaml-0.1 libarchive
+PKGS := libsquashfs1 fdisk libsodium yaml-0.1 libarchive libcrypto
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := gcc make pkg-config libc6-dev \
@@ -46,6 +46,13 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
 .PHONY: all deps check unit-bins image demo components install format clean
+
+# Example components: each components/NAME/build.sh OUTDIR assembles a tree,
+# which is packed with components/NAME/component.yaml and signed with the
+# development key (generated on first use, never committed).
+COMPONENTS := base hello
+DEV_KEY := $(BUILD)/keys/dev.key
+COMP_FILES := $(COMPONENTS:%=$(BUILD)/components/%.comp)
 all: $(BUILD)/mkimage
 
 deps:
@@ -95,10 +102,25 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmkimage.a | deps
 unit-bins: $(UNIT_BINS) $(ASAN_UNIT_BINS) $(BUILD)/asan/mkimage
 
 
-check: $(BUILD)/mkimage unit-bins
+$(DEV_KEY): | $(BUILD)/mkimage
+	@mkdir -p $(dir $@)
+	$(BUILD)/mkimage keygen $(BUILD)/keys/dev
+
+.SECONDEXPANSION:
+$(BUILD)/components/%.comp: $(BUILD)/mkimage $(DEV_KEY) $$(wildcard components/$$*/*)
+	@mkdir -p $(dir $@)
+	@rm -rf $(BUILD)/components/$*.tree $@ $@.minisig
+	bash components/$*/build.sh $(BUILD)/components/$*.tree
+	$(BUILD)/mkimage component pack $(BUILD)/components/$*.tree --meta components/$*/component.yaml -o $@
+	$(BUILD)/mkimage sign $@ --key $(DEV_KEY) || { rm -f $@; exit 1; }
+	@rm -rf $(BUILD)/components/$*.tree
+
+components: $(COMP_FILES)
+
+check: $(BUILD)/mkimage unit-bins components
 	@BUILD=$(BUILD) bash tests/run
 
-image: $(BUILD)/mkimage
+image: $(BUILD)/mkimage components
 	$(BUILD)/mkimage build models/demo-x86_64.yaml -o $(BUILD)/demo.img
 
 demo: image
@@ -114,4 +136,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/asan/obj -type f -name '*.d' 2>/dev/null)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "gpt.h"
+#include "inputs.h"
 #include "layout.h"
 #include "macro.h"
 #include "model.h"
@@ -16,19 +17,9 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(mk_model *, mk_model_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(mk_layout *, mk_layout_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(mk_output *, mk_output_abort)
+DEFINE_TRIVIAL_CLEANUP_FUNC(mk_inputs *, mk_inputs_free)
 
-static void logf_(const mk_build_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(const mk_build_opts *o, const char *fmt, ...)
-{
-        if (!o->log)
-                return;
-        char line[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
-        va_end(ap);
-        o->log(o->userdata, line);
-}
+#define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)
 
 static void stage(const mk_build_opts *o, const char *name)
 {
@@ -41,6 +32,7 @@ int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
         _cleanup_(mk_model_freep) mk_model *m = NULL;
         _cleanup_(mk_layout_freep) mk_layout *l = NULL;
         _cleanup_(mk_output_abortp) mk_output *out = NULL;
+        _cleanup_(mk_inputs_freep) mk_inputs *inputs = NULL;
         int r;
 
         stage(o, "model");
@@ -61,6 +53,15 @@ int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
                 const mk_partition *p = &l->parts[i];
                 logf_(o, "  %-16s %-12s start %6llu MiB  size %6llu MiB", p->name, mk_role_name(p->role),
                       (unsigned long long)(p->start >> 20), (unsigned long long)((p->length + (1 << 20) - 1) >> 20));
+        }
+
+        stage(o, "verify");
+        if ((r = mk_inputs_verify(m, o->warn, o->userdata, &inputs, err)) < 0)
+                return r;
+        for (size_t i = 0; i < inputs->n; i++) {
+                const mk_input *in = &inputs->items[i];
+                logf_(o, "component %s: %s%s", in->mc->name, in->is_dir ? "unsigned directory" : in->signed_ok ? "signature OK, key " : "unsigned",
+                      in->signer_id);
         }
 
         char def_out[256];

@@ -19,7 +19,9 @@ typedef struct mk_build_opts {
         const char *out_path;    /* NULL: "<model>.img" in the current folder */
         /* Progress lines for -v; called from the building thread. May be NULL. */
         void (*log)(void *userdata, const char *line);
-        /* Called as each stage starts ("model", "layout", "plan", "output",
+        /* Warnings (e.g. unsigned inputs accepted by grade dangerous). May be NULL. */
+        void (*warn)(void *userdata, const char *line);
+        /* Called as each stage starts ("model", "layout", "plan", "verify", "output",
          * "gpt", "commit"); lets a front end or a test observe progress. May be NULL. */
         void (*stage)(void *userdata, const char *stage);
         void *userdata;

@@ -33,6 +33,11 @@ static void log_line(void *ud, const char *line)
         fprintf(stderr, "mkimage: %s\n", line);
 }
 
+static void warn_line(void *ud, const char *line)
+{
+        fprintf(stderr, "mkimage: warning: %s\n", line);
+}
+
 /*
  * MKIMAGE_STALL_AT=STAGE makes the build wait at that stage until a signal
  * arrives: the interruption tests use it to stop a build at a known point.
@@ -85,6 +90,7 @@ int cli_build(int argc, char **argv)
         if (cli_verbose)
                 o.log = log_line;
         o.stage = on_stage;
+        o.warn = warn_line;
         mk_build_result res;
         mk_error err = { 0 };
         if (mk_build(&o, &res, &err) < 0)

@@ -40,5 +40,12 @@ int cli_inspect(int argc, char **argv);
 
 extern const char cli_build_help[], cli_inspect_help[];
 
+int cli_keygen(int argc, char **argv);
+int cli_sign(int argc, char **argv);
+int cli_verify_sig(int argc, char **argv);
+extern const char cli_keygen_help[], cli_sign_help[], cli_verify_sig_help[];
+
+int cli_component(int argc, char **argv);
+extern const char cli_component_help[];
 
 #endif

@@ -124,6 +124,9 @@ int mk_gpt_read(const char *path, mk_gpt **ret, mk_error *err)
                 return mk_error_set(err, errno, "%s: %s", path, strerror(errno));
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
                 return mk_error_set(err, EINVAL, "%s: not a disk image file", path);
+        if (S_ISREG(st.st_mode) && st.st_size < 68 * 512)
+                return mk_error_set(err, EINVAL, "%s: %lld bytes is too small to hold a GPT (is this a disk image?)", path,
+                                    (long long)st.st_size);
         fdisk_msgs m = { "" };
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
         int r = new_context(path, 1, &m, &cxt, err);

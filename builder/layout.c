@@ -132,6 +132,8 @@ static int parse_type(const ydoc *d, const ynode *n, mk_partition *p, mk_error *
                 p->type_name = dps_type_name(p->type_guid);
                 return 0;
         }
+        if (strlen(s) == 36 && s[8] == '-' && s[13] == '-')
+                return schema_error(d, n, err, "'%s' is not a valid GUID (write 8-4-4-4-12 hexadecimal digits)", s);
         size_t nn;
         const char *const *names = dps_type_names(&nn);
         const char *hint = schema_did_you_mean(s, names, nn);
@@ -141,6 +143,40 @@ static int parse_type(const ydoc *d, const ynode *n, mk_partition *p, mk_error *
                             "unknown partition type '%.64s' (use a Discoverable Partitions name such as esp, "
                             "root-x86-64, root-x86-64-verity, linux-generic, or a GUID)",
                             s);
+}
+
+/*
+ * A partition's type must say what its role puts there: the boot chain and
+ * systemd's discovery find partitions by type. Literal GUIDs are accepted for
+ * data and raw partitions only.
+ */
+static int check_role_type(const ydoc *d, const ynode *n, const mk_partition *p, const mk_model *m, mk_error *err)
+{
+        char want[64] = "";
+        switch (p->role) {
+        case MK_ROLE_ESP:
+                snprintf(want, sizeof(want), "esp");
+                break;
+        case MK_ROLE_ROOT:
+                snprintf(want, sizeof(want), "root-%s", mk_arch_dps(m->arch));
+                break;
+        case MK_ROLE_ROOT_VERITY:
+                snprintf(want, sizeof(want), "root-%s-verity", mk_arch_dps(m->arch));
+                break;
+        case MK_ROLE_DATA:
+                if (!p->type_name || !strcmp(p->type_name, "linux-generic") || !strcmp(p->type_name, "var") ||
+                    !strcmp(p->type_name, "home") || !strcmp(p->type_name, "srv"))
+                        return 0;
+                return schema_error(d, n, err,
+                                    "type '%s' does not fit role data (use linux-generic, var, home, srv or a GUID)",
+                                    p->type_name);
+        default:
+                return 0;
+        }
+        if (p->type_name && !strcmp(p->type_name, want))
+                return 0;
+        return schema_error(d, n, err, "type '%s' does not fit role %s on %s (use '%s', or leave 'type' out)",
+                            p->type_name ? p->type_name : p->type_guid, roles[p->role].name, mk_arch_name(m->arch), want);
 }
 
 static const schema_key part_keys[] = {
@@ -201,6 +237,8 @@ static int parse_partition(mk_layout *l, const mk_model *m, const ynode *e, mk_p
         }
         if ((v = ynode_get(e, "type"))) {
                 if ((r = parse_type(d, v, p, err)) < 0)
+                        return r;
+                if ((r = check_role_type(d, v, p, m, err)) < 0)
                         return r;
         } else {
                 char tn[64];
@@ -306,14 +344,16 @@ static int parse_layout(mk_layout *l, const mk_model *m, mk_error *err)
                                             "give either 'size' or 'min-size', not both");
                 if ((r = schema_size(d, v, "size", &l->size, err)) < 0)
                         return r;
+                l->size_line = v->line;
+                l->size_col = v->col;
                 if (l->size % MK_ALIGN || l->size < 2 * MK_ALIGN)
                         return schema_error(d, v, err, "the disk 'size' must be a multiple of 1 MiB and at least 2 MiB");
         }
         if ((v = ynode_get(root, "min-size"))) {
                 if ((r = schema_size(d, v, "min-size", &l->min_size, err)) < 0)
                         return r;
-                if (l->min_size % MK_ALIGN)
-                        return schema_error(d, v, err, "'min-size' must be a multiple of 1 MiB");
+                if (l->min_size == 0 || l->min_size % MK_ALIGN)
+                        return schema_error(d, v, err, "'min-size' must be a non-zero multiple of 1 MiB");
         }
         l->boot_tries = 3;
         if ((v = ynode_get(root, "boot-tries"))) {
@@ -394,6 +434,18 @@ int mk_layout_plan(mk_layout *l, const mk_model *m, const uint64_t *auto_sizes, 
                         p->length = align_up(mk_verity_hash_size(mk_layout_find(l, MK_ROLE_ROOT, p->slot)->length), MK_ALIGN);
         }
         for (size_t i = 0; i < l->n_parts; i++) {
+                const mk_partition *p = &l->parts[i];
+                if (p->role != MK_ROLE_ROOT_VERITY)
+                        continue;
+                uint64_t need = mk_verity_hash_size(mk_layout_find(l, MK_ROLE_ROOT, p->slot)->length);
+                if (p->length < need)
+                        return mk_error_set(err, ENOSPC,
+                                            "%s:%u:%u: verity partition '%s' holds %llu bytes, but the hash tree of its %llu MiB root needs %llu (use 'size: auto' or at least %lluK)",
+                                            l->path, p->line, p->col, p->name, (unsigned long long)p->length,
+                                            MiB(mk_layout_find(l, MK_ROLE_ROOT, p->slot)->length), (unsigned long long)need,
+                                            (unsigned long long)(need >> 10));
+        }
+        for (size_t i = 0; i < l->n_parts; i++) {
                 mk_partition *p = &l->parts[i];
                 uint64_t start = align_up(cursor, MK_ALIGN);
                 if (p->offset) {
@@ -420,8 +472,8 @@ int mk_layout_plan(mk_layout *l, const mk_model *m, const uint64_t *auto_sizes, 
                 disk = l->min_size;
         if (needed > disk)
                 return mk_error_set(err, ENOSPC,
-                                    "%s: the partitions need %llu MiB but the disk 'size' is %llu MiB (raise 'size' to at least %lluMiB or shrink partitions)",
-                                    l->path, MiB(needed), MiB(disk), MiB(needed));
+                                    "%s:%u:%u: the partitions need %llu MiB but the disk 'size' is %llu MiB (raise 'size' to at least %lluMiB or shrink partitions)",
+                                    l->path, l->size_line, l->size_col, MiB(needed), MiB(disk), MiB(needed));
         mk_partition *last = &l->parts[l->n_parts - 1];
         if (last->size_kind == MK_SIZE_GROW) {
                 /* libfdisk aligns a partition's end to the 1 MiB grain. */

@@ -65,6 +65,7 @@ typedef struct mk_layout {
         uint64_t size;       /* fixed disk size, or 0 */
         uint64_t min_size;   /* minimum disk size, or 0 */
         unsigned boot_tries; /* boot counting tries per new entry */
+        unsigned size_line, size_col; /* where size/min-size is written, 0 if absent */
         mk_partition *parts;
         size_t n_parts;
 

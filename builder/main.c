@@ -10,6 +10,10 @@
 static const cli_verb verbs[] = {
         { "build", cli_build, "build MODEL.yaml [-o OUT.img]  build a disk image", cli_build_help },
         { "inspect", cli_inspect, "inspect IMAGE [--json]        show an image's partitions", cli_inspect_help },
+        { "keygen", cli_keygen, "keygen PREFIX                 write a key pair PREFIX.key, PREFIX.pub", cli_keygen_help },
+        { "sign", cli_sign, "sign FILE --key KEY           write FILE.minisig", cli_sign_help },
+        { "verify-sig", cli_verify_sig, "verify-sig FILE --pub PUB     check FILE.minisig", cli_verify_sig_help },
+        { "component", cli_component, "component pack SRC -o X.comp  pack or show a component", cli_component_help },
 };
 
 static void usage(FILE *f)

@@ -12,8 +12,7 @@
 #include <unistd.h>
 
 #include "macro.h"
-
-#define MAX_PENDING 16
+#include "tmpfiles.h"
 
 struct mk_output {
         char *final_path;
@@ -22,40 +21,9 @@ struct mk_output {
         int slot;
 };
 
-/*
- * Paths the signal handler may unlink. A slot is published (in_use = 1)
- * only after its path is complete, and cleared before the path is freed.
- */
-static struct {
-        volatile sig_atomic_t in_use;
-        char path[PATH_MAX];
-} pending[MAX_PENDING];
-
 void mk_output_abort_all(void)
 {
-        for (int i = 0; i < MAX_PENDING; i++)
-                if (pending[i].in_use)
-                        unlink(pending[i].path);
-}
-
-static int publish(const char *path)
-{
-        if (strlen(path) >= PATH_MAX)
-                return -1;
-        for (int i = 0; i < MAX_PENDING; i++)
-                if (!pending[i].in_use) {
-                        strcpy(pending[i].path, path);
-                        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-                        pending[i].in_use = 1;
-                        return i;
-                }
-        return -1;
-}
-
-static void unpublish(int slot)
-{
-        if (slot >= 0)
-                pending[slot].in_use = 0;
+        mk_tmp_unlink_all();
 }
 
 static mk_output *output_free(mk_output *o)
@@ -64,7 +32,7 @@ static mk_output *output_free(mk_output *o)
                 return NULL;
         if (o->fd >= 0)
                 close(o->fd);
-        unpublish(o->slot);
+        mk_tmp_forget(o->slot);
         free(o->final_path);
         free(o->tmp_path);
         free(o);
@@ -106,26 +74,14 @@ int mk_output_open(const char *final_path, mk_output **ret, mk_error *err)
                 output_free(o);
                 return mk_error_set(err, ENOMEM, "out of memory");
         }
-        /* Block the signals while the name is created and published. */
-        sigset_t all, old;
-        sigfillset(&all);
-        sigprocmask(SIG_BLOCK, &all, &old);
-        o->fd = mkostemp(o->tmp_path, O_CLOEXEC);
-        int saved = errno;
-        if (o->fd >= 0)
-                o->slot = publish(o->tmp_path);
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        if (o->fd < 0) {
-                int r = mk_error_set(err, saved, "%s: cannot create a file in '%s': %s (check the folder's permissions)",
-                                     final_path, dir, strerror(saved));
+        int fd = mk_tmp_create(o->tmp_path, &o->slot);
+        if (fd < 0) {
+                int r = mk_error_set(err, -fd, "%s: cannot create a file in '%s': %s (check the folder's permissions)",
+                                     final_path, dir, strerror(-fd));
                 output_free(o);
                 return r;
         }
-        if (o->slot < 0) {
-                unlink(o->tmp_path);
-                output_free(o);
-                return mk_error_set(err, EMFILE, "%s: too many outputs open at once", final_path);
-        }
+        o->fd = fd;
         mode_t mask = umask(0);
         umask(mask);
         fchmod(o->fd, 0644 & ~mask);
@@ -150,7 +106,7 @@ mk_output *mk_output_abort(mk_output *o)
 {
         if (!o)
                 return NULL;
-        unpublish(o->slot);
+        mk_tmp_forget(o->slot);
         o->slot = -1;
         unlink(o->tmp_path);
         return output_free(o);
@@ -169,7 +125,7 @@ int mk_output_commit(mk_output *o, mk_error *err)
                 mk_output_abort(o);
                 return r;
         }
-        unpublish(o->slot);
+        mk_tmp_forget(o->slot);
         o->slot = -1;
         output_free(o);
         return 0;

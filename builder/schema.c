@@ -50,7 +50,10 @@ const char *schema_did_you_mean(const char *word, const char *const *candidates,
 {
         const char *best = NULL;
         size_t best_d = (size_t)-1;
-        size_t limit = strlen(word) <= 4 ? 1 : strlen(word) <= 8 ? 2 : 3;
+        size_t len = strlen(word);
+        if (len < 3)
+                return NULL; /* any short word is "close" to any other */
+        size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
         for (size_t i = 0; i < n; i++) {
                 size_t d = edit_distance(word, candidates[i]);
                 if (d < best_d) {

@@ -18,6 +18,8 @@
 
 typedef struct loader {
         const char *name;
+        const char *buf;
+        size_t len;
         yaml_parser_t parser;
         size_t nodes;
         mk_error *err;
@@ -63,10 +65,19 @@ static int next_event(loader *l, yaml_event_t *ev)
         const yaml_parser_t *p = &l->parser;
         const char *problem = p->problem ? p->problem : "malformed YAML";
         const yaml_mark_t *m = &p->problem_mark;
-        if (p->error == YAML_READER_ERROR)
-                return mk_error_set(l->err, EINVAL,
-                                    "%s: byte %zu: %s (the file must be UTF-8 text without NUL bytes)",
-                                    l->name, p->problem_offset, problem);
+        if (p->error == YAML_READER_ERROR) {
+                size_t line = 1, col = 1;
+                for (size_t i = 0; i < p->problem_offset && i < l->len; i++) {
+                        if (l->buf[i] == '\n') {
+                                line++;
+                                col = 1;
+                        } else if (((unsigned char)l->buf[i] & 0xC0) != 0x80) {
+                                col++;
+                        }
+                }
+                return mk_error_set(l->err, EINVAL, "%s:%zu:%zu: %s (the file must be UTF-8 text without NUL bytes)",
+                                    l->name, line, col, problem);
+        }
         if (p->context)
                 return mk_error_set(l->err, EINVAL, "%s:%zu:%zu: %s %s (line %zu) (fix the YAML syntax)",
                                     l->name, m->line + 1, m->column + 1, problem, p->context,
@@ -98,6 +109,45 @@ static int append(ynode *parent, ynode *key, ynode *val)
 
 static int parse_node(loader *l, yaml_event_t *ev, unsigned depth, ynode **ret);
 
+static int cmp_key(const void *a, const void *b)
+{
+        const ynode *x = *(ynode *const *)a, *y = *(ynode *const *)b;
+        int c = strcmp(x->str, y->str);
+        if (c)
+                return c;
+        return x->line != y->line ? (x->line < y->line ? -1 : 1) : (x->col < y->col ? -1 : x->col > y->col);
+}
+
+/* Sort a copy of the keys: O(n log n) even for hostile mappings. Reports the
+ * duplicate whose second occurrence comes first in the file. */
+static int check_duplicates(loader *l, const ynode *n)
+{
+        if (n->n < 2)
+                return 0;
+        ynode **k = malloc(n->n * sizeof(*k));
+        if (!k)
+                return mk_error_set(l->err, ENOMEM, "%s: out of memory", l->name);
+        memcpy(k, n->keys, n->n * sizeof(*k));
+        qsort(k, n->n, sizeof(*k), cmp_key);
+        const ynode *first = NULL, *second = NULL;
+        for (size_t i = 1, run = 0; i < n->n; i++) {
+                if (strcmp(k[i - 1]->str, k[i]->str) != 0) {
+                        run = i;
+                        continue;
+                }
+                if (!second || k[i]->line < second->line || (k[i]->line == second->line && k[i]->col < second->col)) {
+                        first = k[run];
+                        second = k[i];
+                }
+        }
+        int r = 0;
+        if (second)
+                r = mk_error_set(l->err, EINVAL, "%s:%u:%u: duplicate key '%.100s' (first given at line %u; keep one)",
+                                 l->name, second->line, second->col, second->str, first->line);
+        free(k);
+        return r;
+}
+
 /* Parses the children of a mapping or sequence until its end event. */
 static int parse_children(loader *l, ynode *n, unsigned depth)
 {
@@ -108,7 +158,7 @@ static int parse_children(loader *l, ynode *n, unsigned depth)
                         return r;
                 if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) {
                         yaml_event_delete(&ev);
-                        return 0;
+                        return n->kind == YNODE_MAP ? check_duplicates(l, n) : 0;
                 }
                 ynode *key = NULL, *val = NULL;
                 if (n->kind == YNODE_MAP) {
@@ -121,18 +171,6 @@ static int parse_children(loader *l, ynode *n, unsigned depth)
                         r = parse_node(l, &ev, depth + 1, &key);
                         if (r < 0)
                                 return r;
-                        for (size_t i = 0; i < n->n; i++) {
-                                if (strcmp(n->keys[i]->str, key->str) == 0) {
-                                        char what[300];
-                                        snprintf(what, sizeof(what),
-                                                 "duplicate key '%.100s' (first given at line %u; keep one)",
-                                                 key->str, n->keys[i]->line);
-                                        r = mk_error_set(l->err, EINVAL, "%s:%u:%u: %s", l->name,
-                                                         key->line, key->col, what);
-                                        ynode_free(key);
-                                        return r;
-                                }
-                        }
                         r = next_event(l, &ev);
                         if (r < 0) {
                                 ynode_free(key);
@@ -237,7 +275,7 @@ int ydoc_load_buffer(const char *name, const void *buf, size_t len, ydoc **ret, 
         if (len > YDOC_MAX_INPUT)
                 return mk_error_set(err, EFBIG, "%s: larger than %u bytes (is this the right file?)",
                                     name, YDOC_MAX_INPUT);
-        loader l = { .name = name, .err = err };
+        loader l = { .name = name, .buf = buf, .len = len, .err = err };
         if (!yaml_parser_initialize(&l.parser))
                 return mk_error_set(err, ENOMEM, "%s: out of memory", name);
         yaml_parser_set_input_string(&l.parser, buf, len);

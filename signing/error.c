@@ -34,3 +34,15 @@ int mk_error_isset(const mk_error *err)
 {
         return err && err->code != 0;
 }
+
+void mk_callback_printf(void (*cb)(void *userdata, const char *line), void *userdata, const char *fmt, ...)
+{
+        if (!cb)
+                return;
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        cb(userdata, line);
+}

@@ -31,6 +31,13 @@ int mk_error_set(mk_error *err, int code, const char *fmt, ...)
 /* Forget a recorded error (e.g. after a fallback succeeded). */
 void mk_error_clear(mk_error *err);
 
+/*
+ * Format a line and hand it to a progress/warning callback (cb may be NULL:
+ * then nothing happens). Lines are cut at 1023 bytes.
+ */
+void mk_callback_printf(void (*cb)(void *userdata, const char *line), void *userdata, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* True when an error has been recorded. */
 int mk_error_isset(const mk_error *err);
 

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Verify the model's components before anything is written: each artifact's
+ * .minisig must verify against the model's trusted keys, by exactly the key
+ * the model names for that component, and the artifact's metadata must carry
+ * the expected name (and version, when pinned). Grade `dangerous` also
+ * accepts unsigned artifacts and plain directories, with a warning each.
+ */
+#ifndef MK_INPUTS_H
+#define MK_INPUTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "component.h"
+#include "error.h"
+#include "model.h"
+
+typedef struct mk_input {
+        const mk_model_component *mc; /* the model's entry (borrowed) */
+        component *comp;              /* opened artifact, or NULL for a directory */
+        bool is_dir;                  /* unsigned directory (grade dangerous) */
+        bool signed_ok;               /* signature verified */
+        char signer_id[17];           /* key id of the verified signer, "" if unsigned */
+} mk_input;
+
+typedef struct mk_inputs {
+        mk_input *items;
+        size_t n;
+} mk_inputs;
+
+/*
+ * Verify and open every component of m, in model order. warn (may be NULL)
+ * receives one line per accepted-but-unsigned input. *ret is new
+ * (mk_inputs_free); untouched on failure, with err naming the model entry,
+ * the component, the file and the key id.
+ */
+int mk_inputs_verify(const mk_model *m, void (*warn)(void *ud, const char *line), void *ud, mk_inputs **ret,
+                     mk_error *err) __attribute__((warn_unused_result));
+
+mk_inputs *mk_inputs_free(mk_inputs *in);
+
+#endif

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+#include "sqfs-read.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <sqfs/compressor.h>
+#include <sqfs/data_reader.h>
+#include <sqfs/dir_reader.h>
+#include <sqfs/error.h>
+#include <sqfs/id_table.h>
+#include <sqfs/inode.h>
+#include <sqfs/xattr.h>
+#include <sqfs/xattr_reader.h>
+
+#include "macro.h"
+#include "sqfs-file.h"
+
+/* The image is the fs_source of the files loaded from it; a file's key is a copy of its inode. */
+struct sqimage {
+        fs_source base;
+        char *name;
+        sqfs_file_t *file;
+        sqfs_super_t super;
+        sqfs_compressor_t *cmp;
+        sqfs_id_table_t *idt;
+        sqfs_dir_reader_t *dr;
+        sqfs_data_reader_t *data;
+        sqfs_xattr_reader_t *xr; /* NULL when the image has no xattrs */
+};
+
+static int img_error(const sqimage *img, int r, const char *what, mk_error *err)
+{
+        return sqfile_error(img->file, r, what, err);
+}
+
+static int img_read_at(fs_source *src, const fsnode *file, uint64_t offset, void *buf, size_t len, mk_error *err)
+{
+        sqimage *img = (sqimage *)src;
+        void *key;
+        fsnode_file_source(file, NULL, &key);
+        const sqfs_inode_generic_t *inode = key;
+        for (char *p = buf; len;) {
+                sqfs_u32 chunk = len > (1u << 30) ? (1u << 30) : (sqfs_u32)len;
+                sqfs_s32 n = sqfs_data_reader_read(img->data, inode, offset, p, chunk);
+                if (n <= 0) {
+                        _cleanup_free_ char *path = fsnode_path(file);
+                        char what[1200], q[1024];
+                        snprintf(what, sizeof what, "reading '/%s'", fstree_quote(path ? path : "?", q, sizeof q));
+                        return img_error(img, n < 0 ? n : SQFS_ERROR_CORRUPTED, what, err);
+                }
+                p += n, offset += (uint64_t)n, len -= (size_t)n;
+        }
+        return 0;
+}
+
+static void img_free_key(fs_source *src, void *ptr)
+{
+        free(ptr);
+}
+
+static void img_destroy(fs_source *src)
+{
+        sqimage *img = (sqimage *)src;
+        sqfs_destroy(img->xr);
+        sqfs_destroy(img->data);
+        sqfs_destroy(img->dr);
+        sqfs_destroy(img->idt);
+        sqfs_destroy(img->cmp);
+        sqfs_destroy(img->file);
+        free(img->name);
+        free(img);
+}
+
+static const fs_source_ops img_ops = {img_read_at, img_free_key, img_destroy};
+
+sqimage *sqimage_unref(sqimage *img)
+{
+        if (img)
+                fs_source_unref(&img->base);
+        return NULL;
+}
+
+int sqimage_open_file(sqfs_file_t *file, const char *name, sqimage **ret, mk_error *err)
+{
+        sqimage *img = calloc(1, sizeof(*img));
+        if (!img || !(img->name = strdup(name))) {
+                free(img);
+                sqfs_destroy(file);
+                return mk_error_set(err, ENOMEM, "out of memory");
+        }
+        img->base = (fs_source){&img_ops, 1};
+        img->file = file;
+        int r = sqfs_super_read(&img->super, file);
+        if (r) {
+                r = mk_error_set(err, EINVAL,
+                                 "%s: not a valid squashfs image: %s (pack it with mkimage component "
+                                 "pack)",
+                                 name, sqfile_strerror(r));
+                goto fail;
+        }
+        sqfs_compressor_config_t cfg;
+        r = sqfs_compressor_config_init(&cfg, img->super.compression_id, img->super.block_size,
+                                        SQFS_COMP_FLAG_UNCOMPRESS);
+        if (!r)
+                r = sqfs_compressor_create(&cfg, &img->cmp);
+        if (!r && (img->super.flags & SQFS_FLAG_COMPRESSOR_OPTIONS))
+                r = img->cmp->read_options(img->cmp, file);
+        if (r) {
+                r = img_error(img, r, "setting up the decompressor", err);
+                goto fail;
+        }
+        img->idt = sqfs_id_table_create(0);
+        if (!img->idt || (r = sqfs_id_table_read(img->idt, file, &img->super, img->cmp))) {
+                r = img_error(img, img->idt ? r : SQFS_ERROR_ALLOC, "reading the id table", err);
+                goto fail;
+        }
+        img->dr = sqfs_dir_reader_create(&img->super, img->cmp, file, 0);
+        img->data = sqfs_data_reader_create(file, img->super.block_size, img->cmp, 0);
+        if (!img->dr || !img->data) {
+                r = img_error(img, SQFS_ERROR_ALLOC, "creating the readers", err);
+                goto fail;
+        }
+        if ((r = sqfs_data_reader_load_fragment_table(img->data, &img->super))) {
+                r = img_error(img, r, "reading the fragment table", err);
+                goto fail;
+        }
+        if (!(img->super.flags & SQFS_FLAG_NO_XATTRS) && img->super.xattr_id_table_start != UINT64_MAX) {
+                img->xr = sqfs_xattr_reader_create(0);
+                if (!img->xr || (r = sqfs_xattr_reader_load(img->xr, &img->super, file, img->cmp))) {
+                        r = img_error(img, img->xr ? r : SQFS_ERROR_ALLOC, "reading the xattr table", err);
+                        goto fail;
+                }
+        }
+        *ret = img;
+        return 0;
+fail:
+        img_destroy(&img->base);
+        return r < 0 ? r : -EINVAL;
+}
+
+int sqimage_open(const char *path, sqimage **ret, mk_error *err)
+{
+        sqfs_file_t *file;
+        int r = sqfile_open_path(path, &file, err);
+        if (r < 0)
+                return r;
+        return sqimage_open_file(file, path, ret, err);
+}
+
+const sqfs_super_t *sqimage_super(const sqimage *img)
+{
+        return &img->super;
+}
+
+const char *sqimage_name(const sqimage *img)
+{
+        return img->name;
+}
+
+static bool is_file(const sqfs_inode_generic_t *inode)
+{
+        return inode->base.type == SQFS_INODE_FILE || inode->base.type == SQFS_INODE_EXT_FILE;
+}
+
+int sqimage_read_file(sqimage *img, const char *path, size_t max, char **ret, size_t *ret_len, mk_error *err)
+{
+        _cleanup_free_ sqfs_inode_generic_t *root = NULL, *inode = NULL;
+        int r = sqfs_dir_reader_get_root_inode(img->dr, &root);
+        if (r)
+                return img_error(img, r, "reading the root directory", err);
+        r = sqfs_dir_reader_find_by_path(img->dr, root, path, &inode);
+        if (r == SQFS_ERROR_NO_ENTRY || r == SQFS_ERROR_NOT_DIR)
+                return mk_error_set(err, ENOENT, "%s: has no '%s'", img->name, path);
+        if (r)
+                return img_error(img, r, "looking up a path", err);
+        if (!is_file(inode))
+                return mk_error_set(err, EINVAL, "%s: '%s' is not a regular file", img->name, path);
+        sqfs_u64 size;
+        sqfs_inode_get_file_size(inode, &size);
+        if (size > max)
+                return mk_error_set(err, EFBIG, "%s: '%s' is %llu bytes, more than the limit of %zu", img->name, path,
+                                    (unsigned long long)size, max);
+        _cleanup_free_ char *buf = malloc((size_t)size + 1);
+        if (!buf)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        for (size_t off = 0; off < size;) {
+                sqfs_s32 n = sqfs_data_reader_read(img->data, inode, off, buf + off, (sqfs_u32)(size - off));
+                if (n <= 0)
+                        return img_error(img, n < 0 ? n : SQFS_ERROR_CORRUPTED, "reading a file", err);
+                off += (size_t)n;
+        }
+        buf[size] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = (size_t)size;
+        return 0;
+}
+
+typedef struct loader {
+        sqimage *img;
+        fstree *tree;
+        const char *const *skip;
+        size_t nskip;
+        char **seen; /* inode number -> first path, for hard links */
+        mk_error *err;
+} loader;
+
+static int load_xattrs(loader *l, const sqfs_inode_generic_t *inode, fsnode *n)
+{
+        sqfs_u32 idx;
+        if (sqfs_inode_get_xattr_index(inode, &idx) || idx == 0xFFFFFFFF)
+                return 0;
+        if (!l->img->xr)
+                return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading extended attributes", l->err);
+        sqfs_xattr_id_t desc;
+        int r = sqfs_xattr_reader_get_desc(l->img->xr, idx, &desc);
+        if (!r)
+                r = sqfs_xattr_reader_seek_kv(l->img->xr, &desc);
+        for (sqfs_u32 i = 0; !r && i < desc.count; i++) {
+                _cleanup_free_ sqfs_xattr_entry_t *key = NULL;
+                _cleanup_free_ sqfs_xattr_value_t *val = NULL;
+                r = sqfs_xattr_reader_read_key(l->img->xr, &key);
+                if (!r)
+                        r = sqfs_xattr_reader_read_value(l->img->xr, key, &val);
+                if (r)
+                        break;
+                /* The reader returns the full key, prefix included, NUL-terminated. */
+                int e = fstree_add_xattr(l->tree, n, (const char *)key->key, val->value, val->size, l->err);
+                if (e < 0)
+                        return e;
+        }
+        return r ? img_error(l->img, r, "reading extended attributes", l->err) : 0;
+}
+
+static int add_node(loader *l, const sqfs_tree_node_t *tn, const char *path)
+{
+        const sqfs_inode_generic_t *inode = tn->inode;
+        uint32_t ino = inode->base.inode_number;
+        if (ino == 0 || ino > l->img->super.inode_count)
+                return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading the directory tree", l->err);
+        uint32_t mode = inode->base.mode;
+        if (!S_ISDIR(mode) && l->seen[ino])
+                return fstree_add_hardlink(l->tree, path, l->seen[ino], NULL, l->err);
+        fsnode_attr a = {.perm = mode & 07777, .uid = tn->uid, .gid = tn->gid, .mtime = inode->base.mod_time};
+        fsnode *n = NULL;
+        int r;
+        switch (mode & S_IFMT) {
+        case S_IFDIR:
+                r = fstree_add_dir(l->tree, path, &a, &n, l->err);
+                break;
+        case S_IFREG: {
+                if (!is_file(inode))
+                        return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading the directory tree", l->err);
+                size_t sz = sizeof(*inode) + inode->payload_bytes_available;
+                sqfs_inode_generic_t *copy = malloc(sz);
+                if (!copy)
+                        return mk_error_set(l->err, ENOMEM, "out of memory");
+                memcpy(copy, inode, sz);
+                sqfs_u64 size;
+                sqfs_inode_get_file_size(inode, &size);
+                r = fstree_add_file(l->tree, path, &a, &l->img->base, 0, copy, size, &n, l->err);
+                if (r < 0)
+                        free(copy);
+                break;
+        }
+        case S_IFLNK: {
+                sqfs_u32 len = inode->data.slink.target_size;
+                if (len > inode->payload_bytes_used || len > FSTREE_SYMLINK_MAX)
+                        return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading a symlink", l->err);
+                char target[FSTREE_SYMLINK_MAX + 1];
+                memcpy(target, inode->extra, len);
+                target[len] = '\0';
+                r = fstree_add_symlink(l->tree, path, &a, target, &n, l->err);
+                break;
+        }
+        case S_IFCHR:
+        case S_IFBLK: {
+                sqfs_u32 d = inode->data.dev.devno;
+                r = fstree_add_special(l->tree, path, &a, S_ISCHR(mode) ? FSNODE_CHRDEV : FSNODE_BLKDEV,
+                                       makedev((d & 0xfff00) >> 8, (d & 0xff) | ((d >> 12) & 0xfff00)), &n, l->err);
+                break;
+        }
+        case S_IFIFO:
+                r = fstree_add_special(l->tree, path, &a, FSNODE_FIFO, 0, &n, l->err);
+                break;
+        case S_IFSOCK:
+                r = fstree_add_special(l->tree, path, &a, FSNODE_SOCKET, 0, &n, l->err);
+                break;
+        default:
+                return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading the directory tree", l->err);
+        }
+        if (r < 0)
+                return r;
+        if (!S_ISDIR(mode) && !(l->seen[ino] = strdup(path)))
+                return mk_error_set(l->err, ENOMEM, "out of memory");
+        return load_xattrs(l, inode, n);
+}
+
+static int load_children(loader *l, const sqfs_tree_node_t *dir, const char *prefix)
+{
+        for (const sqfs_tree_node_t *c = dir->children; c; c = c->next) {
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s%s%s", prefix, *prefix ? "/" : "", (const char *)c->name) < 0)
+                        return mk_error_set(l->err, ENOMEM, "out of memory");
+                bool skipped = false;
+                for (size_t i = 0; i < l->nskip && !skipped; i++)
+                        skipped = !strcmp(path, l->skip[i]);
+                if (skipped)
+                        continue;
+                int r = add_node(l, c, path);
+                if (r < 0)
+                        return r;
+                if (S_ISDIR(c->inode->base.mode) && (r = load_children(l, c, path)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, mk_error *err)
+{
+        sqfs_tree_node_t *root = NULL;
+        int r = sqfs_dir_reader_get_full_hierarchy(img->dr, img->idt, NULL, 0, &root);
+        if (r)
+                return img_error(img, r, "reading the directory tree", err);
+        loader l = {.img = img, .tree = tree, .skip = skip, .nskip = nskip, .err = err};
+        l.seen = calloc((size_t)img->super.inode_count + 1, sizeof(*l.seen));
+        if (!l.seen) {
+                r = mk_error_set(err, ENOMEM, "out of memory");
+                goto out;
+        }
+        fsnode_attr a = {.perm = root->inode->base.mode & 07777,
+                         .uid = root->uid,
+                         .gid = root->gid,
+                         .mtime = root->inode->base.mod_time};
+        fsnode *rn;
+        r = fstree_add_dir(tree, "", &a, &rn, err);
+        if (r >= 0)
+                r = load_xattrs(&l, root->inode, rn);
+        if (r >= 0)
+                r = load_children(&l, root, "");
+out:
+        if (l.seen)
+                for (size_t i = 0; i <= img->super.inode_count; i++)
+                        free(l.seen[i]);
+        free(l.seen);
+        sqfs_dir_tree_destroy(root);
+        return r < 0 ? r : 0;
+}

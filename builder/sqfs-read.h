@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Read a squashfs image (a .comp, or later a composed root): look up and read
+ * single files, or load the whole tree into an fstree whose file data is read
+ * from the image on demand (the image is the files' fs_source). Images are
+ * untrusted input: libsquashfs' readers check every table bound, and every
+ * name goes through the fstree path rules.
+ */
+#ifndef MK_SQFS_READ_H
+#define MK_SQFS_READ_H
+
+#include <stddef.h>
+
+#include <sqfs/io.h>
+#include <sqfs/super.h>
+
+#include "error.h"
+#include "fstree.h"
+
+typedef struct sqimage sqimage;
+
+/* Open the squashfs image at path (the whole file). *ret is new (sqimage_unref). */
+int sqimage_open(const char *path, sqimage **ret, mk_error *err) __attribute__((warn_unused_result));
+
+/*
+ * Open an image through file (e.g. sqfile_open_fd at a partition's offset);
+ * takes ownership of file, also on failure. name is used in messages.
+ */
+int sqimage_open_file(sqfs_file_t *file, const char *name, sqimage **ret, mk_error *err)
+        __attribute__((warn_unused_result));
+
+/* Drop a reference (trees loaded from the image hold one each). NULL allowed; returns NULL. */
+sqimage *sqimage_unref(sqimage *img);
+
+const sqfs_super_t *sqimage_super(const sqimage *img);
+const char *sqimage_name(const sqimage *img);
+
+/*
+ * Read the regular file at path (relative, "meta/component.yaml") into a new
+ * NUL-terminated buffer; more than max bytes is an error. -ENOENT (with a
+ * message) when the path does not exist.
+ */
+int sqimage_read_file(sqimage *img, const char *path, size_t max, char **ret, size_t *ret_len, mk_error *err)
+        __attribute__((warn_unused_result));
+
+/*
+ * Add every entry of the image to tree, in the image's (sorted) order, with
+ * its owner, mode, mtime, xattrs and hard links. Entries whose path equals
+ * one of skip[0..nskip) are left out with everything below them. File nodes
+ * read their data from img (a reference is taken per file).
+ */
+int sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, mk_error *err)
+        __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Serialize an fstree as a squashfs image through any sqfs_file_t (see
+ * sqfs-file.h: a whole output file, or a region of a disk image).
+ *
+ * The output is a function of the tree and the options only: entries are
+ * written in sorted order, every time stamp is opts.mtime, inode numbers are
+ * assigned breadth-first, and the bytes are identical for any number of
+ * worker threads. File data is streamed one block at a time from each file's
+ * fs_source; memory use does not grow with file sizes.
+ */
+#ifndef MK_SQFS_WRITE_H
+#define MK_SQFS_WRITE_H
+
+#include <stdint.h>
+
+#include <sqfs/io.h>
+
+#include "error.h"
+#include "fstree.h"
+
+typedef struct sqwrite_opts {
+        int compressor;      /* SQFS_COMP_* id (sqfs/super.h); 0 = zstd */
+        int level;           /* compression level; 0 = the compressor's default */
+        uint32_t block_size; /* data block size, a power of two in 4 KiB..1 MiB; 0 = 131072 */
+        unsigned workers;    /* compression threads; 0 = the number of online cores */
+        uint32_t mtime;      /* time stamp of every inode and of the superblock (SOURCE_DATE_EPOCH) */
+        uint32_t pad;        /* pad the image with zeros to a multiple of this; 0 = 4096 */
+} sqwrite_opts;
+
+typedef struct sqwrite_stats {
+        uint64_t bytes_used; /* the superblock's bytes_used */
+        uint64_t size;       /* bytes written, including the padding */
+        uint32_t inodes;
+} sqwrite_stats;
+
+/* "zstd", "xz", "gzip", "lz4" -> SQFS_COMP_* id; -EINVAL for anything else. */
+int sqwrite_compressor_from_name(const char *name, int *ret) __attribute__((warn_unused_result));
+/* The names sqwrite_compressor_from_name accepts, for messages: "zstd, xz, gzip, lz4". */
+const char *sqwrite_compressor_names(void);
+
+/*
+ * Check opts (compressor, level, block size) without writing anything;
+ * errors name the option and the allowed values.
+ */
+int sqwrite_check_opts(const sqwrite_opts *opts, mk_error *err) __attribute__((warn_unused_result));
+
+/*
+ * Write tree (sorted first) to file, which must be empty (get_size() == 0).
+ * On success fills *ret (may be NULL). On failure file holds a partial image
+ * that the caller discards; err names the file, the entry and the cause.
+ */
+int sqwrite_tree(fstree *tree, sqfs_file_t *file, const sqwrite_opts *opts, sqwrite_stats *ret, mk_error *err)
+        __attribute__((warn_unused_result));
+
+#endif

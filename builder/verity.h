@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dm-verity hash trees in the standard format (version 1, SHA-256, 4096-byte
+ * data and hash blocks, salted), with the cryptsetup superblock in the first
+ * hash block, so that `veritysetup verify DATA HASH ROOTHASH` accepts them.
+ * Works on byte ranges of one image file: rootless, no device-mapper.
+ */
+#ifndef MK_VERITY_H
+#define MK_VERITY_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+#define MK_VERITY_BLOCK 4096u
+#define MK_VERITY_SALT 32u
+
+typedef struct mk_verity {
+        uint64_t data_blocks;
+        uint64_t hash_size;   /* bytes written at hash_off: superblock + tree */
+        uint8_t salt[MK_VERITY_SALT];
+        uint8_t root_hash[32];
+        uint8_t uuid[16];
+} mk_verity;
+
+/*
+ * Hash data_size bytes (a multiple of 4096) at data_off in fd and write the
+ * superblock and the tree at hash_off, which must have hash_max bytes of room.
+ * salt and uuid are the caller's (derived, for reproducible images). threads
+ * >= 1 workers hash the data level. On success *ret is filled; on failure it
+ * is untouched and nothing is promised about the hash area.
+ */
+int mk_verity_format(int fd, uint64_t data_off, uint64_t data_size, uint64_t hash_off, uint64_t hash_max,
+                     const uint8_t salt[MK_VERITY_SALT], const uint8_t uuid[16], unsigned threads,
+                     mk_verity *ret, mk_error *err) __attribute__((warn_unused_result));
+
+/*
+ * Recompute the tree from the data and compare it, block by block, with what
+ * is stored at hash_off, and the root with root_hash. Returns 0 when all
+ * agree, -EBADMSG (with a message naming the first bad block) otherwise.
+ */
+int mk_verity_check(int fd, uint64_t data_off, uint64_t hash_off, const uint8_t root_hash[32], unsigned threads,
+                    mk_verity *ret, mk_error *err) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#include "tmpfiles.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_TMP 16
+
+/* A slot is published (in_use = 1) only after its path is complete. */
+static struct {
+        volatile sig_atomic_t in_use;
+        char path[PATH_MAX];
+} tmp[MAX_TMP];
+
+void mk_tmp_unlink_all(void)
+{
+        for (int i = 0; i < MAX_TMP; i++)
+                if (tmp[i].in_use)
+                        unlink(tmp[i].path);
+}
+
+void mk_tmp_forget(int slot)
+{
+        if (slot >= 0 && slot < MAX_TMP)
+                tmp[slot].in_use = 0;
+}
+
+int mk_tmp_create(char *template_path, int *ret_slot)
+{
+        if (strlen(template_path) >= PATH_MAX)
+                return -ENAMETOOLONG;
+        sigset_t all, old;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, &old);
+        int slot = -1;
+        for (int i = 0; i < MAX_TMP && slot < 0; i++)
+                if (!tmp[i].in_use)
+                        slot = i;
+        int fd = slot < 0 ? (errno = EMFILE, -1) : mkostemp(template_path, O_CLOEXEC);
+        int saved = errno;
+        if (fd >= 0) {
+                strcpy(tmp[slot].path, template_path);
+                __atomic_signal_fence(__ATOMIC_SEQ_CST);
+                tmp[slot].in_use = 1;
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (fd < 0)
+                return -saved;
+        *ret_slot = slot;
+        return fd;
+}

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/* fstree: path rules, building, sorting, hard links, xattrs and policy. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "check.h"
+#include "fstree.h"
+
+static const fsnode_attr A644 = {.perm = 0644};
+
+static fstree *new_tree(void)
+{
+        fstree *t = NULL;
+        CHECK(fstree_new("t.tar", &t) == 0);
+        return t;
+}
+
+/* Normalize path; return the message (or the normalized path on success). */
+static const char *norm(const char *path)
+{
+        static char out[MK_ERROR_MAX];
+        mk_error err = {0};
+        char *p = NULL;
+        if (fstree_normalize_path("t.tar", path, &p, &err) < 0)
+                snprintf(out, sizeof out, "%s", err.msg);
+        else
+                snprintf(out, sizeof out, "ok:%s", p);
+        free(p);
+        return out;
+}
+
+static void test_normalize(void)
+{
+        CHECK_STREQ(norm("a/b/c"), "ok:a/b/c");
+        CHECK_STREQ(norm("./a//b/./c/"), "ok:a/b/c");
+        CHECK_STREQ(norm("./"), "ok:");
+        CHECK_STREQ(norm("."), "ok:");
+        CHECK_STREQ(norm("caf\xc3\xa9"), "ok:caf\xc3\xa9");
+        CHECK_STREQ(norm("..x/y.."), "ok:..x/y..");
+        CHECK_STREQ(norm("/etc/passwd"),
+                    "t.tar: entry '/etc/passwd': absolute paths are not allowed (store entries relative to the "
+                    "root, e.g. tar -C ROOT -cf OUT.tar .)");
+        CHECK_STREQ(norm("a/../../x"), "t.tar: entry 'a/../../x': '..' is not allowed in a path (entries must "
+                                       "stay inside the tree; rebuild the archive without '..')");
+        CHECK_STREQ(norm(".."), "t.tar: entry '..': '..' is not allowed in a path (entries must stay inside the "
+                                "tree; rebuild the archive without '..')");
+        CHECK_STREQ(norm("bad\xff"), "t.tar: entry 'bad\\xff': name is not valid UTF-8 (rename it)");
+        CHECK_STREQ(norm("over\xc0\xaflong"), "t.tar: entry 'over\\xc0\\xaflong': name is not valid UTF-8 (rename it)");
+        CHECK_STREQ(norm("sur\xed\xa0\x80"), "t.tar: entry 'sur\\xed\\xa0\\x80': name is not valid UTF-8 (rename it)");
+        CHECK_STREQ(norm("a\nb"), "t.tar: entry 'a\\nb': name contains a newline (rename it)");
+        char longname[300];
+        memset(longname, 'x', 256);
+        longname[256] = '\0';
+        CHECK(strstr(norm(longname), "a name is 256 bytes long, the limit is 255 (shorten it)") != NULL);
+        longname[255] = '\0';
+        CHECK(!strncmp(norm(longname), "ok:", 3));
+        char *deep = malloc(5000);
+        for (int i = 0; i < 2500; i++)
+                memcpy(deep + 2 * i, "a/", 2);
+        deep[4999] = '\0';
+        CHECK(strstr(norm(deep), "path is 4999 bytes long, the limit is 4095 (shorten it)") != NULL);
+        free(deep);
+}
+
+static void test_build_and_sort(void)
+{
+        fstree *t = new_tree();
+        mk_error err = {0};
+        CHECK(fstree_add_file_mem(t, "usr/bin/b", &A644, "bb", 2, NULL, &err) == 0);
+        CHECK(fstree_add_file_mem(t, "usr/bin/a", &A644, "a", 1, NULL, &err) == 0);
+        CHECK(fstree_add_file_mem(t, "usr/bin/B", &A644, "", 0, NULL, &err) == 0);
+        CHECK(fstree_add_file_mem(t, "usr/bin/a.txt", &A644, "", 0, NULL, &err) == 0);
+        CHECK(fstree_add_dir(t, "usr", &(fsnode_attr){.perm = 0750, .uid = 7, .gid = 8}, NULL, &err) == 0);
+        CHECK(fstree_add_symlink(t, "lib", &(fsnode_attr){.perm = 0777}, "usr/lib", NULL, &err) == 0);
+        CHECK(!mk_error_isset(&err));
+        fstree_sort(t);
+        fsnode *bin = fstree_lookup(t, "usr/bin");
+        CHECK(bin && fsnode_get_kind(bin) == FSNODE_DIR && fsnode_mode(bin) == (S_IFDIR | 0755));
+        CHECK(fsnode_nchildren(bin) == 4);
+        CHECK_STREQ(fsnode_name(fsnode_child(bin, 0)), "B");
+        CHECK_STREQ(fsnode_name(fsnode_child(bin, 1)), "a");
+        CHECK_STREQ(fsnode_name(fsnode_child(bin, 2)), "a.txt");
+        CHECK_STREQ(fsnode_name(fsnode_child(bin, 3)), "b");
+        fsnode *usr = fstree_lookup(t, "./usr/");
+        CHECK(usr && fsnode_mode(usr) == (S_IFDIR | 0750) && fsnode_uid(usr) == 7 && fsnode_gid(usr) == 8);
+        fsnode *b = fstree_lookup(t, "usr/bin/b");
+        char buf[2];
+        CHECK(b && fsnode_file_size(b) == 2 && fsnode_read(b, 0, buf, 2, &err) == 0 && !memcmp(buf, "bb", 2));
+        char *p = fsnode_path(b);
+        CHECK_STREQ(p, "usr/bin/b");
+        free(p);
+        p = fsnode_path(fstree_root(t));
+        CHECK_STREQ(p, "");
+        free(p);
+        CHECK_STREQ(fsnode_symlink_target(fstree_lookup(t, "lib")), "usr/lib");
+        CHECK(fstree_lookup(t, "usr/nope") == NULL);
+        CHECK(fstree_lookup(t, "lib/x") == NULL);
+        CHECK(fstree_count(t) == 8);
+        fstree_free(t);
+}
+
+static void test_many_entries(void)
+{
+        fstree *t = new_tree();
+        mk_error err = {0};
+        char name[32];
+        /* Reverse order: every insertion lands before the previous one. */
+        for (int i = 20000; i > 0; i--) {
+                snprintf(name, sizeof name, "d/f%05d", i);
+                if (fstree_add_file_mem(t, name, &A644, "", 0, NULL, &err) < 0)
+                        break;
+        }
+        CHECK(!mk_error_isset(&err));
+        fstree_sort(t);
+        fsnode *d = fstree_lookup(t, "d");
+        CHECK(fsnode_nchildren(d) == 20000);
+        CHECK_STREQ(fsnode_name(fsnode_child(d, 0)), "f00001");
+        CHECK_STREQ(fsnode_name(fsnode_child(d, 19999)), "f20000");
+        CHECK(fstree_lookup(t, "d/f12345") != NULL);
+        fstree_free(t);
+}
+
+static void test_conflicts(void)
+{
+        fstree *t = new_tree();
+        mk_error err = {0};
+        CHECK(fstree_add_symlink(t, "link", &A644, "/etc", NULL, &err) == 0);
+        CHECK(fstree_add_file_mem(t, "link/passwd", &A644, "x", 1, NULL, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'link/passwd': goes through symlink 'link' (a path may not pass through "
+                             "a symlink; store the entry under the real directory)");
+        mk_error_clear(&err);
+        CHECK(fstree_add_file_mem(t, "f", &A644, "x", 1, NULL, &err) == 0);
+        CHECK(fstree_add_dir(t, "f/sub", &A644, NULL, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'f/sub': parent 'f' is not a directory (remove one of the two entries)");
+        mk_error_clear(&err);
+        CHECK(fstree_add_file_mem(t, "./f", &A644, "y", 1, NULL, &err) == -EEXIST);
+        CHECK_STREQ(err.msg, "t.tar: entry './f': duplicate entry (the path appears twice; remove one)");
+        mk_error_clear(&err);
+        CHECK(fstree_add_dir(t, "f", &A644, NULL, &err) == -EEXIST);
+        mk_error_clear(&err);
+        CHECK(fstree_add_symlink(t, "", &A644, "x", NULL, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry '': the root must be a directory");
+        mk_error_clear(&err);
+        CHECK(fstree_add_symlink(t, "empty", &A644, "", NULL, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'empty': symlink target is empty (point it somewhere or remove it)");
+        mk_error_clear(&err);
+        /* A directory seen again (tar -r, or a parent created first) takes the new attributes. */
+        CHECK(fstree_add_file_mem(t, "d/x", &A644, "", 0, NULL, &err) == 0);
+        CHECK(fstree_add_dir(t, "d", &(fsnode_attr){.perm = 0700}, NULL, &err) == 0);
+        CHECK(fsnode_mode(fstree_lookup(t, "d")) == (S_IFDIR | 0700));
+        CHECK(fstree_add_dir(t, "./", &(fsnode_attr){.perm = 0711, .uid = 3}, NULL, &err) == 0);
+        CHECK(fsnode_mode(fstree_root(t)) == (S_IFDIR | 0711) && fsnode_uid(fstree_root(t)) == 3);
+        fstree_free(t);
+}
+
+static void test_hardlinks(void)
+{
+        fstree *t = new_tree();
+        mk_error err = {0};
+        fsnode *f, *h;
+        CHECK(fstree_add_file_mem(t, "bin/busybox", &(fsnode_attr){.perm = 0755}, "BB", 2, &f, &err) == 0);
+        CHECK(fstree_add_hardlink(t, "bin/sh", "./bin/busybox", &h, &err) == 0);
+        CHECK(fstree_add_hardlink(t, "bin/ls", "bin/sh", NULL, &err) == 0);
+        CHECK(fsnode_nlink(f) == 3 && fsnode_nlink(h) == 3);
+        CHECK(fsnode_hardlink_target(h) == f && fsnode_mode(h) == (S_IFREG | 0755));
+        CHECK(fsnode_hardlink_target(fstree_lookup(t, "bin/ls")) == f);
+        CHECK(fstree_add_hardlink(t, "bin/x", "bin/missing", NULL, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'bin/x': hard link target 'bin/missing' does not exist (the target must "
+                             "come before the link)");
+        mk_error_clear(&err);
+        CHECK(fstree_add_hardlink(t, "bin/y", "bin", NULL, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'bin/y': hard link to directory 'bin' (directories cannot be hard-linked)");
+        mk_error_clear(&err);
+        CHECK(fstree_add_hardlink(t, "bin/z", "../etc/passwd", NULL, &err) == -EINVAL);
+        CHECK(strstr(err.msg, "entry '../etc/passwd': '..' is not allowed") != NULL);
+        fstree_free(t);
+}
+
+static void test_xattrs(void)
+{
+        fstree *t = new_tree();
+        mk_error err = {0};
+        fsnode *f;
+        size_t len;
+        CHECK(fstree_add_file_mem(t, "f", &A644, "", 0, &f, &err) == 0);
+        CHECK(fstree_add_xattr(t, f, "user.zeta", "1", 1, &err) == 0);
+        CHECK(fstree_add_xattr(t, f, "security.capability", "\0\1", 2, &err) == 0);
+        CHECK(fstree_add_xattr(t, f, "user.alpha", "2", 1, &err) == 0);
+        CHECK(fstree_add_xattr(t, f, "user.zeta", "33", 2, &err) == 0);
+        CHECK(fsnode_nxattrs(f) == 3);
+        CHECK_STREQ(fsnode_xattr_key(f, 0), "security.capability");
+        CHECK_STREQ(fsnode_xattr_key(f, 1), "user.alpha");
+        CHECK_STREQ(fsnode_xattr_key(f, 2), "user.zeta");
+        CHECK(!memcmp(fsnode_xattr_value(f, 2, &len), "33", 2) && len == 2);
+        CHECK(fstree_add_xattr(t, f, "system.posix_acl_access", "", 0, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'f': extended attribute 'system.posix_acl_access' cannot be stored in "
+                             "squashfs (only user.*, trusted.* and security.* can; remove it)");
+        fstree_free(t);
+}
+
+static void test_policy(void)
+{
+        fstree *t = new_tree();
+        mk_error err = {0};
+        CHECK(fstree_add_special(t, "dev/null", &(fsnode_attr){.perm = 0666}, FSNODE_CHRDEV, makedev(1, 3), NULL,
+                                 &err) == 0);
+        CHECK(fstree_add_special(t, "run/fifo", &A644, FSNODE_FIFO, 0, NULL, &err) == 0);
+        CHECK(fstree_add_file_mem(t, "bin/su", &(fsnode_attr){.perm = 04755}, "", 0, NULL, &err) == 0);
+        CHECK(fstree_add_dir(t, "var/mail", &(fsnode_attr){.perm = 02775}, NULL, &err) == 0);
+        CHECK(fstree_check_policy(t, 0, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'bin/su': setuid file (mode 4755; setuid and setgid files are refused "
+                             "unless the component metadata sets 'allow-setuid: true')");
+        mk_error_clear(&err);
+        CHECK(fstree_check_policy(t, FSTREE_ALLOW_SETUID, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'dev/null': character device (device nodes are refused unless the "
+                             "component metadata sets 'allow-devices: true')");
+        mk_error_clear(&err);
+        CHECK(fstree_check_policy(t, FSTREE_ALLOW_SETUID | FSTREE_ALLOW_DEVICES, &err) == 0);
+        CHECK(fsnode_rdev(fstree_lookup(t, "dev/null")) == makedev(1, 3));
+        fsnode_set_perm(fstree_lookup(t, "bin/su"), 02755);
+        CHECK(fstree_check_policy(t, FSTREE_ALLOW_DEVICES, &err) == -EINVAL);
+        CHECK(strstr(err.msg, "'bin/su': setgid file (mode 2755;") != NULL);
+        fstree_free(t);
+}
+
+static void test_quote(void)
+{
+        char buf[64];
+        CHECK_STREQ(fstree_quote("a\tb\x01\x7f\xe2\x82\xac", buf, sizeof buf), "a\\tb\\x01\\x7f\xe2\x82\xac");
+        CHECK_STREQ(fstree_quote("abcdefghij", buf, 8), "abc");
+}
+
+int main(void)
+{
+        check_suite_ = "fstree";
+        RUN(test_normalize);
+        RUN(test_build_and_sort);
+        RUN(test_many_entries);
+        RUN(test_conflicts);
+        RUN(test_hardlinks);
+        RUN(test_xattrs);
+        RUN(test_policy);
+        RUN(test_quote);
+        return check_exit();
+}
