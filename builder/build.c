@@ -2,24 +2,66 @@
 #include "build.h"
 
 #include <errno.h>
-#include <stdarg.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "compose.h"
+#include "digest.h"
 #include "gpt.h"
 #include "inputs.h"
 #include "layout.h"
 #include "macro.h"
+#include "manifest.h"
+#include "minisign.h"
 #include "model.h"
 #include "output.h"
+#include "sqfs-file.h"
+#include "uuid.h"
+#include "verity.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mk_model *, mk_model_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(mk_layout *, mk_layout_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(mk_output *, mk_output_abort)
 DEFINE_TRIVIAL_CLEANUP_FUNC(mk_inputs *, mk_inputs_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(fstree *, fstree_free)
 
 #define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)
+#define MAX_SLOTS 2
+
+/* Everything one build holds; freed by build_done(). */
+typedef struct build {
+        const mk_build_opts *o;
+        mk_model *m;
+        mk_layout *l;
+        mk_inputs *inputs;
+        mk_seckey *key;
+        const char *out_path;
+        char def_out[256];
+        mk_output *img;
+        mk_output *mf_out[MAX_SLOTS][2]; /* per slot: manifest, signature */
+        unsigned jobs;
+        uint64_t root_size;        /* padded squashfs bytes */
+        char root_sha256[65];
+        mk_verity verity[MAX_SLOTS];
+        bool populated[MAX_SLOTS];
+        char comp_sha[64][65];
+} build;
+
+static void build_done(build *b)
+{
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                for (size_t k = 0; k < 2; k++)
+                        mk_output_abort(b->mf_out[s][k]);
+        mk_output_abort(b->img);
+        mk_seckey_free(b->key);
+        mk_inputs_free(b->inputs);
+        mk_layout_free(b->l);
+        mk_model_free(b->m);
+}
 
 static void stage(const mk_build_opts *o, const char *name)
 {
@@ -27,68 +69,315 @@ static void stage(const mk_build_opts *o, const char *name)
                 o->stage(o->userdata, name);
 }
 
-int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
+static uint64_t align_mib(uint64_t v)
 {
-        _cleanup_(mk_model_freep) mk_model *m = NULL;
-        _cleanup_(mk_layout_freep) mk_layout *l = NULL;
-        _cleanup_(mk_output_abortp) mk_output *out = NULL;
-        _cleanup_(mk_inputs_freep) mk_inputs *inputs = NULL;
-        int r;
+        return (v + MK_ALIGN - 1) / MK_ALIGN * MK_ALIGN;
+}
 
-        stage(o, "model");
-        if ((r = mk_model_load(o->model_path, &m, err)) < 0)
-                return r;
-        logf_(o, "model %s (brand %s, version %llu, %s, grade %s)", m->model, m->brand,
-              (unsigned long long)m->version, mk_arch_name(m->arch), m->grade == MK_GRADE_SIGNED ? "signed" : "dangerous");
-        const char *layout_path = o->layout_path ? o->layout_path : m->layout_path;
-        stage(o, "layout");
-        if ((r = mk_layout_load(layout_path, m, &l, err)) < 0)
-                return r;
-        stage(o, "plan");
-        if ((r = mk_layout_plan(l, m, NULL, err)) < 0)
-                return r;
-        logf_(o, "layout %s: %zu partitions, disk %llu MiB", l->name, l->n_parts,
-              (unsigned long long)(l->disk_size >> 20));
-        for (size_t i = 0; i < l->n_parts; i++) {
-                const mk_partition *p = &l->parts[i];
-                logf_(o, "  %-16s %-12s start %6llu MiB  size %6llu MiB", p->name, mk_role_name(p->role),
-                      (unsigned long long)(p->start >> 20), (unsigned long long)((p->length + (1 << 20) - 1) >> 20));
-        }
+/* Load the signing key before anything is written. */
+static int load_key(build *b, mk_error *err)
+{
+        const char *path = b->o->sign_key ? b->o->sign_key : b->m->signing_key;
+        if (!path)
+                return mk_error_set(err, ENOKEY,
+                                    "%s: no key to sign the manifests (pass --sign-key KEY or set 'signing-key' in the model)",
+                                    b->m->path);
+        return mk_seckey_load(path, &b->key, err);
+}
 
-        stage(o, "verify");
-        if ((r = mk_inputs_verify(m, o->warn, o->userdata, &inputs, err)) < 0)
-                return r;
-        for (size_t i = 0; i < inputs->n; i++) {
-                const mk_input *in = &inputs->items[i];
-                logf_(o, "component %s: %s%s", in->mc->name, in->is_dir ? "unsigned directory" : in->signed_ok ? "signature OK, key " : "unsigned",
-                      in->signer_id);
-        }
-
-        char def_out[256];
-        const char *out_path = o->out_path;
-        if (!out_path) {
-                snprintf(def_out, sizeof(def_out), "%s.img", m->model);
-                out_path = def_out;
-        }
-        /* Nothing is written above this line. */
-        if ((r = mk_output_open(out_path, &out, err)) < 0)
-                return r;
-        stage(o, "output");
-        int fd = mk_output_fd(out);
-        if (ftruncate(fd, (off_t)l->disk_size) < 0)
-                return mk_error_set(err, errno, "%s: cannot size the image to %llu bytes: %s", out_path,
-                                    (unsigned long long)l->disk_size, strerror(errno));
-        stage(o, "gpt");
-        if ((r = mk_gpt_write(mk_output_tmp_path(out), l, err)) < 0)
-                return r;
-        stage(o, "commit");
-        if ((r = mk_output_commit(TAKE_PTR(out), err)) < 0)
-                return r;
-        logf_(o, "wrote %s", out_path);
-        if (ret) {
-                snprintf(ret->out_path, sizeof(ret->out_path), "%s", out_path);
-                ret->disk_size = l->disk_size;
-                ret->n_parts = (unsigned)l->n_parts;
+/* Components' digests for the SBOM, computed before anything is written. */
+static int hash_components(build *b, mk_error *err)
+{
+        if (b->inputs->n > ELEMENTSOF(b->comp_sha))
+                return mk_error_set(err, E2BIG, "%s: more than %zu components", b->m->path, ELEMENTSOF(b->comp_sha));
+        for (size_t i = 0; i < b->inputs->n; i++) {
+                const mk_input *in = &b->inputs->items[i];
+                if (in->is_dir) {
+                        memset(b->comp_sha[i], '0', 64);
+                        b->comp_sha[i][64] = '\0';
+                        continue;
+                }
+                int r = mk_sha256_file(in->mc->path, b->comp_sha[i], err);
+                if (r < 0)
+                        return r;
         }
         return 0;
+}
+
+/* Compose the root and write it in place at root-a's offset. */
+static int write_root(build *b, const mk_partition *ra, mk_error *err)
+{
+        _cleanup_(fstree_freep) fstree *tree = NULL;
+        int r = mk_compose_tree(b->m, b->inputs, &tree, err);
+        if (r < 0)
+                return r;
+        sqwrite_opts so;
+        mk_compose_opts(b->m, b->jobs, (uint32_t)b->o->source_date_epoch, &so);
+        uint64_t limit = ra->size_kind == MK_SIZE_FIXED ? ra->length : UINT64_MAX / 2 - ra->start;
+        sqfs_file_t *f = NULL;
+        if ((r = sqfile_open_fd(mk_output_fd(b->img), b->out_path, ra->start, limit, SQFILE_WRITE, &f, err)) < 0)
+                return r;
+        sqwrite_stats st;
+        r = sqwrite_tree(tree, f, &so, &st, err);
+        sqfs_destroy(f);
+        if (r == -ENOSPC && ra->size_kind == MK_SIZE_FIXED) {
+                mk_error_clear(err);
+                return mk_error_set(err, ENOSPC,
+                                    "%s:%u:%u: the root does not fit: partition '%s' holds %" PRIu64
+                                    " bytes and the squashfs needs more (raise its size or use 'size: auto')",
+                                    b->l->path, ra->line, ra->col, ra->name, ra->length);
+        }
+        if (r < 0)
+                return r;
+        b->root_size = st.size;
+        logf_(b->o, "root: %" PRIu64 " bytes of squashfs, %u inodes", st.size, st.inodes);
+        return 0;
+}
+
+/* Size `auto` roots from the squashfs and re-plan; root-a must not move. */
+static int replan(build *b, uint64_t ra_start, mk_error *err)
+{
+        mk_layout *l = b->l;
+        uint64_t *auto_sizes = calloc(l->n_parts, sizeof(*auto_sizes));
+        if (!auto_sizes)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < l->n_parts; i++) {
+                const mk_partition *p = &l->parts[i];
+                if (p->role != MK_ROLE_ROOT)
+                        continue;
+                if (p->size_kind == MK_SIZE_AUTO) {
+                        uint64_t extra = p->headroom + b->root_size / 100 * p->headroom_pct;
+                        auto_sizes[i] = align_mib(b->root_size + extra);
+                } else if (b->root_size > p->length) {
+                        free(auto_sizes);
+                        return mk_error_set(err, ENOSPC,
+                                            "%s:%u:%u: the root does not fit: partition '%s' holds %" PRIu64
+                                            " bytes but the squashfs needs %" PRIu64 " (raise its size or use 'size: auto')",
+                                            l->path, p->line, p->col, p->name, p->length, b->root_size);
+                }
+        }
+        int r = mk_layout_plan(l, b->m, auto_sizes, err);
+        free(auto_sizes);
+        if (r < 0)
+                return r;
+        const mk_partition *ra = mk_layout_find(l, MK_ROLE_ROOT, 'a');
+        if (ra->start != ra_start)
+                return mk_error_set(err, EINVAL,
+                                    "%s:%u:%u: root partition '%s' moved when the 'auto' sizes were computed (place it "
+                                    "before other partitions of size auto)",
+                                    l->path, ra->line, ra->col, ra->name);
+        return 0;
+}
+
+static int copy_range(int fd, uint64_t from, uint64_t to, uint64_t len, mk_error *err)
+{
+        loff_t in = (loff_t)from, out = (loff_t)to;
+        while (len) {
+                ssize_t k = copy_file_range(fd, &in, fd, &out, len, 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return mk_error_set(err, k < 0 ? errno : EIO, "copying the root into slot b failed: %s",
+                                            k < 0 ? strerror(errno) : "short copy");
+                len -= (uint64_t)k;
+        }
+        return 0;
+}
+
+static int write_slots(build *b, mk_error *err)
+{
+        int fd = mk_output_fd(b->img);
+        const mk_partition *ra = mk_layout_find(b->l, MK_ROLE_ROOT, 'a');
+        const mk_partition *rb = mk_layout_find(b->l, MK_ROLE_ROOT, 'b');
+        int r;
+        b->populated[0] = true;
+        if (rb && rb->content == MK_SLOT_COPY) {
+                stage(b->o, "slot-b");
+                if ((r = copy_range(fd, ra->start, rb->start, b->root_size, err)) < 0)
+                        return r;
+                b->populated[1] = true;
+        }
+        stage(b->o, "verity");
+        if ((r = mk_sha256_range(fd, b->out_path, ra->start, b->root_size, b->root_sha256, err)) < 0)
+                return r;
+        for (size_t s = 0; s < MAX_SLOTS; s++) {
+                if (!b->populated[s])
+                        continue;
+                char slot[2] = { (char)('a' + s), 0 };
+                const mk_partition *root = mk_layout_find(b->l, MK_ROLE_ROOT, slot[0]);
+                const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot[0]);
+                uint8_t salt[MK_VERITY_SALT], uuid[16];
+                mk_derive_bytes(b->m->brand, b->m->model, "verity-salt", slot, salt, sizeof(salt));
+                mk_derive_bytes(b->m->brand, b->m->model, "verity-uuid", slot, uuid, sizeof(uuid));
+                if ((r = mk_verity_format(fd, root->start, b->root_size, hash->start, hash->length, salt, uuid, b->jobs,
+                                          &b->verity[s], err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int open_manifest_outputs(build *b, size_t s, mk_error *err)
+{
+        char path[4200];
+        int r;
+        snprintf(path, sizeof(path), "%s.manifest%s.yaml", b->out_path, s ? "-b" : "");
+        if ((r = mk_output_open(path, &b->mf_out[s][0], err)) < 0)
+                return r;
+        snprintf(path, sizeof(path), "%s.manifest%s.yaml.minisig", b->out_path, s ? "-b" : "");
+        return mk_output_open(path, &b->mf_out[s][1], err);
+}
+
+static int write_all(int fd, const char *name, const char *data, size_t len, mk_error *err)
+{
+        while (len) {
+                ssize_t k = write(fd, data, len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return mk_error_set(err, errno, "%s: cannot write: %s", name, strerror(errno));
+                data += k;
+                len -= (size_t)k;
+        }
+        return 0;
+}
+
+static int write_manifest(build *b, size_t s, mk_error *err)
+{
+        char slot = (char)('a' + s);
+        const mk_partition *root = mk_layout_find(b->l, MK_ROLE_ROOT, slot);
+        const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot);
+        mk_manifest mf = { .model = (char *)b->m->model, .brand = (char *)b->m->brand, .version = b->m->version,
+                           .slot = slot };
+        time_t t = (time_t)b->o->source_date_epoch;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(mf.created, sizeof(mf.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        mf.root.partition = (char *)root->name;
+        memcpy(mf.root.partuuid, root->uuid, 37);
+        mf.root.size = b->root_size;
+        memcpy(mf.root.sha256, b->root_sha256, 65);
+        mf.root.verity.partition = (char *)hash->name;
+        memcpy(mf.root.verity.partuuid, hash->uuid, 37);
+        mf.root.verity.data_block_size = mf.root.verity.hash_block_size = MK_VERITY_BLOCK;
+        mf.root.verity.data_blocks = b->verity[s].data_blocks;
+        mk_hex(b->verity[s].salt, MK_VERITY_SALT, mf.root.verity.salt);
+        mk_hex(b->verity[s].root_hash, 32, mf.root.verity.root_hash);
+        mk_manifest_component comps[ELEMENTSOF(b->comp_sha)];
+        mf.components = comps;
+        mf.n_components = b->inputs->n;
+        for (size_t i = 0; i < b->inputs->n; i++) {
+                const mk_input *in = &b->inputs->items[i];
+                comps[i] = (mk_manifest_component){ .name = (char *)in->mc->name };
+                comps[i].version = in->comp ? component_get_meta(in->comp)->version : "unversioned";
+                memcpy(comps[i].sha256, b->comp_sha[i], 65);
+                memcpy(comps[i].signed_by, in->signer_id, sizeof(comps[i].signed_by));
+        }
+        _cleanup_free_ char *yaml = NULL, *sig = NULL;
+        size_t len;
+        int r = mk_manifest_emit(&mf, &yaml, &len, err);
+        if (r < 0)
+                return r;
+        if ((r = mk_sign_buffer(b->key, "manifest.yaml", yaml, len, NULL, &sig, err)) < 0)
+                return r;
+        if ((r = open_manifest_outputs(b, s, err)) < 0)
+                return r;
+        if ((r = write_all(mk_output_fd(b->mf_out[s][0]), mk_output_final_path(b->mf_out[s][0]), yaml, len, err)) < 0)
+                return r;
+        return write_all(mk_output_fd(b->mf_out[s][1]), mk_output_final_path(b->mf_out[s][1]), sig, strlen(sig), err);
+}
+
+static int commit(build *b, mk_error *err)
+{
+        int r;
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                for (size_t k = 0; k < 2; k++)
+                        if (b->mf_out[s][k] && (r = mk_output_commit(TAKE_PTR(b->mf_out[s][k]), err)) < 0)
+                                return r;
+        return mk_output_commit(TAKE_PTR(b->img), err);
+}
+
+static int run(build *b, mk_build_result *ret, mk_error *err)
+{
+        const mk_build_opts *o = b->o;
+        int r;
+        stage(o, "model");
+        if ((r = mk_model_load(o->model_path, &b->m, err)) < 0)
+                return r;
+        logf_(o, "model %s (brand %s, version %" PRIu64 ", %s)", b->m->model, b->m->brand, b->m->version,
+              mk_arch_name(b->m->arch));
+        stage(o, "layout");
+        if ((r = mk_layout_load(o->layout_path ? o->layout_path : b->m->layout_path, b->m, &b->l, err)) < 0)
+                return r;
+        stage(o, "plan");
+        if ((r = mk_layout_plan(b->l, b->m, NULL, err)) < 0)
+                return r;
+        stage(o, "verify");
+        if ((r = mk_inputs_verify(b->m, o->warn, o->userdata, &b->inputs, err)) < 0)
+                return r;
+        for (size_t i = 0; i < b->inputs->n; i++) {
+                const mk_input *in = &b->inputs->items[i];
+                logf_(o, "component %s: %s%s", in->mc->name,
+                      in->is_dir ? "unsigned directory" : in->signed_ok ? "signature OK, key " : "unsigned", in->signer_id);
+        }
+        if ((r = load_key(b, err)) < 0 || (r = hash_components(b, err)) < 0)
+                return r;
+        b->out_path = o->out_path;
+        if (!b->out_path) {
+                snprintf(b->def_out, sizeof(b->def_out), "%s.img", b->m->model);
+                b->out_path = b->def_out;
+        }
+
+        /* Nothing is written above this line. */
+        stage(o, "output");
+        if ((r = mk_output_open(b->out_path, &b->img, err)) < 0)
+                return r;
+        const mk_partition *ra = mk_layout_find(b->l, MK_ROLE_ROOT, 'a');
+        uint64_t ra_start = ra->start;
+        stage(o, "root");
+        if ((r = write_root(b, ra, err)) < 0 || (r = replan(b, ra_start, err)) < 0)
+                return r;
+        logf_(o, "layout %s: %zu partitions, disk %" PRIu64 " MiB", b->l->name, b->l->n_parts, b->l->disk_size >> 20);
+        for (size_t i = 0; i < b->l->n_parts; i++) {
+                const mk_partition *p = &b->l->parts[i];
+                logf_(o, "  %-16s %-12s start %6" PRIu64 " MiB  size %8" PRIu64 " KiB", p->name, mk_role_name(p->role),
+                      p->start >> 20, p->length >> 10);
+        }
+        int fd = mk_output_fd(b->img);
+        if (ftruncate(fd, (off_t)b->l->disk_size) < 0)
+                return mk_error_set(err, errno, "%s: cannot size the image to %" PRIu64 " bytes: %s", b->out_path,
+                                    b->l->disk_size, strerror(errno));
+        stage(o, "gpt");
+        if ((r = mk_gpt_write(mk_output_tmp_path(b->img), b->l, err)) < 0)
+                return r;
+        if ((r = write_slots(b, err)) < 0)
+                return r;
+        stage(o, "manifest");
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                if (b->populated[s] && (r = write_manifest(b, s, err)) < 0)
+                        return r;
+        stage(o, "commit");
+        if ((r = commit(b, err)) < 0)
+                return r;
+        logf_(o, "wrote %s", b->out_path);
+        if (ret) {
+                snprintf(ret->out_path, sizeof(ret->out_path), "%s", b->out_path);
+                ret->disk_size = b->l->disk_size;
+                ret->n_parts = (unsigned)b->l->n_parts;
+                ret->root_size = b->root_size;
+                mk_hex(b->verity[0].root_hash, 32, ret->root_hash);
+        }
+        return 0;
+}
+
+int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
+{
+        build b = { .o = o };
+        b.jobs = o->jobs;
+        if (!b.jobs) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                b.jobs = n > 0 ? (unsigned)n : 1;
+        }
+        int r = run(&b, ret, err);
+        build_done(&b);
+        return r;
 }

@@ -2,8 +2,10 @@
 /*
  * The build: model -> layout -> plan -> (verify inputs) -> write image.
  * Everything that can be checked is checked before the first byte of the
- * output is written; the image goes to a temporary file that is renamed into
- * place only when complete.
+ * output is written (model, layout, plan, component signatures, the signing
+ * key); the image and its manifests (OUT.manifest.yaml for slot a,
+ * OUT.manifest-b.yaml for slot b, each with a .minisig) go to temporary files
+ * that are renamed into place only when all are complete.
  */
 #ifndef MK_BUILD_H
 #define MK_BUILD_H
@@ -17,6 +19,9 @@ typedef struct mk_build_opts {
         const char *model_path;
         const char *layout_path; /* overrides the model's layout, or NULL */
         const char *out_path;    /* NULL: "<model>.img" in the current folder */
+        const char *sign_key;    /* manifest signing key; NULL: the model's signing-key */
+        unsigned jobs;           /* worker threads; 0 = the number of online cores */
+        uint64_t source_date_epoch; /* every time stamp in the outputs */
         /* Progress lines for -v; called from the building thread. May be NULL. */
         void (*log)(void *userdata, const char *line);
         /* Warnings (e.g. unsigned inputs accepted by grade dangerous). May be NULL. */
@@ -31,6 +36,8 @@ typedef struct mk_build_result {
         char out_path[4096];
         uint64_t disk_size;
         unsigned n_parts;
+        uint64_t root_size;     /* squashfs bytes in each populated root slot */
+        char root_hash[65];     /* slot a's dm-verity root hash */
 } mk_build_result;
 
 /* Build the image. ret may be NULL; it is filled only on success. */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* `mkimage build` and `mkimage inspect`: argument parsing and printing only. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +18,16 @@ const char cli_build_help[] =
         "Builds a GPT disk image from a device model.\n\n"
         "  -o, --output FILE     the image to write (default: MODEL-NAME.img here)\n"
         "      --layout FILE     use this layout instead of the model's\n"
+        "      --sign-key KEY    sign the manifests with this minisign secret key\n"
+        "                        (default: the model's signing-key)\n"
+        "  -j, --jobs N          worker threads (default: the number of cores)\n"
         "  -v, --verbose         print what is being done\n"
         "      --json            print the result as JSON\n"
         "  -h, --help            show this help\n\n"
-        "The image is written to a temporary file beside OUT and renamed into place\n"
-        "only when complete. Exit status: 0 built, 1 error, 2 usage error.\n";
+        "Writes OUT, OUT.manifest.yaml (slot a) and OUT.manifest-b.yaml (slot b), each\n"
+        "manifest with a .minisig. Everything goes to temporary files beside OUT that are\n"
+        "renamed into place only when complete. Time stamps come from SOURCE_DATE_EPOCH\n"
+        "(0 when unset). Exit status: 0 built, 1 error, 2 usage error.\n";
 
 const char cli_inspect_help[] =
         "Usage: mkimage inspect IMAGE [--json]\n\n"
@@ -56,14 +63,15 @@ int cli_build(int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "output", required_argument, NULL, 'o' }, { "layout", required_argument, NULL, 'L' },
-                { "verbose", no_argument, NULL, 'v' },       { "json", no_argument, NULL, 'j' },
+                { "verbose", no_argument, NULL, 'v' },       { "json", no_argument, NULL, 'J' },
+                { "sign-key", required_argument, NULL, 'k' }, { "jobs", required_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },          { 0 },
         };
         mk_build_opts o = { 0 };
         int json = 0, c;
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "o:vhj:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'o':
                         o.out_path = optarg;
@@ -74,9 +82,20 @@ int cli_build(int argc, char **argv)
                 case 'v':
                         cli_verbose = 1;
                         break;
-                case 'j':
+                case 'J':
                         json = 1;
                         break;
+                case 'k':
+                        o.sign_key = optarg;
+                        break;
+                case 'j': {
+                        char *end;
+                        unsigned long n = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || n < 1 || n > 64)
+                                return cli_usage("build", "--jobs takes a number from 1 to 64, not '%s'", optarg);
+                        o.jobs = (unsigned)n;
+                        break;
+                }
                 case 'h':
                         fputs(cli_build_help, stdout);
                         return CLI_OK;
@@ -87,6 +106,17 @@ int cli_build(int argc, char **argv)
         if (optind + 1 != argc)
                 return cli_usage("build", optind == argc ? "name one MODEL.yaml" : "give exactly one MODEL.yaml");
         o.model_path = argv[optind];
+        const char *sde = getenv("SOURCE_DATE_EPOCH");
+        if (sde && *sde) {
+                char *end;
+                errno = 0;
+                unsigned long long t = strtoull(sde, &end, 10);
+                if (errno || *end || t > UINT32_MAX) {
+                        fprintf(stderr, "mkimage: SOURCE_DATE_EPOCH='%s' is not a number of seconds since 1970 (set it to e.g. 1767225600)\n", sde);
+                        return CLI_USAGE;
+                }
+                o.source_date_epoch = t;
+        }
         if (cli_verbose)
                 o.log = log_line;
         o.stage = on_stage;
@@ -98,7 +128,8 @@ int cli_build(int argc, char **argv)
         if (json) {
                 printf("{\"image\":");
                 cli_json_string(stdout, res.out_path);
-                printf(",\"size\":%llu,\"partitions\":%u}\n", (unsigned long long)res.disk_size, res.n_parts);
+                printf(",\"size\":%llu,\"partitions\":%u,\"root-size\":%llu,\"root-hash\":\"%s\"}\n",
+                       (unsigned long long)res.disk_size, res.n_parts, (unsigned long long)res.root_size, res.root_hash);
         } else {
                 printf("%s: %llu MiB, %u partitions\n", res.out_path, (unsigned long long)(res.disk_size >> 20),
                        res.n_parts);

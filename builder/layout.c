@@ -182,7 +182,7 @@ static int check_role_type(const ydoc *d, const ynode *n, const mk_partition *p,
 static const schema_key part_keys[] = {
         { "name", true }, { "role", true },   { "slot", false },    { "type", false },
         { "size", true }, { "min-size", false }, { "offset", false }, { "flags", false },
-        { "content", false },
+        { "content", false }, { "headroom", false },
 };
 
 static int parse_partition(mk_layout *l, const mk_model *m, const ynode *e, mk_partition *p, mk_error *err)
@@ -278,6 +278,21 @@ static int parse_partition(mk_layout *l, const mk_model *m, const ynode *e, mk_p
         }
         if ((v = ynode_get(e, "flags")) && (r = parse_flags(d, v, &p->attrs, err)) < 0)
                 return r;
+        if ((v = ynode_get(e, "headroom"))) {
+                if (p->role != MK_ROLE_ROOT || p->size_kind != MK_SIZE_AUTO)
+                        return schema_error(d, v, err, "'headroom' applies only to root partitions with 'size: auto' (remove it)");
+                size_t len = v->kind == YNODE_SCALAR ? v->len : 0;
+                if (len > 1 && v->str[len - 1] == '%') {
+                        char num[16];
+                        uint64_t pct = 0;
+                        snprintf(num, sizeof(num), "%.*s", (int)(len - 1), v->str);
+                        if (parse_size(num, &pct) < 0 || pct > 1000)
+                                return schema_error(d, v, err, "'headroom' must be a size or a percentage from 0%% to 1000%%");
+                        p->headroom_pct = (unsigned)pct;
+                } else if ((r = schema_size(d, v, "headroom", &p->headroom, err)) < 0) {
+                        return r;
+                }
+        }
         return 0;
 }
 

@@ -50,6 +50,8 @@ typedef struct mk_partition {
         uint64_t size;       /* bytes; FIXED: as written; GROW: minimum */
         uint64_t offset;     /* bytes; 0 = placed after the previous one */
         uint64_t attrs;      /* GPT attribute bits */
+        uint64_t headroom;   /* root, size auto: bytes added to the squashfs size */
+        unsigned headroom_pct; /* root, size auto: percent added to the squashfs size */
         unsigned line, col;
 
         /* Filled by mk_layout_plan(). */

@@ -77,7 +77,7 @@ corpus() {
 # The layout cases use good-model.yaml: it must build, or they prove nothing.
 rm -rf "$OUT" && mkdir "$OUT"
 if (cd "$BAD" && "$MKIMAGE" build good-model.yaml -o "$OUT/x.img") >"$T/stdout" 2>"$T/stderr" &&
-        [ ! -s "$T/stderr" ] && only_files "$OUT" x.img; then
+        [ ! -s "$T/stderr" ] && only_files "$OUT" x.img x.img.manifest.yaml x.img.manifest.yaml.minisig x.img.manifest-b.yaml x.img.manifest-b.yaml.minisig; then
         pass "good-model-builds"
 else
         fail "good-model-builds" "tests/bad/good-model.yaml must build cleanly (it uses build/keys/dev.pub and build/components/{base,hello}.comp like the demo model: run 'make components' first): $(head -c 400 "$T/stderr")"
@@ -85,7 +85,7 @@ fi
 # ... and with its layout given explicitly, the way the layout cases run.
 rm -rf "$OUT" && mkdir "$OUT"
 if (cd "$BAD" && "$MKIMAGE" build good-model.yaml --layout ../../layouts/uefi-ab.yaml -o "$OUT/x.img") \
-        >"$T/stdout" 2>"$T/stderr" && [ ! -s "$T/stderr" ] && only_files "$OUT" x.img; then
+        >"$T/stdout" 2>"$T/stderr" && [ ! -s "$T/stderr" ] && only_files "$OUT" x.img x.img.manifest.yaml x.img.manifest.yaml.minisig x.img.manifest-b.yaml x.img.manifest-b.yaml.minisig; then
         pass "good-model-with-layout-option"
 else
         fail "good-model-with-layout-option" "$(head -c 400 "$T/stderr")"
