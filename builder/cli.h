@@ -48,4 +48,7 @@ extern const char cli_keygen_help[], cli_sign_help[], cli_verify_sig_help[];
 int cli_component(int argc, char **argv);
 extern const char cli_component_help[];
 
+int cli_verify(int argc, char **argv);
+extern const char cli_verify_help[];
+
 #endif

@@ -13,6 +13,7 @@ static const cli_verb verbs[] = {
         { "keygen", cli_keygen, "keygen PREFIX                 write a key pair PREFIX.key, PREFIX.pub", cli_keygen_help },
         { "sign", cli_sign, "sign FILE --key KEY           write FILE.minisig", cli_sign_help },
         { "verify-sig", cli_verify_sig, "verify-sig FILE --pub PUB     check FILE.minisig", cli_verify_sig_help },
+        { "verify", cli_verify, "verify IMAGE --pub PUB        check an image against its manifests", cli_verify_help },
         { "component", cli_component, "component pack SRC -o X.comp  pack or show a component", cli_component_help },
 };
 

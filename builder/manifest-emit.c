@@ -50,8 +50,9 @@ static void ev(em *m, yaml_event_t *event, int ok)
 static void scalar(em *m, const char *s)
 {
         yaml_event_t e;
+        /* An empty value must be quoted: a bare `key:` reads as null. */
         ev(m, &e, yaml_scalar_event_initialize(&e, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-                                               YAML_ANY_SCALAR_STYLE));
+                                               *s ? YAML_ANY_SCALAR_STYLE : YAML_SINGLE_QUOTED_SCALAR_STYLE));
 }
 
 static void kv(em *m, const char *k, const char *v)
