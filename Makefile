@@ -21,7 +21,7 @@ DEB_PKGS := gcc make pkg-config libc6-dev \
 	libsquashfs-dev squashfs-tools-ng squashfs-tools \
 	libfdisk-dev fdisk libsodium-dev libyaml-dev libarchive-dev \
 	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev \
-	minisign busybox-static zstd xz-utils gzip tar
+	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio
 
 # pkg-config runs once, lazily: after `deps` has installed the packages.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
