@@ -14,7 +14,7 @@ CC      ?= gcc
 VERSION := 0.1.0
 export SOURCE_DATE_EPOCH ?= 1767225600
 
-PKGS := libsquashfs1 fdisk libsodium yaml-0.1 libarchive libcrypto
+PKGS := libsquashfs1 fdisk libsodium yaml-0.1 libarchive libcrypto ext2fs com_err libcryptsetup
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := gcc make pkg-config libc6-dev \

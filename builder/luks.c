@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libcryptsetup cannot put a header at an offset inside a file, so the
+ * header is formatted into a memfd the size of the partition (sparse:
+ * libcryptsetup sees the device size the real partition has) with the data
+ * offset fixed at 16 MiB, and its first 16 MiB are copied into the image.
+ * The LUKS2 data segment is "dynamic" (to the end of the device), so the
+ * header does not depend on where the partition lives.
+ *
+ * The payload is then encrypted the way dm-crypt decrypts it for
+ * aes-xts-plain64 with 512-byte sectors: each sector on its own, IV = the
+ * little-endian 64-bit sector number counted from the start of the data
+ * segment, zero-padded to 16 bytes.
+ */
+#include "luks.h"
+
+#include <ctype.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libcryptsetup.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+#define CHUNK (1u << 20)
+#define PBKDF2_MIN_ITER 1000u
+#define ARGON2_MIN_TIME 4u
+#define ARGON2_MEM_MIN 32u
+#define ARGON2_MEM_MAX 4194304u
+#define ARGON2_MEM_DEFAULT 65536u
+#define ARGON2_PAR_MAX 4u
+#define LABEL_MAX 47u
+
+static const char *const pbkdf_names[] = {"pbkdf2", "argon2id", "argon2i"};
+
+/* libcryptsetup's last error of this thread: it would print it otherwise. */
+static __thread char cs_msg[512];
+
+static void cs_log(int level, const char *msg, void *usrptr)
+{
+        if (level != CRYPT_LOG_ERROR || !msg)
+                return;
+        snprintf(cs_msg, sizeof(cs_msg), "%s", msg);
+        size_t n = strlen(cs_msg);
+        while (n && (cs_msg[n - 1] == '\n' || cs_msg[n - 1] == '.'))
+                cs_msg[--n] = 0;
+}
+
+uint64_t mk_luks2_data_offset(uint64_t size)
+{
+        return MK_LUKS2_DATA_OFFSET;
+}
+
+uint64_t mk_luks2_payload_size(uint64_t size)
+{
+        return size > MK_LUKS2_DATA_OFFSET ? size - MK_LUKS2_DATA_OFFSET : 0;
+}
+
+static bool uuid_ok(const char *s)
+{
+        if (strlen(s) != 36)
+                return false;
+        for (int i = 0; i < 36; i++) {
+                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+                if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+                        return false;
+        }
+        return true;
+}
+
+int mk_luks_opts_check(const mk_luks_opts *o, mk_error *err)
+{
+        const char *at = "data partition (LUKS2)";
+        if (!o->key || o->key_len < MK_DATA_KEY_MIN || o->key_len > MK_DATA_KEY_MAX)
+                return mk_error_set(err, EINVAL, "%s: a %zu-byte key (the key file must hold %u to %u bytes)", at,
+                                    o->key ? o->key_len : 0, MK_DATA_KEY_MIN, MK_DATA_KEY_MAX);
+        if ((unsigned)o->pbkdf >= ELEMENTSOF(pbkdf_names))
+                return mk_error_set(err, EINVAL, "%s: unknown PBKDF %d (pbkdf2, argon2id or argon2i)", at, o->pbkdf);
+        const char *name = pbkdf_names[o->pbkdf];
+        if (o->pbkdf == MK_LUKS_PBKDF2) {
+                if (o->iterations && o->iterations < PBKDF2_MIN_ITER)
+                        return mk_error_set(err, EINVAL, "%s: %" PRIu32 " pbkdf2 iterations (at least %u)", at,
+                                            o->iterations, PBKDF2_MIN_ITER);
+                if (o->memory_kib || o->parallel)
+                        return mk_error_set(err, EINVAL,
+                                            "%s: memory and parallel costs apply to argon2 only (leave them 0 for "
+                                            "pbkdf2)",
+                                            at);
+        } else {
+                if (o->iterations && o->iterations < ARGON2_MIN_TIME)
+                        return mk_error_set(err, EINVAL, "%s: %s time cost %" PRIu32 " (at least %u)", at, name,
+                                            o->iterations, ARGON2_MIN_TIME);
+                if (o->memory_kib && (o->memory_kib < ARGON2_MEM_MIN || o->memory_kib > ARGON2_MEM_MAX))
+                        return mk_error_set(err, EINVAL, "%s: %s memory cost %" PRIu32 " KiB (%u to %u KiB)", at, name,
+                                            o->memory_kib, ARGON2_MEM_MIN, ARGON2_MEM_MAX);
+                if (o->parallel > ARGON2_PAR_MAX)
+                        return mk_error_set(err, EINVAL, "%s: %s parallel cost %" PRIu32 " (1 to %u threads)", at, name,
+                                            o->parallel, ARGON2_PAR_MAX);
+        }
+        if (o->uuid && !uuid_ok(o->uuid))
+                return mk_error_set(err, EINVAL, "%s: '%s' is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", at,
+                                    o->uuid);
+        if (o->label && strlen(o->label) > LABEL_MAX)
+                return mk_error_set(err, EINVAL, "%s: label '%s' is longer than %u bytes (shorten it)", at, o->label,
+                                    LABEL_MAX);
+        return 0;
+}
+
+static int cs_fail(const char *at, int r, const char *doing, mk_error *err)
+{
+        int e = r < 0 ? -r : EIO;
+        return mk_error_set(err, e, "%s: %s: %s", at, doing, cs_msg[0] ? cs_msg : strerror(e));
+}
+
+/* Format the header into hdr_fd (a file of the partition's size) with vk. */
+static int format_header(const char *at, int hdr_fd, const uint8_t *vk, const mk_luks_opts *o, mk_error *err)
+{
+        char dev[64];
+        snprintf(dev, sizeof(dev), "/proc/self/fd/%d", hdr_fd);
+        cs_msg[0] = 0;
+        crypt_set_log_callback(NULL, cs_log, NULL); /* the default would print */
+        crypt_metadata_locking(NULL, 0);            /* process-global; locks want /run/cryptsetup */
+        struct crypt_device *cd = NULL;
+        int r = crypt_init(&cd, dev);
+        if (r < 0)
+                return cs_fail(at, r, "opening the header file", err);
+        crypt_set_log_callback(cd, cs_log, NULL);
+        bool argon = o->pbkdf != MK_LUKS_PBKDF2;
+        struct crypt_pbkdf_type pb = {
+                .type = pbkdf_names[o->pbkdf],
+                .hash = "sha256",
+                .iterations = o->iterations ? o->iterations
+                              : argon       ? ARGON2_MIN_TIME
+                                            : PBKDF2_MIN_ITER,
+                .max_memory_kb = argon ? (o->memory_kib ? o->memory_kib : ARGON2_MEM_DEFAULT) : 0,
+                .parallel_threads = argon ? (o->parallel ? o->parallel : 1) : 0,
+                .flags = CRYPT_PBKDF_NO_BENCHMARK,
+        };
+        /* sector_size 0 would mean "detect", which may pick 4096 and change the IV numbering. */
+        struct crypt_params_luks2 p2 = {.pbkdf = &pb, .sector_size = MK_LUKS2_SECTOR, .label = o->label};
+        const char *doing = "setting the PBKDF";
+        if ((r = crypt_set_pbkdf_type(cd, &pb)) < 0)
+                goto out;
+        doing = "setting the data offset";
+        if ((r = crypt_set_data_offset(cd, MK_LUKS2_DATA_OFFSET / MK_LUKS2_SECTOR)) < 0)
+                goto out;
+        /* Lower case, as libuuid writes them: udev's by-uuid names are compared as strings. */
+        char uuid[37] = "";
+        for (size_t i = 0; o->uuid && i < 36; i++)
+                uuid[i] = (char)tolower((unsigned char)o->uuid[i]);
+        doing = "formatting the header";
+        if ((r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", o->uuid ? uuid : NULL, (const char *)vk,
+                              MK_LUKS2_KEY_BYTES, &p2)) < 0)
+                goto out;
+        doing = "adding the keyslot";
+        if ((r = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, MK_LUKS2_KEY_BYTES,
+                                                 (const char *)o->key, o->key_len)) < 0)
+                goto out;
+        doing = "checking the data offset";
+        if (crypt_get_data_offset(cd) * MK_LUKS2_SECTOR != MK_LUKS2_DATA_OFFSET)
+                r = -EPROTO;
+        else
+                r = 0;
+out:
+        crypt_free(cd); /* wipes its copy of the volume key */
+        return r < 0 ? cs_fail(at, r, doing, err) : 0;
+}
+
+/* pread or pwrite exactly len bytes at off: 0 or a negative errno. */
+static int io_all(int fd, bool write, void *buf, size_t len, uint64_t off)
+{
+        for (size_t done = 0; done < len;) {
+                char *p = (char *)buf + done;
+                off_t at = (off_t)(off + done);
+                ssize_t n = write ? pwrite(fd, p, len - done, at) : pread(fd, p, len - done, at);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                done += (size_t)n;
+        }
+        return 0;
+}
+
+/* Encrypt len bytes at start of fd in place, sector 0 at start. */
+static int encrypt_payload(const char *at, int fd, uint64_t start, uint64_t len, const uint8_t *vk, mk_error *err)
+{
+        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+        uint8_t *buf = malloc(CHUNK);
+        int r = 0;
+        if (!ctx || !buf) {
+                r = mk_error_set(err, ENOMEM, "%s: out of memory", at);
+                goto out;
+        }
+        if (EVP_EncryptInit_ex(ctx, EVP_aes_256_xts(), NULL, vk, NULL) != 1) {
+                r = mk_error_set(err, EIO, "%s: OpenSSL refused the AES-256-XTS key", at);
+                goto out;
+        }
+        for (uint64_t off = 0; off < len && !r;) {
+                size_t n = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
+                if ((r = io_all(fd, false, buf, n, start + off)) < 0) {
+                        r = mk_error_set(err, -r, "%s: reading the payload: %s", at, strerror(-r));
+                        break;
+                }
+                for (size_t s = 0; s < n; s += MK_LUKS2_SECTOR) {
+                        uint8_t iv[16] = {0};
+                        uint64_t sector = htole64((off + s) / MK_LUKS2_SECTOR);
+                        memcpy(iv, &sector, sizeof(sector));
+                        int ol;
+                        if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1 ||
+                            EVP_EncryptUpdate(ctx, buf + s, &ol, buf + s, MK_LUKS2_SECTOR) != 1 ||
+                            ol != MK_LUKS2_SECTOR) {
+                                r = mk_error_set(err, EIO, "%s: AES-256-XTS failed at sector %" PRIu64, at,
+                                                 (off + s) / MK_LUKS2_SECTOR);
+                                break;
+                        }
+                }
+                if (!r && (r = io_all(fd, true, buf, n, start + off)) < 0)
+                        r = mk_error_set(err, -r, "%s: writing the encrypted payload: %s", at, strerror(-r));
+                off += n;
+        }
+out:
+        if (buf)
+                OPENSSL_cleanse(buf, CHUNK);
+        free(buf);
+        EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
+        return r;
+}
+
+static int copy_header(const char *at, int from, int to, uint64_t offset, mk_error *err)
+{
+        _cleanup_free_ uint8_t *buf = malloc(CHUNK);
+        if (!buf)
+                return mk_error_set(err, ENOMEM, "%s: out of memory", at);
+        for (uint64_t off = 0; off < MK_LUKS2_DATA_OFFSET; off += CHUNK) {
+                int r = io_all(from, false, buf, CHUNK, off);
+                if (r < 0 || (r = io_all(to, true, buf, CHUNK, offset + off)) < 0)
+                        return mk_error_set(err, -r, "%s: copying the header: %s", at, strerror(-r));
+        }
+        return 0;
+}
+
+int mk_luks2_format(const char *image_path, uint64_t offset, uint64_t size, const mk_luks_opts *o, mk_error *err)
+{
+        char at[512];
+        snprintf(at, sizeof(at), "%s: data partition (LUKS2 at offset %" PRIu64 ")", image_path, offset);
+        int r = mk_luks_opts_check(o, err);
+        if (r < 0)
+                return r;
+        if (offset % MK_LUKS2_SECTOR || size % MK_LUKS2_SECTOR || mk_luks2_payload_size(size) < MK_LUKS2_MIN_PAYLOAD ||
+            offset > UINT64_MAX - size)
+                return mk_error_set(err, EINVAL,
+                                    "%s: %" PRIu64 " bytes is not a usable size (LUKS2 needs multiples of 512 bytes "
+                                    "and at least %u MiB: 16 for the header, 1 or more for the data)",
+                                    at, size, (MK_LUKS2_DATA_OFFSET + MK_LUKS2_MIN_PAYLOAD) >> 20);
+        if (sodium_init() < 0)
+                return mk_error_set(err, EIO, "%s: libsodium failed to initialize", at);
+        _cleanup_close_ int fd = open(image_path, O_RDWR | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return mk_error_set(err, errno, "%s: %m", image_path);
+        if (!S_ISREG(st.st_mode))
+                return mk_error_set(err, EINVAL, "%s: not a regular file (mkimage writes image files)", image_path);
+        if ((uint64_t)st.st_size < offset + size)
+                return mk_error_set(err, EINVAL,
+                                    "%s: the partition ends at %" PRIu64 ", beyond the end of the image (%jd bytes)",
+                                    at, offset + size, (intmax_t)st.st_size);
+        _cleanup_close_ int hdr = memfd_create("mkimage-luks2-header", MFD_CLOEXEC);
+        if (hdr < 0 || ftruncate(hdr, (off_t)size) < 0)
+                return mk_error_set(err, errno, "%s: creating the header in memory: %m", at);
+        uint8_t *vk = sodium_malloc(MK_LUKS2_KEY_BYTES);
+        if (!vk)
+                return mk_error_set(err, ENOMEM, "%s: cannot allocate locked memory for the volume key", at);
+        randombytes_buf(vk, MK_LUKS2_KEY_BYTES);
+        r = format_header(at, hdr, vk, o, err);
+        if (r >= 0)
+                r = encrypt_payload(at, fd, offset + MK_LUKS2_DATA_OFFSET, mk_luks2_payload_size(size), vk, err);
+        sodium_free(vk); /* wipes */
+        if (r >= 0)
+                r = copy_header(at, hdr, fd, offset, err);
+        return r;
+}
