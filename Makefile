@@ -6,6 +6,7 @@
 #   make demo       make image, then show it
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the sources
+#   make bench      cold benchmark against gensquashfs + veritysetup (not a test)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -45,7 +46,7 @@ ASAN_CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
-.PHONY: all deps check unit-bins image demo components install format clean
+.PHONY: all deps check unit-bins image demo components install format clean bench
 
 # Example components: each components/NAME/build.sh OUTDIR assembles a tree,
 # which is packed with components/NAME/component.yaml and signed with the
@@ -119,6 +120,13 @@ components: $(COMP_FILES)
 
 check: $(BUILD)/mkimage unit-bins components
 	@BUILD=$(BUILD) bash tests/run
+
+# A benchmark against the standard tools, not a test (never part of check):
+# fetches a ~590 MB Debian test root once, then times both sides. See
+# tests/bench/README.md. BENCH_ROUNDS=N sets the paired runs (default 3).
+bench: $(BUILD)/mkimage components
+	BENCH_DIR=$(BUILD)/bench bash tests/bench/fetch-root.sh
+	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage SIGN_KEY=$(DEV_KEY) bash tests/bench/run.sh
 
 image: $(BUILD)/mkimage components
 	$(BUILD)/mkimage build models/demo-x86_64.yaml -o $(BUILD)/demo.img

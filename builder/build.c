@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,36 +186,70 @@ static int copy_range(int fd, uint64_t from, uint64_t to, uint64_t len, mk_error
         return 0;
 }
 
+/* Work that runs beside the verity hashing: the slot-b copy, the root digest. */
+typedef struct side_job {
+        int fd;
+        const char *name;
+        uint64_t from, to, len;
+        char *sha_hex;      /* set: compute the SHA-256 of [from, from+len) into it */
+        mk_error err;
+        int r;
+} side_job;
+
+static void *side_run(void *arg)
+{
+        side_job *j = arg;
+        if (j->sha_hex)
+                j->r = mk_sha256_range(j->fd, j->name, j->from, j->len, j->sha_hex, &j->err);
+        else
+                j->r = copy_range(j->fd, j->from, j->to, j->len, &j->err);
+        return NULL;
+}
+
+/*
+ * After compression the root is in the page cache: copy it into slot b,
+ * hash it, and build both verity trees (both from slot a's bytes, which slot
+ * b's are a copy of) at the same time rather than one after the other.
+ */
 static int write_slots(build *b, mk_error *err)
 {
         int fd = mk_output_fd(b->img);
         const mk_partition *ra = mk_layout_find(b->l, MK_ROLE_ROOT, 'a');
         const mk_partition *rb = mk_layout_find(b->l, MK_ROLE_ROOT, 'b');
-        int r;
         b->populated[0] = true;
-        if (rb && rb->content == MK_SLOT_COPY) {
-                stage(b->o, "slot-b");
-                if ((r = copy_range(fd, ra->start, rb->start, b->root_size, err)) < 0)
-                        return r;
-                b->populated[1] = true;
-        }
+        b->populated[1] = rb && rb->content == MK_SLOT_COPY;
         stage(b->o, "verity");
-        if ((r = mk_sha256_range(fd, b->out_path, ra->start, b->root_size, b->root_sha256, err)) < 0)
-                return r;
-        for (size_t s = 0; s < MAX_SLOTS; s++) {
+        side_job jobs[2] = {
+                { .fd = fd, .name = b->out_path, .from = ra->start, .len = b->root_size, .sha_hex = b->root_sha256 },
+                { .fd = fd, .name = b->out_path, .from = ra->start, .to = rb ? rb->start : 0, .len = b->root_size },
+        };
+        size_t n_jobs = b->populated[1] ? 2 : 1;
+        pthread_t tids[2];
+        bool started[2] = { false, false };
+        for (size_t i = 0; i < n_jobs; i++)
+                started[i] = pthread_create(&tids[i], NULL, side_run, &jobs[i]) == 0;
+        for (size_t i = 0; i < n_jobs; i++)
+                if (!started[i])
+                        side_run(&jobs[i]);
+        int r = 0;
+        for (size_t s = 0; s < MAX_SLOTS && r >= 0; s++) {
                 if (!b->populated[s])
                         continue;
                 char slot[2] = { (char)('a' + s), 0 };
-                const mk_partition *root = mk_layout_find(b->l, MK_ROLE_ROOT, slot[0]);
                 const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot[0]);
                 uint8_t salt[MK_VERITY_SALT], uuid[16];
                 mk_derive_bytes(b->m->brand, b->m->model, "verity-salt", slot, salt, sizeof(salt));
                 mk_derive_bytes(b->m->brand, b->m->model, "verity-uuid", slot, uuid, sizeof(uuid));
-                if ((r = mk_verity_format(fd, root->start, b->root_size, hash->start, hash->length, salt, uuid, b->jobs,
-                                          &b->verity[s], err)) < 0)
-                        return r;
+                r = mk_verity_format(fd, ra->start, b->root_size, hash->start, hash->length, salt, uuid, b->jobs,
+                                     &b->verity[s], err);
         }
-        return 0;
+        for (size_t i = 0; i < n_jobs; i++) {
+                if (started[i])
+                        pthread_join(tids[i], NULL);
+                if (jobs[i].r < 0 && r >= 0)
+                        r = mk_error_set(err, jobs[i].err.code, "%s", jobs[i].err.msg);
+        }
+        return r;
 }
 
 static int open_manifest_outputs(build *b, size_t s, mk_error *err)

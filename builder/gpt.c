@@ -112,7 +112,7 @@ int mk_gpt_write(const char *path, const mk_layout *l, mk_error *err)
                         return r;
         if ((r = fdisk_write_disklabel(cxt)) < 0)
                 return fdisk_fail(path, "writing the GPT", r, &m, err);
-        if ((r = fdisk_deassign_device(cxt, 0)) < 0)
+        if ((r = fdisk_deassign_device(cxt, 1)) < 0) /* no sync(): the output is fsync()ed on commit */
                 return fdisk_fail(path, "closing the disk image", r, &m, err);
         return check_written(path, l, err);
 }
