@@ -133,6 +133,7 @@ image: $(BUILD)/mkimage components
 
 demo: image
 	$(BUILD)/mkimage inspect $(BUILD)/demo.img
+	$(BUILD)/mkimage verify $(BUILD)/demo.img --pub $(BUILD)/keys/dev.pub
 
 install: $(BUILD)/mkimage
 	install -D -m 0755 $(BUILD)/mkimage $(DESTDIR)$(PREFIX)/bin/mkimage
