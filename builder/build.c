@@ -44,6 +44,7 @@ typedef struct build {
         const char *out_path;
         char def_out[256];
         mk_output *img;
+        int lock_fd;
         mk_output *mf_out[MAX_SLOTS][2]; /* per slot: manifest, signature */
         unsigned jobs;
         uint64_t root_size;        /* padded squashfs bytes */
@@ -59,6 +60,8 @@ static void build_done(build *b)
                 for (size_t k = 0; k < 2; k++)
                         mk_output_abort(b->mf_out[s][k]);
         mk_output_abort(b->img);
+        if (b->lock_fd >= 0)
+                close(b->lock_fd);
         mk_seckey_free(b->key);
         mk_inputs_free(b->inputs);
         mk_layout_free(b->l);
@@ -365,6 +368,12 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
 
         /* Nothing is written above this line. */
         stage(o, "output");
+        unsigned stale = 0;
+        if ((r = mk_output_lock(b->out_path, o->warn, o->userdata, &b->lock_fd, &stale, err)) < 0)
+                return r;
+        if (stale)
+                mk_callback_printf(o->warn, o->userdata, "removed %u stale temporary file%s of an interrupted build of %s",
+                                   stale, stale == 1 ? "" : "s", b->out_path);
         if ((r = mk_output_open(b->out_path, &b->img, err)) < 0)
                 return r;
         const mk_partition *ra = mk_layout_find(b->l, MK_ROLE_ROOT, 'a');
@@ -407,7 +416,7 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
 
 int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
 {
-        build b = { .o = o };
+        build b = { .o = o, .lock_fd = -1 };
         b.jobs = o->jobs;
         if (!b.jobs) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);

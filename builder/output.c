@@ -2,7 +2,10 @@
 #include "output.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <sys/file.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -128,5 +131,67 @@ int mk_output_commit(mk_output *o, mk_error *err)
         mk_tmp_forget(o->slot);
         o->slot = -1;
         output_free(o);
+        return 0;
+}
+
+/* ".NAME" followed by anything, then ".mkimage-" and six characters. */
+static bool is_stale_tmp(const char *entry, const char *base)
+{
+        size_t bl = strlen(base), el = strlen(entry);
+        static const char mark[] = ".mkimage-";
+        if (el < 1 + bl + sizeof(mark) - 1 + 6 || entry[0] != '.' || strncmp(entry + 1, base, bl) != 0)
+                return false;
+        return strncmp(entry + el - 6 - (sizeof(mark) - 1), mark, sizeof(mark) - 1) == 0;
+}
+
+int mk_output_lock(const char *final_path, void (*wait_cb)(void *ud, const char *line), void *ud, int *ret_fd,
+                   unsigned *removed, mk_error *err)
+{
+        _cleanup_free_ char *dir = strdup(final_path);
+        if (!dir)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        char *slash = strrchr(dir, '/');
+        const char *base = slash ? final_path + (slash - dir) + 1 : final_path;
+        if (!slash)
+                strcpy(dir, ".");
+        else if (slash == dir)
+                slash[1] = '\0';
+        else
+                *slash = '\0';
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+                return mk_error_set(err, ENOENT, "%s: the folder '%s' does not exist (create it first)", final_path, dir);
+        if (fd < 0)
+                return mk_error_set(err, errno, "%s: the folder '%s' cannot be opened: %s (check its permissions)",
+                                    final_path, dir, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK) {
+                        int r = mk_error_set(err, errno, "%s: cannot lock the folder '%s': %s", final_path, dir,
+                                             strerror(errno));
+                        close(fd);
+                        return r;
+                }
+                mk_callback_printf(wait_cb, ud, "another build is writing into '%s'; waiting for it to finish", dir);
+                while (flock(fd, LOCK_EX) < 0) {
+                        if (errno != EINTR) {
+                                int r = mk_error_set(err, errno, "%s: cannot lock the folder '%s': %s", final_path,
+                                                     dir, strerror(errno));
+                                close(fd);
+                                return r;
+                        }
+                }
+        }
+        unsigned n = 0;
+        DIR *d = fdopendir(dup(fd));
+        if (d) {
+                struct dirent *e;
+                while ((e = readdir(d)))
+                        if (is_stale_tmp(e->d_name, base) && unlinkat(fd, e->d_name, 0) == 0)
+                                n++;
+                closedir(d);
+        }
+        if (removed)
+                *removed = n;
+        *ret_fd = fd;
         return 0;
 }

@@ -32,6 +32,18 @@ int mk_output_commit(mk_output *o, mk_error *err) __attribute__((warn_unused_res
 /* Remove the temporary file and free o. NULL allowed; returns NULL. */
 mk_output *mk_output_abort(mk_output *o);
 
+/*
+ * Serialise builds writing into the same folder: take an exclusive flock() on
+ * final_path's folder (waiting, after calling wait_cb once, while another
+ * build holds it), then remove stale temporaries of final_path and its
+ * siblings (".NAME*.mkimage-XXXXXX", left by a build that was killed with
+ * SIGKILL): under the lock no other build can own them. *ret_fd is the lock;
+ * close() it to release (after committing). removed (may be NULL) receives
+ * the number of stale files removed.
+ */
+int mk_output_lock(const char *final_path, void (*wait_cb)(void *ud, const char *line), void *ud, int *ret_fd,
+                   unsigned *removed, mk_error *err) __attribute__((warn_unused_result));
+
 /* Async-signal-safe: unlink every temporary file still open. */
 void mk_output_abort_all(void);
 

@@ -92,3 +92,39 @@ done
 cp "$T/o1/demo.img" "$T/o2/keep.img"
 "$MKIMAGE" build models/demo-x86_64.yaml --layout /nonexistent.yaml -o "$T/o2/keep.img" 2>/dev/null
 check failed-build-keeps-old-output cmp "$T/o1/demo.img" "$T/o2/keep.img"
+
+# A build killed with SIGKILL leaves only its temporary file; the next build
+# of that output removes it (it holds the folder's lock, so nobody else can
+# own it) and says so.
+d="$T/kill"; mkdir -p "$d"
+MKIMAGE_STALL_AT=gpt "$MKIMAGE" build models/demo-x86_64.yaml -o "$d/demo.img" 2>/dev/null &
+pid=$!
+for _ in $(seq 100); do ls -A "$d" | grep -q mkimage- && break; sleep 0.1; done
+kill -KILL "$pid"; wait "$pid" 2>/dev/null
+left=$(ls -A "$d" | grep -c '^\.demo\.img\.mkimage-')
+"$MKIMAGE" build models/demo-x86_64.yaml -o "$d/demo.img" >/dev/null 2>"$T/kill.err"
+if [ "$left" = 1 ] && grep -q "^mkimage: warning: removed 1 stale temporary file of an interrupted build of $d/demo.img$" "$T/kill.err" &&
+   only_files "$d" demo.img demo.img.manifest.yaml demo.img.manifest.yaml.minisig demo.img.manifest-b.yaml demo.img.manifest-b.yaml.minisig; then
+        pass sigkill-stale-temporary-removed
+else
+        fail sigkill-stale-temporary-removed "left $left: $(cat "$T/kill.err"); now: $(ls -A "$d")"
+fi
+
+# Two builds of the same output at once: the second waits for the first and
+# never mixes with it; the result is one complete, verifiable image.
+d="$T/two"; mkdir -p "$d"
+MKIMAGE_STALL_AT=gpt "$MKIMAGE" build models/demo-x86_64.yaml -o "$d/demo.img" 2>/dev/null &
+first=$!
+for _ in $(seq 100); do ls -A "$d" | grep -q mkimage- && break; sleep 0.1; done
+"$MKIMAGE" build models/demo-x86_64.yaml -o "$d/demo.img" >/dev/null 2>"$T/two.err" &
+second=$!
+for _ in $(seq 100); do grep -q "waiting" "$T/two.err" && break; sleep 0.1; done
+waited=$(grep -c "^mkimage: warning: another build is writing into '$d'; waiting for it to finish$" "$T/two.err")
+kill -INT "$first"; wait "$first" 2>/dev/null
+wait "$second"; rc=$?
+if [ "$waited" = 1 ] && [ $rc = 0 ] && "$MKIMAGE" verify "$d/demo.img" --pub "$BUILD/keys/dev.pub" >/dev/null 2>&1 &&
+   cmp -s "$d/demo.img" "$T/o1/demo.img"; then
+        pass concurrent-builds-serialised
+else
+        fail concurrent-builds-serialised "waited $waited rc $rc: $(cat "$T/two.err")"
+fi
