@@ -128,8 +128,14 @@ bench: $(BUILD)/mkimage components
 	BENCH_DIR=$(BUILD)/bench bash tests/bench/fetch-root.sh
 	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage SIGN_KEY=$(DEV_KEY) bash tests/bench/run.sh
 
-image: $(BUILD)/mkimage components
-	$(BUILD)/mkimage build models/demo-x86_64.yaml -o $(BUILD)/demo.img
+# The demo device's data-partition key (per device in a factory; never committed).
+DATA_KEY := $(BUILD)/keys/data.key
+$(DATA_KEY):
+	@mkdir -p $(dir $@)
+	@umask 077 && head -c 64 /dev/urandom >$@.tmp && mv $@.tmp $@
+
+image: $(BUILD)/mkimage components $(DATA_KEY)
+	$(BUILD)/mkimage build models/demo-x86_64.yaml --data-key $(DATA_KEY) -o $(BUILD)/demo.img
 
 demo: image
 	$(BUILD)/mkimage inspect $(BUILD)/demo.img

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "build.h"
+#include "build-data.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compose.h"
@@ -44,6 +46,8 @@ typedef struct build {
         const char *out_path;
         char def_out[256];
         mk_output *img;
+        mk_output *key_out;
+        mk_data_stage data;
         int lock_fd;
         mk_output *mf_out[MAX_SLOTS][2]; /* per slot: manifest, signature */
         unsigned jobs;
@@ -60,6 +64,8 @@ static void build_done(build *b)
                 for (size_t k = 0; k < 2; k++)
                         mk_output_abort(b->mf_out[s][k]);
         mk_output_abort(b->img);
+        mk_output_abort(b->key_out);
+        mk_data_stage_done(&b->data);
         if (b->lock_fd >= 0)
                 close(b->lock_fd);
         mk_seckey_free(b->key);
@@ -325,9 +331,22 @@ static int write_manifest(build *b, size_t s, mk_error *err)
         return write_all(mk_output_fd(b->mf_out[s][1]), mk_output_final_path(b->mf_out[s][1]), sig, strlen(sig), err);
 }
 
+/* The generated data key, mode 0600, committed with the image. */
+static int write_key_out(build *b, mk_error *err)
+{
+        int r = mk_output_open(b->o->data_key_out, &b->key_out, err);
+        if (r < 0)
+                return r;
+        if (fchmod(mk_output_fd(b->key_out), 0600) < 0)
+                return mk_error_set(err, errno, "%s: %s", b->o->data_key_out, strerror(errno));
+        return write_all(mk_output_fd(b->key_out), b->o->data_key_out, (const char *)b->data.key, b->data.key_len, err);
+}
+
 static int commit(build *b, mk_error *err)
 {
         int r;
+        if (b->key_out && (r = mk_output_commit(TAKE_PTR(b->key_out), err)) < 0)
+                return r;
         for (size_t s = 0; s < MAX_SLOTS; s++)
                 for (size_t k = 0; k < 2; k++)
                         if (b->mf_out[s][k] && (r = mk_output_commit(TAKE_PTR(b->mf_out[s][k]), err)) < 0)
@@ -348,7 +367,16 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         if ((r = mk_layout_load(o->layout_path ? o->layout_path : b->m->layout_path, b->m, &b->l, err)) < 0)
                 return r;
         stage(o, "plan");
-        if ((r = mk_layout_plan(b->l, b->m, NULL, err)) < 0)
+        /* Provisional: `auto` roots at 1 MiB until the squashfs is written and measured. */
+        uint64_t *prov = calloc(b->l->n_parts, sizeof(*prov));
+        if (!prov)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < b->l->n_parts; i++)
+                if (b->l->parts[i].role == MK_ROLE_ROOT && b->l->parts[i].size_kind == MK_SIZE_AUTO)
+                        prov[i] = MK_ALIGN;
+        r = mk_layout_plan(b->l, b->m, prov, err);
+        free(prov);
+        if (r < 0)
                 return r;
         stage(o, "verify");
         if ((r = mk_inputs_verify(b->m, o->warn, o->userdata, &b->inputs, err)) < 0)
@@ -359,6 +387,8 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
                       in->is_dir ? "unsigned directory" : in->signed_ok ? "signature OK, key " : "unsigned", in->signer_id);
         }
         if ((r = load_key(b, err)) < 0 || (r = hash_components(b, err)) < 0)
+                return r;
+        if ((r = mk_data_prepare(b->m, b->l, b->inputs, o->data_key, o->data_key_out, &b->data, err)) < 0)
                 return r;
         b->out_path = o->out_path;
         if (!b->out_path) {
@@ -395,6 +425,13 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         if ((r = mk_gpt_write(mk_output_tmp_path(b->img), b->l, err)) < 0)
                 return r;
         if ((r = write_slots(b, err)) < 0)
+                return r;
+        stage(o, "data");
+        if ((r = mk_data_write(&b->data, b->m, mk_output_tmp_path(b->img), fd, o->source_date_epoch, err)) < 0)
+                return r;
+        if (b->data.part)
+                logf_(o, "data: ext4%s", b->data.encrypted ? " in LUKS2" : ", not encrypted");
+        if (b->data.key_generated && (r = write_key_out(b, err)) < 0)
                 return r;
         stage(o, "manifest");
         for (size_t s = 0; s < MAX_SLOTS; s++)

@@ -21,6 +21,8 @@ typedef struct mk_build_opts {
         const char *out_path;    /* NULL: "<model>.img" in the current folder */
         const char *sign_key;    /* manifest signing key; NULL: the model's signing-key */
         unsigned jobs;           /* worker threads; 0 = the number of online cores */
+        const char *data_key;     /* --data-key: the LUKS2 key file of the data partition */
+        const char *data_key_out; /* --data-key-out: generate the key and write it here (0600) */
         uint64_t source_date_epoch; /* every time stamp in the outputs */
         /* Progress lines for -v; called from the building thread. May be NULL. */
         void (*log)(void *userdata, const char *line);

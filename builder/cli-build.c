@@ -21,6 +21,8 @@ const char cli_build_help[] =
         "      --sign-key KEY    sign the manifests with this minisign secret key\n"
         "                        (default: the model's signing-key)\n"
         "  -j, --jobs N          worker threads (default: the number of cores)\n"
+        "      --data-key FILE   the key of the LUKS2 data partition (32-512 bytes, mode 0600)\n"
+        "      --data-key-out FILE  generate a 64-byte data key and write it to FILE (0600)\n"
         "  -v, --verbose         print what is being done\n"
         "      --json            print the result as JSON\n"
         "  -h, --help            show this help\n\n"
@@ -65,6 +67,7 @@ int cli_build(int argc, char **argv)
                 { "output", required_argument, NULL, 'o' }, { "layout", required_argument, NULL, 'L' },
                 { "verbose", no_argument, NULL, 'v' },       { "json", no_argument, NULL, 'J' },
                 { "sign-key", required_argument, NULL, 'k' }, { "jobs", required_argument, NULL, 'j' },
+                { "data-key", required_argument, NULL, 'D' }, { "data-key-out", required_argument, NULL, 'G' },
                 { "help", no_argument, NULL, 'h' },          { 0 },
         };
         mk_build_opts o = { 0 };
@@ -87,6 +90,12 @@ int cli_build(int argc, char **argv)
                         break;
                 case 'k':
                         o.sign_key = optarg;
+                        break;
+                case 'D':
+                        o.data_key = optarg;
+                        break;
+                case 'G':
+                        o.data_key_out = optarg;
                         break;
                 case 'j': {
                         char *end;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "build-data.h"
 #include "tree-source.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(fstree *, fstree_free)
@@ -55,7 +56,7 @@ static int check_node(fsnode *n, void *ud)
         if (!path)
                 return mk_error_set(c->err, ENOMEM, "out of memory");
         for (size_t j = 0; j < c->k; j++) {
-                fsnode *o = fstree_lookup(c->trees[j], path);
+                fsnode *o = c->trees[j] ? fstree_lookup(c->trees[j], path) : NULL;
                 if (!o)
                         continue;
                 bool o_dir = fsnode_get_kind(o) == FSNODE_DIR;
@@ -75,14 +76,14 @@ static int check_overrides(const mk_model *m, mk_inputs *inputs, fstree **trees,
         for (size_t k = 0; k < inputs->n; k++) {
                 const mk_model_component *mc = inputs->items[k].mc;
                 for (size_t i = 0; i < mc->n_overrides; i++) {
-                        fsnode *n = fstree_lookup(trees[k], mc->overrides[i] + 1);
+                        fsnode *n = trees[k] ? fstree_lookup(trees[k], mc->overrides[i] + 1) : NULL;
                         if (!n || fsnode_get_kind(n) == FSNODE_DIR)
                                 return mk_error_set(err, ENOENT,
                                                     "%s:%u:%u: component '%s' overrides '%s' but does not provide it as a "
                                                     "file (remove it from 'overrides')",
                                                     m->path, mc->line, mc->col, mc->name, mc->overrides[i]);
                         for (size_t j = 0; j < k; j++)
-                                if (inputs->items[j].is_dir && fstree_lookup(trees[j], mc->overrides[i] + 1))
+                                if (inputs->items[j].is_dir && trees[j] && fstree_lookup(trees[j], mc->overrides[i] + 1))
                                         return mk_error_set(err, ENOTSUP,
                                                             "%s:%u:%u: component '%s' overrides '%s' of the unsigned directory "
                                                             "input '%s', which cannot be filtered (pack that input as a component)",
@@ -121,6 +122,8 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
         /* Pass 1: each component alone, to find clashes and check overrides. */
         static const char *const meta_only[] = { "meta" };
         for (size_t k = 0; k < inputs->n && r >= 0; k++) {
+                if (mk_input_is_data(&inputs->items[k]))
+                        continue; /* goes to the data partition */
                 if ((r = fstree_new(inputs->items[k].mc->name, &trees[k])) < 0)
                         break;
                 r = load_input(&inputs->items[k], trees[k], meta_only, 1, err);
@@ -128,6 +131,8 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
         if (r >= 0)
                 r = check_overrides(m, inputs, trees, err);
         for (size_t k = 1; k < inputs->n && r >= 0; k++) {
+                if (!trees[k])
+                        continue;
                 conflict_ctx c = { .m = m, .inputs = inputs, .trees = trees, .k = k, .err = err };
                 r = fstree_walk(trees[k], check_node, &c);
         }
@@ -148,6 +153,8 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
         if (!skip)
                 return mk_error_set(err, ENOMEM, "out of memory");
         for (size_t j = 0; j < inputs->n; j++) {
+                if (mk_input_is_data(&inputs->items[j]))
+                        continue;
                 size_t nskip = 0;
                 skip[nskip++] = "meta";
                 for (size_t k = j + 1; k < inputs->n; k++)

@@ -22,7 +22,7 @@ extract() { # IMG NAME OUT [BYTES]
 mval() { sed -n "s/^ *$2: //p" "$1" | head -1; }
 
 mkdir -p "$T/o"
-"$MKIMAGE" build models/demo-x86_64.yaml -o "$T/o/demo.img" 2>"$T/err" || fail build "$(cat "$T/err")"
+"$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" -o "$T/o/demo.img" 2>"$T/err" || fail build "$(cat "$T/err")"
 I="$T/o/demo.img"
 size=$(mval "$I.manifest.yaml" size)
 extract "$I" root-a "$T/ra.sqfs" "$size"
@@ -73,6 +73,8 @@ architecture: x86_64
 grade: signed
 layout: ${3:-$SRC/layouts/uefi-ab.yaml}
 signing-key: $K/dev.key
+data:
+  encryption: none
 trusted-keys:
   dev: $K/dev.pub
 components:
@@ -95,7 +97,7 @@ refuse() { # NAME REGEX
         fi
 }
 model conflict ""
-refuse conflict "^mkimage: conflict.yaml:17:5: components 'x' and 'y' both provide '/etc/motd' \(remove it from one, or list it under 'overrides:' of 'y' to let it win\)$"
+refuse conflict "^mkimage: conflict.yaml:19:5: components 'x' and 'y' both provide '/etc/motd' \(remove it from one, or list it under 'overrides:' of 'y' to let it win\)$"
 
 model override $'\n    overrides: [/etc/motd]'
 mkdir -p "$T/out2"
@@ -115,7 +117,7 @@ s = sys.stdin.read()
 s = s.replace("    size: auto\n    headroom: 32MiB\n    flags", "    size: 1MiB\n    flags", 1)
 print(s, end="")' >"$T/small.yaml"
 rm -rf "$T/out"; mkdir -p "$T/out"
-"$MKIMAGE" build models/demo-x86_64.yaml --layout "$T/small.yaml" -o "$T/out/z.img" >/dev/null 2>"$T/e"; rc=$?
+"$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" --layout "$T/small.yaml" -o "$T/out/z.img" >/dev/null 2>"$T/e"; rc=$?
 if [ $rc = 1 ] && grep -q "^mkimage: $T/small.yaml:11:5: the root does not fit: partition 'root-a' holds 1048576 bytes and the squashfs needs more (raise its size or use 'size: auto')$" "$T/e" && only_files "$T/out"; then
         pass too-small
 else
@@ -134,7 +136,7 @@ import sys
 s = open(sys.argv[1]).read().replace("content: copy", "content: empty")
 open(sys.argv[2], "w").write(s)' layouts/uefi-ab.yaml "$T/empty-b.yaml"
 mkdir -p "$T/eb"
-if "$MKIMAGE" build models/demo-x86_64.yaml --layout "$T/empty-b.yaml" -o "$T/eb/e.img" 2>"$T/e" &&
+if "$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" --layout "$T/empty-b.yaml" -o "$T/eb/e.img" 2>"$T/e" &&
         only_files "$T/eb" e.img e.img.manifest.yaml e.img.manifest.yaml.minisig &&
         "$MKIMAGE" inspect "$T/eb/e.img" | grep -qE '^4 +root-b .* empty '; then
         pass slot-b-empty

@@ -20,6 +20,8 @@ architecture: x86_64
 grade: $2
 layout: $SRC/layouts/uefi-ab.yaml
 signing-key: $K/dev.key
+data:
+  encryption: none
 trusted-keys:
   dev: c/dev.pub
   other: c/other.pub
@@ -62,7 +64,7 @@ fi
 setup; "$MKIMAGE" keygen "$T/c/other" >/dev/null 2>&1
 flip "$T/c/base.comp" 5000
 model tampered-artifact signed dev
-refuse tampered-artifact "^mkimage: tampered-artifact.yaml:12:5: component 'base': c/base.comp: signature c/base.comp.minisig by key [0-9A-F]{16} does not match"
+refuse tampered-artifact "^mkimage: tampered-artifact.yaml:14:5: component 'base': c/base.comp: signature c/base.comp.minisig by key [0-9A-F]{16} does not match"
 
 for line in 2 3 4; do
         setup; "$MKIMAGE" keygen "$T/c/other" >/dev/null 2>&1

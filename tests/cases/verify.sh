@@ -100,7 +100,7 @@ EOF
 }
 
 # --- the image -------------------------------------------------------------
-if "$MKIMAGE" build models/demo-x86_64.yaml -o "$IMG" --sign-key "$KEY" >/dev/null 2>"$T/build.err"; then
+if "$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" -o "$IMG" --sign-key "$KEY" >/dev/null 2>"$T/build.err"; then
         pass build-demo
 else
         fail build-demo "$(cat "$T/build.err")"
