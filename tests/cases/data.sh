@@ -43,20 +43,6 @@ sb() { # FS FIELD: a dumpe2fs -h field
 dbg() { # FS REQUEST
         debugfs -R "$2" "$1" 2>/dev/null
 }
-# expect_run NAME RC WANT_STDERR CMD...: CMD exits RC and prints exactly WANT_STDERR.
-expect_run() {
-        local name="$1" rc="$2" want="$3" got_rc=0 got
-        shift 3
-        "$@" >"$T/out" 2>"$T/err" || got_rc=$?
-        got="$(cat "$T/err")"
-        if [ "$got_rc" != "$rc" ]; then
-                fail "$name" "exit $got_rc, want $rc: $got"
-        elif [ "$got" != "$want" ]; then
-                fail "$name" "stderr [$got] want [$want]"
-        else
-                pass "$name"
-        fi
-}
 
 ## ext4 from the built-in sample tree
 new_image a.img

@@ -6,21 +6,6 @@ cd "$T"
 M="$MKIMAGE"
 unset MKIMAGE_KEY_PASSPHRASE
 
-# expect_run NAME RC WANT_STDERR CMD...: CMD exits RC and prints exactly
-# WANT_STDERR on stderr (stdout goes to $T/out).
-expect_run() {
-        local name="$1" rc="$2" want="$3" got_rc=0 got
-        shift 3
-        "$@" >"$T/out" 2>"$T/err" || got_rc=$?
-        got="$(cat "$T/err")"
-        if [ "$got_rc" != "$rc" ]; then
-                fail "$name" "exit $got_rc, want $rc: $got"
-        elif [ "$got" != "$want" ]; then
-                fail "$name" "stderr [$got] want [$want]"
-        else
-                pass "$name"
-        fi
-}
 
 # flip_b64 FILE LINE OFFSET: flip the low bit of byte OFFSET of the base64
 # data on line LINE, keeping the line valid base64.
