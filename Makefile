@@ -6,6 +6,7 @@
 #   make demo       make image, then show it
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the sources
+#   make fuzz       run every libFuzzer target FUZZ_SECONDS (default 60) each
 #   make bench      cold benchmark against gensquashfs + veritysetup (not a test)
 
 PREFIX  ?= /usr/local
@@ -22,7 +23,8 @@ DEB_PKGS := gcc make pkg-config libc6-dev \
 	libsquashfs-dev squashfs-tools-ng squashfs-tools \
 	libfdisk-dev fdisk libsodium-dev libyaml-dev libarchive-dev \
 	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev \
-	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio
+	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio \
+	clang libclang-rt-14-dev
 
 # pkg-config runs once, lazily: after `deps` has installed the packages.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
@@ -46,7 +48,7 @@ ASAN_CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
-.PHONY: all deps check unit-bins image demo components install format clean bench
+.PHONY: all deps check unit-bins image demo components install format clean bench fuzz
 
 # Example components: each components/NAME/build.sh OUTDIR assembles a tree,
 # which is packed with components/NAME/component.yaml and signed with the
@@ -118,7 +120,7 @@ $(BUILD)/components/%.comp: $(BUILD)/mkimage $(DEV_KEY) $$(wildcard components/$
 
 components: $(COMP_FILES)
 
-check: $(BUILD)/mkimage unit-bins components
+check: $(BUILD)/mkimage unit-bins components $$(FUZZERS)
 	@BUILD=$(BUILD) bash tests/run
 
 # A benchmark against the standard tools, not a test (never part of check):
@@ -150,5 +152,35 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- fuzzing (docs/fuzzing.md) -------------------------------------------
+# The library again, built with clang for libFuzzer + ASan + UBSan, and one
+# fuzzer per parser (tests/fuzz/fuzz-NAME.c -> build/fuzz/fuzz-NAME).
+#   make fuzz   runs each for FUZZ_SECONDS over a scratch copy of its corpus
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE -g -O1 $(WARN) -Isigning -Ibuilder \
+	-DMKIMAGE_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+FUZZERS      := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+
+$(BUILD)/fuzz/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libmkimage.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(BUILD)/fuzz/libmkimage.a | deps
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< \
+		$(BUILD)/fuzz/libmkimage.a $(PKG_LIBS)
+
+fuzz: $(FUZZERS)
+	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
+-include $(shell find $(BUILD)/fuzz/obj -type f -name '*.d' 2>/dev/null)
 
 -include $(shell find $(BUILD)/obj $(BUILD)/asan/obj -type f -name '*.d' 2>/dev/null)

@@ -27,10 +27,6 @@
 #include "uuid.h"
 #include "verity.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(mk_model *, mk_model_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(mk_layout *, mk_layout_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(mk_output *, mk_output_abort)
-DEFINE_TRIVIAL_CLEANUP_FUNC(mk_inputs *, mk_inputs_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(fstree *, fstree_free)
 
 #define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)

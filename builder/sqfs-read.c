@@ -320,12 +320,27 @@ static int load_children(loader *l, const sqfs_tree_node_t *dir, const char *pre
         return 0;
 }
 
+static uint64_t count_nodes(const sqfs_tree_node_t *n)
+{
+        uint64_t c = 1;
+        for (const sqfs_tree_node_t *k = n->children; k; k = k->next)
+                c += count_nodes(k);
+        return c;
+}
+
 int sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, mk_error *err)
 {
         sqfs_tree_node_t *root = NULL;
         int r = sqfs_dir_reader_get_full_hierarchy(img->dr, img->idt, NULL, 0, &root);
         if (r)
                 return img_error(img, r, "reading the directory tree", err);
+        /* Every inode has at least one name: a claimed inode count above the
+         * number of names is a lie, and would size the table below. */
+        if (img->super.inode_count > count_nodes(root)) {
+                r = img_error(img, SQFS_ERROR_CORRUPTED, "reading the directory tree", err);
+                sqfs_dir_tree_destroy(root);
+                return r;
+        }
         loader l = {.img = img, .tree = tree, .skip = skip, .nskip = nskip, .err = err};
         l.seen = calloc((size_t)img->super.inode_count + 1, sizeof(*l.seen));
         if (!l.seen) {
