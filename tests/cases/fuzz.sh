@@ -10,16 +10,8 @@ source "$(dirname "$0")/../lib/testlib.sh"
 
 FUZZ="$BUILD/fuzz"
 SECS="${FUZZ_CHECK_SECONDS:-20}"
-JOBS="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}"
-export ASAN_OPTIONS="detect_leaks=1"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-
-dict_of() {
-        case "$1" in
-        pubkey | seckey | verify-sig) echo "$SRC/tests/fuzz/minisign.dict" ;;
-        *) [ -f "$SRC/tests/fuzz/$1.dict" ] && echo "$SRC/tests/fuzz/$1.dict" ;;
-        esac
-}
+. "$SRC/tests/fuzz/common.sh"
+JOBS="${FUZZ_JOBS:-$FUZZ_JOBS_DEFAULT}"
 
 # why LOG: the first line that says what went wrong.
 why() {
@@ -42,7 +34,7 @@ one() {
         local name="$1" bin="$FUZZ/fuzz-$1" dir="$T/$1" dict
         local corpus="$SRC/tests/fuzz/corpus/$1"
         mkdir -p "$dir/work" "$dir/art"
-        dict="$(dict_of "$name")"
+        dict="$(fuzz_dict "$name")"
         # Replay: each seed file once (no fuzzing, nothing written anywhere).
         local files=("$corpus"/*)
         if ! (cd "$dir" && "$bin" -timeout=5 -rss_limit_mb=2048 -artifact_prefix="$dir/art/$name-replay-" \

@@ -19,18 +19,9 @@ SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD="${BUILD:-build}"
 case "$BUILD" in /*) ;; *) BUILD="$SRC/$BUILD" ;; esac
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
-JOBS="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}"
+. "$SRC/tests/fuzz/common.sh"
+JOBS="${FUZZ_JOBS:-$FUZZ_JOBS_DEFAULT}"
 OUT="$BUILD/fuzz"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-
-# The dictionary of a target, if it has one.
-fuzz_dict() {
-        case "$1" in
-        pubkey | seckey | verify-sig) echo "$SRC/tests/fuzz/minisign.dict" ;;
-        *) [ -f "$SRC/tests/fuzz/$1.dict" ] && echo "$SRC/tests/fuzz/$1.dict" ;;
-        esac
-}
 
 # run_one NAME: fuzz one target; its summary line goes to work/NAME.result.
 run_one() {
