@@ -62,20 +62,14 @@ for c in "$SRC"/tests/fuzz/fuzz-*.c; do
         n="${c##*/fuzz-}"
         names+=("${n%.c}")
 done
-running=0
-for n in "${names[@]}"; do
-        if [ ! -x "$FUZZ/fuzz-$n" ]; then
-                echo "FAIL not built: $FUZZ/fuzz-$n (make check builds it; or: make $FUZZ/fuzz-$n)" >"$T/$n.verdict"
-                continue
+built_one() {
+        if [ ! -x "$FUZZ/fuzz-$1" ]; then
+                echo "FAIL not built: $FUZZ/fuzz-$1 (make check builds it; or: make $FUZZ/fuzz-$1)" >"$T/$1.verdict"
+                return
         fi
-        one "$n" &
-        running=$((running + 1))
-        if [ $running -ge "$JOBS" ]; then
-                wait -n
-                running=$((running - 1))
-        fi
-done
-wait
+        one "$1"
+}
+fuzz_parallel "$JOBS" built_one "${names[@]}"
 
 for n in "${names[@]}"; do
         v="$(cat "$T/$n.verdict" 2>/dev/null || echo "FAIL no verdict")"

@@ -11,3 +11,18 @@ fuzz_dict() {
         *) [ -f "$SRC/tests/fuzz/$1.dict" ] && echo "$SRC/tests/fuzz/$1.dict" ;;
         esac
 }
+
+# fuzz_parallel JOBS FUNC NAME...: run FUNC NAME for every name, at most JOBS at once.
+fuzz_parallel() {
+        local jobs="$1" fn="$2" running=0 n
+        shift 2
+        for n in "$@"; do
+                "$fn" "$n" &
+                running=$((running + 1))
+                if [ "$running" -ge "$jobs" ]; then
+                        wait -n
+                        running=$((running - 1))
+                fi
+        done
+        wait
+}

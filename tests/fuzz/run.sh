@@ -81,16 +81,7 @@ for n in "${names[@]}"; do
 done
 
 echo "fuzzing ${#names[@]} targets, ${SECONDS_EACH}s each, $JOBS at a time (logs: $OUT/work/)"
-running=0
-for n in "${names[@]}"; do
-        run_one "$n" &
-        running=$((running + 1))
-        if [ $running -ge "$JOBS" ]; then
-                wait -n
-                running=$((running - 1))
-        fi
-done
-wait
+fuzz_parallel "$JOBS" run_one "${names[@]}"
 
 failed=0
 for n in "${names[@]}"; do
