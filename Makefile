@@ -24,7 +24,8 @@ DEB_PKGS := gcc make pkg-config libc6-dev \
 	libfdisk-dev fdisk libsodium-dev libyaml-dev libarchive-dev \
 	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev \
 	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio \
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev valgrind \
+	qemu-system-x86 ovmf kmod qemu-utils
 
 # pkg-config runs once, lazily: after `deps` has installed the packages.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
@@ -53,7 +54,7 @@ ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
 # Example components: each components/NAME/build.sh OUTDIR assembles a tree,
 # which is packed with components/NAME/component.yaml and signed with the
 # development key (generated on first use, never committed).
-COMPONENTS := base hello
+COMPONENTS := $(patsubst components/%/build.sh,%,$(sort $(wildcard components/*/build.sh)))
 DEV_KEY := $(BUILD)/keys/dev.key
 COMP_FILES := $(COMPONENTS:%=$(BUILD)/components/%.comp)
 all: $(BUILD)/mkimage
@@ -91,6 +92,13 @@ $(BUILD)/asan/libmkimage.a: $(ASAN_LIB_OBJS)
 $(BUILD)/mkimage: $(CLI_OBJS) $(BUILD)/libmkimage.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libmkimage.a $(PKG_LIBS)
 
+# The boot-chain verifier for the initrd (qemu-boot/): static, stripped, no
+# build paths, so the kernel component's initrd is reproducible.
+VERIFY_SRCS := $(sort $(wildcard qemu-boot/*.c))
+$(BUILD)/mkimage-verify: $(VERIFY_SRCS) qemu-boot/boot.h $(BUILD)/libmkimage.a
+	$(CC) $(ALL_CFLAGS) -Iqemu-boot -static -s -ffile-prefix-map=$(CURDIR)=. -o $@ $(VERIFY_SRCS) \
+		$(BUILD)/libmkimage.a -lsodium -lyaml
+
 $(BUILD)/asan/mkimage: $(ASAN_CLI_OBJS) $(BUILD)/asan/libmkimage.a
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(ASAN_CLI_OBJS) $(BUILD)/asan/libmkimage.a $(PKG_LIBS)
 
@@ -118,6 +126,12 @@ $(BUILD)/components/%.comp: $(BUILD)/mkimage $(DEV_KEY) $$(wildcard components/$
 	$(BUILD)/mkimage sign $@ --key $(DEV_KEY) || { rm -f $@; exit 1; }
 	@rm -rf $(BUILD)/components/$*.tree
 
+# The kernel component (Debian's kernel + the initrd) also holds the verifier
+# and qemu-boot/init. MKIMAGE_VERIFY=FILE puts another static binary in its place.
+MKIMAGE_VERIFY ?= $(BUILD)/mkimage-verify
+$(BUILD)/components/kernel.comp: $(MKIMAGE_VERIFY) qemu-boot/init qemu-boot/mkinitrd.sh
+$(BUILD)/components/kernel.comp: export MKIMAGE_VERIFY := $(MKIMAGE_VERIFY)
+
 components: $(COMP_FILES)
 
 check: $(BUILD)/mkimage unit-bins components $$(FUZZERS)
@@ -139,16 +153,20 @@ $(DATA_KEY):
 image: $(BUILD)/mkimage components $(DATA_KEY)
 	$(BUILD)/mkimage build models/demo-x86_64.yaml --data-key $(DATA_KEY) -o $(BUILD)/demo.img
 
+# Build, inspect and verify the demo image, then boot it under QEMU (OVMF,
+# systemd-boot, the verifying initrd) and show the console up to MKIMAGE-BOOT-OK.
 demo: image
 	$(BUILD)/mkimage inspect $(BUILD)/demo.img
 	$(BUILD)/mkimage verify $(BUILD)/demo.img --pub $(BUILD)/keys/dev.pub
+	qemu-boot/run --timeout 300 --data-key $(DATA_KEY) --expect 'MKIMAGE-BOOT-OK' $(BUILD)/demo.img
 
 install: $(BUILD)/mkimage
 	install -D -m 0755 $(BUILD)/mkimage $(DESTDIR)$(PREFIX)/bin/mkimage
 	install -D -m 0644 docs/mkimage.1 $(DESTDIR)$(PREFIX)/share/man/man1/mkimage.1
 
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(wildcard signing/*.h builder/*.h tests/lib/*.h)
+	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(VERIFY_SRCS) \
+		$(wildcard signing/*.h builder/*.h qemu-boot/*.h tests/lib/*.h)
 
 clean:
 	rm -rf $(BUILD)

@@ -14,7 +14,7 @@
 
 bool mk_input_is_data(const mk_input *in)
 {
-        return in->comp && component_get_meta(in->comp)->type == COMPONENT_DATA;
+        return mk_input_type(in) == COMPONENT_DATA;
 }
 
 void mk_data_stage_done(mk_data_stage *s)

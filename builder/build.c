@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "build.h"
+#include "build-boot.h"
 #include "build-data.h"
 
 #include <errno.h>
@@ -44,6 +45,8 @@ typedef struct build {
         mk_output *img;
         mk_output *key_out;
         mk_data_stage data;
+        mk_boot_stage boot;
+        char *mf_text[MAX_SLOTS][2];     /* per slot: signed manifest and signature, for the ESP */
         int lock_fd;
         mk_output *mf_out[MAX_SLOTS][2]; /* per slot: manifest, signature */
         unsigned jobs;
@@ -62,6 +65,10 @@ static void build_done(build *b)
         mk_output_abort(b->img);
         mk_output_abort(b->key_out);
         mk_data_stage_done(&b->data);
+        mk_boot_stage_done(&b->boot);
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                for (size_t k = 0; k < 2; k++)
+                        free(b->mf_text[s][k]);
         if (b->lock_fd >= 0)
                 close(b->lock_fd);
         mk_seckey_free(b->key);
@@ -282,27 +289,43 @@ static int write_all(int fd, const char *name, const char *data, size_t len, mk_
         return 0;
 }
 
-static int write_manifest(build *b, size_t s, mk_error *err)
+static void fill_manifest(build *b, size_t s, mk_manifest *mf)
 {
         char slot = (char)('a' + s);
         const mk_partition *root = mk_layout_find(b->l, MK_ROLE_ROOT, slot);
         const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot);
-        mk_manifest mf = { .model = (char *)b->m->model, .brand = (char *)b->m->brand, .version = b->m->version,
-                           .slot = slot };
+        *mf = (mk_manifest){ .model = (char *)b->m->model, .brand = (char *)b->m->brand, .version = b->m->version,
+                             .slot = slot };
         time_t t = (time_t)b->o->source_date_epoch;
         struct tm tm;
         gmtime_r(&t, &tm);
-        strftime(mf.created, sizeof(mf.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        mf.root.partition = (char *)root->name;
-        memcpy(mf.root.partuuid, root->uuid, 37);
-        mf.root.size = b->root_size;
-        memcpy(mf.root.sha256, b->root_sha256, 65);
-        mf.root.verity.partition = (char *)hash->name;
-        memcpy(mf.root.verity.partuuid, hash->uuid, 37);
-        mf.root.verity.data_block_size = mf.root.verity.hash_block_size = MK_VERITY_BLOCK;
-        mf.root.verity.data_blocks = b->verity[s].data_blocks;
-        mk_hex(b->verity[s].salt, MK_VERITY_SALT, mf.root.verity.salt);
-        mk_hex(b->verity[s].root_hash, 32, mf.root.verity.root_hash);
+        strftime(mf->created, sizeof(mf->created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        mf->root.partition = (char *)root->name;
+        memcpy(mf->root.partuuid, root->uuid, 37);
+        mf->root.size = b->root_size;
+        memcpy(mf->root.sha256, b->root_sha256, 65);
+        mf->root.verity.partition = (char *)hash->name;
+        memcpy(mf->root.verity.partuuid, hash->uuid, 37);
+        mf->root.verity.data_block_size = mf->root.verity.hash_block_size = MK_VERITY_BLOCK;
+        mf->root.verity.data_blocks = b->verity[s].data_blocks;
+        mk_hex(b->verity[s].salt, MK_VERITY_SALT, mf->root.verity.salt);
+        mk_hex(b->verity[s].root_hash, 32, mf->root.verity.root_hash);
+        if (b->data.part) {
+                mf->data.partition = (char *)b->data.part->name;
+                memcpy(mf->data.partuuid, b->data.part->uuid, 37);
+                snprintf(mf->data.encryption, sizeof(mf->data.encryption), "%s", b->data.encrypted ? "luks2" : "none");
+        }
+}
+
+static int write_manifest(build *b, size_t s, mk_error *err)
+{
+        mk_manifest mf;
+        fill_manifest(b, s, &mf);
+        mk_manifest_file boot[MK_BOOT_FILES];
+        int r = mk_boot_manifest_files(&b->boot, mf.slot, boot, &mf.n_boot, err);
+        if (r < 0)
+                return r;
+        mf.boot = boot;
         mk_manifest_component comps[ELEMENTSOF(b->comp_sha)];
         mf.components = comps;
         mf.n_components = b->inputs->n;
@@ -313,18 +336,35 @@ static int write_manifest(build *b, size_t s, mk_error *err)
                 memcpy(comps[i].sha256, b->comp_sha[i], 65);
                 memcpy(comps[i].signed_by, in->signer_id, sizeof(comps[i].signed_by));
         }
-        _cleanup_free_ char *yaml = NULL, *sig = NULL;
+        char **yaml = &b->mf_text[s][0], **sig = &b->mf_text[s][1];
         size_t len;
-        int r = mk_manifest_emit(&mf, &yaml, &len, err);
+        r = mk_manifest_emit(&mf, yaml, &len, err);
+        for (size_t i = 0; i < mf.n_boot; i++)
+                free(boot[i].path);
         if (r < 0)
                 return r;
-        if ((r = mk_sign_buffer(b->key, "manifest.yaml", yaml, len, NULL, &sig, err)) < 0)
+        if ((r = mk_sign_buffer(b->key, "manifest.yaml", *yaml, len, NULL, sig, err)) < 0)
                 return r;
         if ((r = open_manifest_outputs(b, s, err)) < 0)
                 return r;
-        if ((r = write_all(mk_output_fd(b->mf_out[s][0]), mk_output_final_path(b->mf_out[s][0]), yaml, len, err)) < 0)
+        if ((r = write_all(mk_output_fd(b->mf_out[s][0]), mk_output_final_path(b->mf_out[s][0]), *yaml, len, err)) < 0)
                 return r;
-        return write_all(mk_output_fd(b->mf_out[s][1]), mk_output_final_path(b->mf_out[s][1]), sig, strlen(sig), err);
+        return write_all(mk_output_fd(b->mf_out[s][1]), mk_output_final_path(b->mf_out[s][1]), *sig, strlen(*sig), err);
+}
+
+/* The ESP, once the manifests it carries are signed. */
+static int write_esp(build *b, mk_error *err)
+{
+        mk_boot_slot slots[MAX_SLOTS];
+        size_t n = 0;
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                if (b->populated[s])
+                        slots[n++] = (mk_boot_slot){ .slot = (char)('a' + s), .manifest = b->mf_text[s][0],
+                                                     .manifest_len = strlen(b->mf_text[s][0]),
+                                                     .signature = b->mf_text[s][1],
+                                                     .signature_len = strlen(b->mf_text[s][1]) };
+        return mk_boot_write(&b->boot, b->m, b->l, mk_output_tmp_path(b->img), slots, n, b->o->source_date_epoch,
+                             err);
 }
 
 /* The generated data key, mode 0600, committed with the image. */
@@ -384,7 +424,8 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         }
         if ((r = load_key(b, err)) < 0 || (r = hash_components(b, err)) < 0)
                 return r;
-        if ((r = mk_data_prepare(b->m, b->l, b->inputs, o->data_key, o->data_key_out, &b->data, err)) < 0)
+        if ((r = mk_data_prepare(b->m, b->l, b->inputs, o->data_key, o->data_key_out, &b->data, err)) < 0 ||
+            (r = mk_boot_prepare(b->m, b->l, b->inputs, b->key, o->source_date_epoch, &b->boot, err)) < 0)
                 return r;
         b->out_path = o->out_path;
         if (!b->out_path) {
@@ -433,6 +474,11 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         for (size_t s = 0; s < MAX_SLOTS; s++)
                 if (b->populated[s] && (r = write_manifest(b, s, err)) < 0)
                         return r;
+        stage(o, "esp");
+        if ((r = write_esp(b, err)) < 0)
+                return r;
+        if (b->boot.esp)
+                logf_(o, "esp: systemd-boot, %s", b->boot.kernel ? "a boot entry per slot" : "no kernel component, no boot entries");
         stage(o, "commit");
         if ((r = commit(b, err)) < 0)
                 return r;

@@ -11,6 +11,7 @@
 #include "build.h"
 #include "cli.h"
 #include "inspect.h"
+#include "macro.h"
 
 const char cli_build_help[] =
         "Usage: mkimage build MODEL.yaml [-o OUT.img] [--layout LAYOUT.yaml] [-v] [--json]\n"
@@ -200,7 +201,44 @@ static void print_json(const char *path, const mk_inspect *in)
                 cli_json_string(stdout, in->content[i]);
                 printf("}");
         }
-        printf("]}\n");
+        printf("]");
+        if (in->esp >= 0) {
+                printf(",\"boot-entries\":[");
+                for (size_t k = 0; k < in->n_entries; k++) {
+                        const mk_boot_entry *e = &in->entries[k];
+                        const char *keys[] = { "file", "title", "version", "sort-key", "linux", "initrd", "options" };
+                        const char *vals[] = { e->file, e->title, e->version, e->sort_key, e->kernel, e->initrd,
+                                               e->options };
+                        printf("%s{", k ? "," : "");
+                        for (size_t j = 0; j < ELEMENTSOF(keys); j++) {
+                                printf("%s\"%s\":", j ? "," : "", keys[j]);
+                                if (vals[j])
+                                        cli_json_string(stdout, vals[j]);
+                                else
+                                        printf("null");
+                        }
+                        printf("}");
+                }
+                printf("]");
+        }
+        printf("}\n");
+}
+
+static void print_entries(const mk_inspect *in)
+{
+        if (in->esp < 0)
+                return;
+        printf("\nBoot entries on %s (loader/entries):\n", in->gpt->parts[in->esp].name);
+        if (in->esp_note)
+                printf("  (cannot read them: %s)\n", in->esp_note);
+        else if (!in->n_entries)
+                printf("  (none)\n");
+        for (size_t k = 0; k < in->n_entries; k++) {
+                const mk_boot_entry *e = &in->entries[k];
+                printf("  %-18s version %-4s linux %-18s initrd %-20s options %s\n", e->file,
+                       e->version ? e->version : "-", e->kernel ? e->kernel : "-", e->initrd ? e->initrd : "-",
+                       e->options ? e->options : "-");
+        }
 }
 
 static void print_table(const char *path, const mk_inspect *in)
@@ -222,6 +260,7 @@ static void print_table(const char *path, const mk_inspect *in)
                 printf("%-3u %-16s %10s %10s  %-20s %-10s %-9s %s\n", p->number, p->name, start, size,
                        in->type_names[i] ? in->type_names[i] : p->type_guid, attrs, in->content[i], p->uuid);
         }
+        print_entries(in);
 }
 
 int cli_inspect(int argc, char **argv)

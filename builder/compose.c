@@ -122,8 +122,8 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
         /* Pass 1: each component alone, to find clashes and check overrides. */
         static const char *const meta_only[] = { "meta" };
         for (size_t k = 0; k < inputs->n && r >= 0; k++) {
-                if (mk_input_is_data(&inputs->items[k]))
-                        continue; /* goes to the data partition */
+                if (!mk_input_in_root(&inputs->items[k]))
+                        continue; /* goes to the data partition or the ESP */
                 if ((r = fstree_new(inputs->items[k].mc->name, &trees[k])) < 0)
                         break;
                 r = load_input(&inputs->items[k], trees[k], meta_only, 1, err);
@@ -153,7 +153,7 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
         if (!skip)
                 return mk_error_set(err, ENOMEM, "out of memory");
         for (size_t j = 0; j < inputs->n; j++) {
-                if (mk_input_is_data(&inputs->items[j]))
+                if (!mk_input_in_root(&inputs->items[j]))
                         continue;
                 size_t nskip = 0;
                 skip[nskip++] = "meta";

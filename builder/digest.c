@@ -62,3 +62,11 @@ int mk_sha256_file(const char *path, char hex[65], mk_error *err)
                 return mk_error_set(err, errno, "%s: %s", path, strerror(errno));
         return mk_sha256_range(fd, path, 0, (uint64_t)st.st_size, hex, err);
 }
+
+void mk_sha256_buffer(const void *data, size_t len, char hex[65])
+{
+        uint8_t md[32];
+        unsigned mdlen = 0;
+        EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+        mk_hex(md, sizeof(md), hex);
+}

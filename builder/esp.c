@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "esp.h"
+#include "esp-internal.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -412,15 +413,13 @@ static void close_all(int *fds, size_t n)
 }
 
 /* Copy the planned directories and files in with mtools (IMAGE@@OFFSET addresses the file system). */
-static int run_mtools(const char *img, const char *ctx, uint64_t off, const esp_plan *p, const int *fds,
-                      uint64_t epoch, mk_error *err)
+int esp_mtools_setup(const char *img, const char *ctx, uint64_t off, uint64_t epoch, esp_mtools *t, mk_error *err)
 {
-        char spec[4200], sde[48];
-        if ((size_t)snprintf(spec, sizeof(spec), "%s@@%" PRIu64, img, off) >= sizeof(spec))
+        if ((size_t)snprintf(t->spec, sizeof(t->spec), "%s@@%" PRIu64, img, off) >= sizeof(t->spec))
                 return mk_error_set(err, ENAMETOOLONG, "%s: the image path is too long for mtools", ctx);
-        snprintf(sde, sizeof(sde), "SOURCE_DATE_EPOCH=%" PRIu64, epoch);
+        snprintf(t->sde, sizeof(t->sde), "SOURCE_DATE_EPOCH=%" PRIu64, epoch);
         /* Every setting that changes what mtools writes is pinned: user config and environment cannot leak in. */
-        const char *env[] = { sde,
+        const char *env[] = { t->sde,
                               "TZ=UTC",
                               "HOME=/nonexistent",
                               "MTOOLSRC=/dev/null",
@@ -430,8 +429,20 @@ static int run_mtools(const char *img, const char *ctx, uint64_t off, const esp_
                               "MTOOLS_NAME_NUMERIC_TAIL=1",
                               "MTOOLS_FAT_COMPATIBILITY=0",
                               NULL };
-        mk_spawn_opts so = { .package = "mtools", .env = env, .context = ctx };
-        int r = 0;
+        _Static_assert(ELEMENTSOF(env) == ELEMENTSOF(t->env), "mtools environment size");
+        memcpy(t->env, env, sizeof(env));
+        return 0;
+}
+
+static int run_mtools(const char *img, const char *ctx, uint64_t off, const esp_plan *p, const int *fds,
+                      uint64_t epoch, mk_error *err)
+{
+        esp_mtools t;
+        int r = esp_mtools_setup(img, ctx, off, epoch, &t, err);
+        if (r < 0)
+                return r;
+        const char *spec = t.spec;
+        mk_spawn_opts so = { .package = "mtools", .env = t.env, .context = ctx };
 
         if (p->ndirs) {
                 const char **argv = calloc(p->ndirs + 4, sizeof(*argv));

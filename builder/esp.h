@@ -99,4 +99,24 @@ int mk_esp_entry(const char *slot, unsigned tries, uint64_t version, const char 
                  const char *initrd_path, const char *options, char **ret_path, char **ret_text, mk_error *err)
         __attribute__((warn_unused_result));
 
+/*
+ * Read the file esp_path ("slot-a/vmlinuz", with or without a leading '/')
+ * from the FAT at byte offset of image_path, at most max bytes. Rootless
+ * (mtools). *ret (malloc'd) and *ret_len are set on success. -EIO when the
+ * file is missing or the FAT cannot be read (mtools' words in the message),
+ * -EFBIG when it is larger than max.
+ */
+int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, size_t max, char **ret,
+                size_t *ret_len, mk_error *err) __attribute__((warn_unused_result));
+
+/*
+ * The names (no directory part) in the ESP directory dir ("loader/entries"),
+ * sorted (strcmp). *ret_names is a malloc'd NULL-terminated array of
+ * malloc'd strings (free with mk_esp_names_free); a missing directory is an
+ * error (-EIO).
+ */
+int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char ***ret_names, mk_error *err)
+        __attribute__((warn_unused_result));
+char **mk_esp_names_free(char **names);
+
 #endif

@@ -155,3 +155,14 @@ int mk_inputs_verify(const mk_model *m, void (*warn)(void *ud, const char *line)
         *ret = in;
         return 0;
 }
+
+component_type mk_input_type(const mk_input *in)
+{
+        return in->comp ? component_get_meta(in->comp)->type : COMPONENT_BASE;
+}
+
+bool mk_input_in_root(const mk_input *in)
+{
+        component_type t = mk_input_type(in);
+        return t != COMPONENT_DATA && t != COMPONENT_KERNEL;
+}

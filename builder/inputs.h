@@ -40,4 +40,10 @@ int mk_inputs_verify(const mk_model *m, void (*warn)(void *ud, const char *line)
 
 mk_inputs *mk_inputs_free(mk_inputs *in);
 
+/* The input's component type (an unsigned directory counts as `base`). */
+component_type mk_input_type(const mk_input *in);
+
+/* True when the input's files go into the root squashfs: not `data` (the data partition) nor `kernel` (the ESP). */
+bool mk_input_in_root(const mk_input *in);
+
 #endif

@@ -5,17 +5,32 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "dps.h"
+#include "esp.h"
 #include "macro.h"
 
 #define HEAD 4096
+#define ESP_TYPE_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 
 mk_inspect *mk_inspect_free(mk_inspect *i)
 {
         if (!i)
                 return NULL;
+        for (size_t k = 0; k < i->n_entries; k++) {
+                mk_boot_entry *e = &i->entries[k];
+                free(e->file);
+                free(e->title);
+                free(e->version);
+                free(e->sort_key);
+                free(e->kernel);
+                free(e->initrd);
+                free(e->options);
+        }
+        free(i->entries);
+        free(i->esp_note);
         free(i->gpt);
         free(i);
         return NULL;
@@ -41,6 +56,61 @@ const char *mk_detect_content(const unsigned char *h, size_t len)
         return "empty";
 }
 
+/* "key value" lines of an entry: the value of key (malloc'd) or NULL. */
+static char *entry_value(const char *text, const char *key)
+{
+        size_t kl = strlen(key);
+        for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                if (strncmp(line, key, kl) || (line[kl] != ' ' && line[kl] != '\t'))
+                        continue;
+                const char *v = line + kl + strspn(line + kl, " \t");
+                return strndup(v, strcspn(v, "\r\n"));
+        }
+        return NULL;
+}
+
+/* The ESP's boot entries; trouble reading them is a note, not an error. */
+static void read_entries(const char *path, mk_inspect *in)
+{
+        in->esp = -1;
+        for (unsigned i = 0; i < in->gpt->n_parts && in->esp < 0; i++)
+                if (!strcasecmp(in->gpt->parts[i].type_guid, ESP_TYPE_GUID) && !strcmp(in->content[i], "vfat"))
+                        in->esp = (int)i;
+        if (in->esp < 0)
+                return;
+        uint64_t off = in->gpt->parts[in->esp].start;
+        char **names = NULL;
+        mk_error e = { 0 };
+        if (mk_esp_list(path, off, "loader/entries", &names, &e) < 0) {
+                /* mtools says "File ... not found" for a missing folder: an ESP without entries. */
+                if (!strstr(e.msg, "not found"))
+                        in->esp_note = strdup(e.msg);
+                return;
+        }
+        size_t n = 0;
+        while (names[n])
+                n++;
+        in->entries = calloc(n ? n : 1, sizeof(*in->entries));
+        for (size_t i = 0; in->entries && i < n; i++) {
+                char rel[300], *text = NULL;
+                size_t len;
+                snprintf(rel, sizeof(rel), "loader/entries/%s", names[i]);
+                mk_boot_entry *be = &in->entries[in->n_entries++];
+                be->file = TAKE_PTR(names[i]);
+                mk_error_clear(&e);
+                if (mk_esp_read(path, off, rel, 64 << 10, &text, &len, &e) < 0)
+                        continue;
+                be->title = entry_value(text, "title");
+                be->version = entry_value(text, "version");
+                be->sort_key = entry_value(text, "sort-key");
+                be->kernel = entry_value(text, "linux");
+                be->initrd = entry_value(text, "initrd");
+                be->options = entry_value(text, "options");
+                free(text);
+        }
+        mk_esp_names_free(names);
+}
+
 int mk_inspect_image(const char *path, mk_inspect **ret, mk_error *err)
 {
         _cleanup_free_ mk_inspect *in = calloc(1, sizeof(*in));
@@ -61,6 +131,7 @@ int mk_inspect_image(const char *path, mk_inspect **ret, mk_error *err)
                 ssize_t k = pread(fd, head, sizeof(head), (off_t)p->start);
                 in->content[i] = mk_detect_content(head, k > 0 ? (size_t)k : 0);
         }
+        read_entries(path, in);
         *ret = TAKE_PTR(in);
         return 0;
 }

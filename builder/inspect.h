@@ -6,8 +6,18 @@
 #include "error.h"
 #include "gpt.h"
 
+/* A Boot Loader Specification entry found on the ESP (values NULL when absent). */
+typedef struct mk_boot_entry {
+        char *file; /* "slot-a+3.conf": boot counting is in the name */
+        char *title, *version, *sort_key, *kernel, *initrd, *options;
+} mk_boot_entry;
+
 typedef struct mk_inspect {
         mk_gpt *gpt;
+        int esp;                     /* index of the ESP (GPT type), or -1 */
+        mk_boot_entry *entries;      /* the ESP's loader/entries, sorted by file name */
+        size_t n_entries;
+        char *esp_note;              /* why the entries could not be read, or NULL */
         const char *type_names[128]; /* symbolic DPS name or NULL */
         const char *content[128];    /* "squashfs", "verity", "vfat", "luks2", "ext4", "empty", "unknown" */
 } mk_inspect;

@@ -121,6 +121,14 @@ static void body(em *m, const mk_manifest *mf)
         kv(m, "root-hash", mf->root.verity.root_hash);
         map_end(m);
         map_end(m);
+        if (mf->data.partition) {
+                scalar(m, "data");
+                map_start(m);
+                kv(m, "partition", mf->data.partition);
+                kv(m, "partuuid", mf->data.partuuid);
+                kv(m, "encryption", mf->data.encryption);
+                map_end(m);
+        }
         scalar(m, "boot");
         seq_start(m, mf->n_boot);
         for (size_t i = 0; i < mf->n_boot; i++) {

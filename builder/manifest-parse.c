@@ -26,6 +26,7 @@ mk_manifest *mk_manifest_free(mk_manifest *m)
         free(m->brand);
         free(m->root.partition);
         free(m->root.verity.partition);
+        free(m->data.partition);
         for (size_t i = 0; i < m->n_boot; i++)
                 free(m->boot[i].path);
         free(m->boot);
@@ -241,6 +242,26 @@ static int unique_in_list(const ydoc *d, const ynode *n, size_t i, const char *k
         return 0;
 }
 
+static const schema_key data_keys[] = { { "partition", true }, { "partuuid", true }, { "encryption", true } };
+
+static int parse_data(const ydoc *d, const ynode *n, mk_manifest *m, mk_error *err)
+{
+        static const char *const encs[] = { "luks2", "none" };
+        if (!n)
+                return 0;
+        unsigned enc;
+        int r = schema_check_map(d, n, "'data'", data_keys, ELEMENTSOF(data_keys), err);
+        if (r < 0 || (r = get_name(d, ynode_get(n, "partition"), "data.partition", &m->data.partition, err)) < 0 ||
+            (r = get_guid(d, ynode_get(n, "partuuid"), "data.partuuid", m->data.partuuid, err)) < 0 ||
+            (r = schema_enum(d, ynode_get(n, "encryption"), "data.encryption", encs, ELEMENTSOF(encs), &enc, err)) < 0)
+                return r;
+        snprintf(m->data.encryption, sizeof(m->data.encryption), "%s", encs[enc]);
+        if (!strcmp(m->data.partition, m->root.partition) || !strcmp(m->data.partition, m->root.verity.partition))
+                return schema_error(d, ynode_get(n, "partition"), err,
+                                    "'data.partition' must not be the slot's root or verity partition");
+        return 0;
+}
+
 static const schema_key boot_keys[] = { { "path", true }, { "sha256", true } };
 
 static int parse_boot(const ydoc *d, const ynode *n, mk_manifest *m, mk_error *err)
@@ -295,7 +316,7 @@ static int parse_components(const ydoc *d, const ynode *n, mk_manifest *m, mk_er
 static const schema_key manifest_keys[] = {
         { "mkimage-manifest", true }, { "model", true }, { "brand", true },
         { "version", true },          { "slot", true },  { "created", true },
-        { "root", true },             { "boot", true },  { "components", true },
+        { "root", true },             { "data", false }, { "boot", true }, { "components", true },
 };
 
 static int parse_manifest(const ydoc *d, mk_manifest *m, mk_error *err)
@@ -321,6 +342,7 @@ static int parse_manifest(const ydoc *d, mk_manifest *m, mk_error *err)
             (r = schema_enum(d, ynode_get(root, "slot"), "slot", slots, ELEMENTSOF(slots), &slot, err)) < 0 ||
             (r = get_created(d, ynode_get(root, "created"), m->created, err)) < 0 ||
             (r = parse_root(d, ynode_get(root, "root"), m, err)) < 0 ||
+            (r = parse_data(d, ynode_get(root, "data"), m, err)) < 0 ||
             (r = parse_boot(d, ynode_get(root, "boot"), m, err)) < 0)
                 return r;
         m->slot = slots[slot][0];

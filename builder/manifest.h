@@ -47,6 +47,11 @@ typedef struct mk_manifest {
                         char root_hash[65]; /* hex */
                 } verity;
         } root;
+        struct {
+                char *partition;   /* NULL: the image has no data partition */
+                char partuuid[37];
+                char encryption[8]; /* "luks2" or "none" */
+        } data;
         mk_manifest_file *boot;
         size_t n_boot;
         mk_manifest_component *components;

@@ -139,8 +139,8 @@ static void destroy_attr(posix_spawnattr_t **p)
                 posix_spawnattr_destroy(*p);
 }
 
-static int start(const char *exe, const char *const *argv, char *const *envp, int stdin_fd, int out_fd,
-                 pid_t *ret_pid)
+static int start(const char *exe, const char *const *argv, char *const *envp, int stdin_fd, int stdout_fd,
+                 int out_fd, pid_t *ret_pid)
 {
         posix_spawn_file_actions_t fa_storage;
         posix_spawnattr_t at_storage;
@@ -158,7 +158,7 @@ static int start(const char *exe, const char *const *argv, char *const *envp, in
                 r = posix_spawn_file_actions_adddup2(fa, stdin_fd, 0);
         else
                 r = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
-        if (r || (r = posix_spawn_file_actions_adddup2(fa, out_fd, 1)) ||
+        if (r || (r = posix_spawn_file_actions_adddup2(fa, stdout_fd > 0 ? stdout_fd : out_fd, 1)) ||
             (r = posix_spawn_file_actions_adddup2(fa, out_fd, 2)))
                 return -r;
 
@@ -223,7 +223,7 @@ int mk_spawn(const char *const *argv, const mk_spawn_opts *o, mk_error *err)
                                     strerror(errno));
 
         pid_t pid;
-        int r = start(exe, argv, envp, o->stdin_fd, out, &pid);
+        int r = start(exe, argv, envp, o->stdin_fd, o->stdout_fd, out, &pid);
         if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
                 return mk_error_set(err, -r, "%s%scannot run %s (%s): %s%s%s", ctx, sep, argv[0], exe,
                                     strerror(-r), o->package ? "; reinstall the Debian package " : "",

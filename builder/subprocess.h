@@ -24,6 +24,8 @@ typedef struct mk_spawn_opts {
         const char *const *env;
         /* The child's stdin; 0 means /dev/null (the caller's stdin is never passed on). */
         int stdin_fd;
+        /* The child's stdout, or 0: captured with stderr for the error message. */
+        int stdout_fd;
         /* Prefix of error messages, e.g. "out.img: ESP at byte 1048576"; NULL: none. */
         const char *context;
 } mk_spawn_opts;

@@ -35,6 +35,12 @@ void vitem_seen(vctx *v, size_t idx);
  * index s names; verdicts go to the items. Returns 0, or -ENOMEM. */
 int verify_slot(vctx *v, unsigned s, const mk_manifest *m) __attribute__((warn_unused_result));
 
+/* Check the ESP against slot m's manifest: its boot files' digests and the
+ * ESP's copy of the manifest (manifest, sig: the authenticated bytes).
+ * Verdicts go to the ESP item. Returns 0, or -ENOMEM. */
+int verify_esp(vctx *v, const mk_manifest *m, const char *manifest, size_t manifest_len, const char *sig,
+               size_t sig_len) __attribute__((warn_unused_result));
+
 /* Hash blocks of a dm-verity tree over data_blocks blocks (superblock not counted). */
 uint64_t vtree_blocks(uint64_t data_blocks);
 

@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "digest.h"
+#include "inspect.h"
 #include "verify-internal.h"
 #include "verity.h"
 
@@ -97,8 +99,42 @@ static int check_verity(vctx *v, unsigned i, unsigned di, const mk_manifest *m, 
         return 0;
 }
 
+/*
+ * The data partition the manifest names (shared by the slots): the GUID, and
+ * a LUKS2 or ext4 header as `encryption` says. Its contents are per device
+ * and not signed, so this is all an offline check can say.
+ */
+static int check_data_part(vctx *v, unsigned s, const mk_manifest *m)
+{
+        if (!m->data.partition)
+                return 0;
+        int found = -1;
+        for (unsigned i = 0; i < v->gpt->n_parts && found < 0; i++)
+                if (!strcmp(v->gpt->parts[i].name, m->data.partition))
+                        found = (int)i;
+        if (found < 0)
+                return vitem_fail(v, s, "data.partition '%s' is not a partition of this image's GPT",
+                                  m->data.partition);
+        bool ok;
+        int r = check_partuuid(v, (unsigned)found, m->data.partuuid, &ok);
+        vitem_seen(v, VITEM_PART(found));
+        if (r < 0 || !ok)
+                return r;
+        unsigned char head[4096];
+        ssize_t k = pread(v->fd, head, sizeof(head), (off_t)v->gpt->parts[found].start);
+        const char *has = mk_detect_content(head, k > 0 ? (size_t)k : 0);
+        const char *want = strcmp(m->data.encryption, "luks2") ? "ext4" : "luks2";
+        if (strcmp(has, want))
+                return vitem_fail(v, VITEM_PART(found), "holds %s, but the manifest says %s (encryption: %s)", has,
+                                  want, m->data.encryption);
+        return 0;
+}
+
 int verify_slot(vctx *v, unsigned s, const mk_manifest *m)
 {
+        int r0 = check_data_part(v, s, m);
+        if (r0 < 0)
+                return r0;
         int di = -1, hi = -1;
         int r = find_part(v, s, m->root.partition, "root.partition", &di);
         if (r < 0 || di < 0 || (r = find_part(v, s, m->root.verity.partition, "root.verity.partition", &hi)) < 0 ||

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "inspect.h"
 #include "macro.h"
 #include "verify-internal.h"
@@ -85,39 +86,6 @@ void vitem_seen(vctx *v, size_t idx)
         v->seen[idx] = true;
 }
 
-/* Read a regular file of at most max bytes. -errno with err set ("PATH: ..."). */
-static int read_small(const char *path, size_t max, char **ret, size_t *ret_len, mk_error *err)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return mk_error_set(err, errno, "%s: %s", path, strerror(errno));
-        if (!S_ISREG(st.st_mode))
-                return mk_error_set(err, EINVAL, "%s: not a regular file", path);
-        if ((uint64_t)st.st_size > max)
-                return mk_error_set(err, E2BIG, "%s: is %llu bytes, more than the %zu a manifest or signature may have "
-                                    "(check that this is the right file)", path, (unsigned long long)st.st_size, max);
-        _cleanup_free_ char *buf = malloc(max + 1);
-        size_t len = 0;
-        if (!buf)
-                return mk_error_set(err, ENOMEM, "out of memory");
-        while (len <= max) {
-                ssize_t k = read(fd, buf + len, max + 1 - len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return mk_error_set(err, errno, "%s: %s", path, strerror(errno));
-                if (k == 0)
-                        break;
-                len += (size_t)k;
-        }
-        if (len > max)
-                return mk_error_set(err, E2BIG, "%s: grew past %zu bytes while being read", path, max);
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 /* True when the GPT has a partition called "root-<slot>" holding anything. */
 static bool slot_populated(const vctx *v, const char *const *content, char slot)
 {
@@ -141,7 +109,7 @@ static int load_manifest(vctx *v, unsigned s, const mk_pubkey *key, bool require
         _cleanup_free_ char *sig_path = NULL, *buf = NULL, *sig = NULL;
         size_t len, sig_len;
         mk_error e = { 0 };
-        int r = read_small(path, MK_MANIFEST_MAX, &buf, &len, &e);
+        int r = mk_read_file(path, MK_MANIFEST_MAX, &buf, &len, &e);
         if (r == -ENOENT && !required)
                 return vitem_skip(v, s, "not present (the image has no populated slot %c)", slot);
         if (r == -ENOENT)
@@ -151,7 +119,7 @@ static int load_manifest(vctx *v, unsigned s, const mk_pubkey *key, bool require
                 return r == -ENOMEM ? r : vitem_fail(v, s, "%s", e.msg);
         if (asprintf(&sig_path, "%s.minisig", path) < 0)
                 return -ENOMEM;
-        r = read_small(sig_path, MK_MINISIGN_FILE_MAX, &sig, &sig_len, &e);
+        r = mk_read_file(sig_path, MK_MINISIGN_FILE_MAX, &sig, &sig_len, &e);
         if (r == -ENOENT)
                 return vitem_fail(v, s, "%s: missing: the manifest is not signed (put its signature beside it)",
                                   sig_path);
@@ -171,6 +139,10 @@ static int load_manifest(vctx *v, unsigned s, const mk_pubkey *key, bool require
                                   "(copy the right manifest here)", path, other, slot);
         }
         vitem_seen(v, s);
+        if ((r = verify_esp(v, m, buf, len, sig, sig_len)) < 0) {
+                mk_manifest_free(m);
+                return r;
+        }
         *ret = m;
         return 0;
 }

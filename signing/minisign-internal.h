@@ -162,7 +162,7 @@ int ms_pubkey_new(const uint8_t id[MK_KEYID_BYTES], const uint8_t pk[crypto_sign
         __attribute__((warn_unused_result));
 
 /* The .pub text of key, written into out (at least MS_PUB_TEXT_SIZE bytes). */
-#define MS_PUB_TEXT_SIZE 160
+#define MS_PUB_TEXT_SIZE MK_PUB_TEXT_SIZE
 void ms_pubkey_text(const uint8_t id[MK_KEYID_BYTES], const uint8_t pk[crypto_sign_PUBLICKEYBYTES],
                     char out[MS_PUB_TEXT_SIZE]);
 

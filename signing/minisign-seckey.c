@@ -142,6 +142,11 @@ static int write_key_file(int fd, const char *path, const char *text, mode_t mod
         return 0;
 }
 
+void mk_seckey_pub_text(const mk_seckey *key, char out[MK_PUB_TEXT_SIZE])
+{
+        ms_pubkey_text(key->id, key->sk + crypto_sign_SEEDBYTES, out);
+}
+
 int mk_keypair_write(const mk_seckey *key, const char *prefix, mk_error *err)
 {
         _cleanup_free_ char *key_path = NULL, *pub_path = NULL;

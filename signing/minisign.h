@@ -110,6 +110,10 @@ int mk_seckey_parse(const char *name, const void *buf, size_t len, const char *p
 int mk_seckey_public(const mk_seckey *key, mk_pubkey **ret_key, mk_error *err)
         __attribute__((warn_unused_result));
 
+/* The public half as the text of a minisign .pub file (two lines, '\n'-terminated). */
+#define MK_PUB_TEXT_SIZE 160
+void mk_seckey_pub_text(const mk_seckey *key, char out[MK_PUB_TEXT_SIZE]);
+
 const uint8_t *mk_seckey_id(const mk_seckey *key); /* MK_KEYID_BYTES bytes */
 const char *mk_seckey_id_str(const mk_seckey *key);
 

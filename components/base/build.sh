@@ -10,6 +10,7 @@
 # busybox-static package (apt-get install busybox-static).
 set -euo pipefail
 out="${1:?usage: $0 OUTDIR}"
+here="$(cd "$(dirname "$0")" && pwd)"
 bb=/bin/busybox
 [ -x "$bb" ] || { echo "$0: $bb is missing (apt-get install busybox-static)" >&2; exit 1; }
 if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
@@ -18,7 +19,8 @@ fi
 umask 022
 mkdir -p "$out"
 cd "$out"
-mkdir -p bin sbin usr/bin usr/sbin etc/init.d dev proc sys run var root tmp
+# efi and data: mount points the boot chain moves the ESP and the data partition to.
+mkdir -p bin sbin usr/bin usr/sbin etc/init.d dev proc sys run var root tmp efi data
 chmod 0700 root
 chmod 1777 tmp
 install -m 0755 "$bb" bin/busybox
@@ -40,18 +42,15 @@ chmod 0640 etc/shadow
 printf 'mkimage\n' >etc/hostname
 
 # busybox init: mount the API file systems directly (no shell involved),
-# run rcS once, and offer no console shell, getty or network service.
+# run rcS once (it reports the boot and blesses the slot), then a root shell
+# on the console (a development image; press Enter to get it).
 cat >etc/inittab <<'INITTAB'
 ::sysinit:/bin/mount -t proc -o nosuid,nodev,noexec proc /proc
 ::sysinit:/bin/mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
 ::sysinit:/bin/mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
 ::sysinit:/etc/init.d/rcS
+::askfirst:-/bin/sh
 ::shutdown:/bin/umount -a -r
 INITTAB
 chmod 0644 etc/inittab
-cat >etc/init.d/rcS <<'RCS'
-#!/bin/sh
-echo "mkimage base: rcS done"
-RCS
-chmod 0755 etc/init.d/rcS
-
+install -m 0755 "$here/rcS" etc/init.d/rcS

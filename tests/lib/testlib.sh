@@ -98,3 +98,12 @@ only_files() {
         want="$(printf '%s\n' "$@" | sed '/^$/d' | sort | tr '\n' ' ')"
         [ "$got" == "$want" ]
 }
+
+# part_offset IMG NAME: "START SIZE" in bytes of the GPT partition called NAME.
+part_offset() {
+        sfdisk -J "$1" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
+    if p.get("name") == sys.argv[1]:
+        print(p["start"] * 512, p["size"] * 512)' "$2"
+}

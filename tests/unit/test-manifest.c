@@ -135,6 +135,54 @@ static void test_round_trip(void)
         mk_manifest_free(m);
 }
 
+#define DATA_BLOCK                                                                                 \
+        "data:\n"                                                                                  \
+        "  partition: data\n"                                                                      \
+        "  partuuid: 03547890-490D-49F7-99AB-3CAAB22DFF68\n"                                       \
+        "  encryption: luks2\n"
+
+/* The optional data section: parsed, emitted back in place, and checked. */
+static void test_data_section(void)
+{
+        static const struct {
+                const char *from, *to, *want;
+        } bad_data[] = {
+                { "  encryption: luks2\n", "  encryption: luks1\n",
+                  "m.yaml:24:15: 'data.encryption' has an unknown value 'luks1' (did you mean 'luks2'?)" },
+                { "  partition: data\n", "  partition: root-a\n",
+                  "m.yaml:22:14: 'data.partition' must not be the slot's root or verity partition" },
+                { "  partuuid: 03547890-490D-49F7-99AB-3CAAB22DFF68\n", "",
+                  "m.yaml:22:3: 'data' is missing the required key 'partuuid' (add it)" },
+        };
+        char *s = edit(BOOT_BLOCK, DATA_BLOCK BOOT_BLOCK);
+        mk_manifest *m = NULL;
+        mk_error err = { 0 };
+        char *out = NULL;
+        size_t len;
+        CHECK(s && parse(s, &m, &err) == 0);
+        CHECK(m && m->data.partition && !strcmp(m->data.partition, "data") && !strcmp(m->data.encryption, "luks2") &&
+              !strcmp(m->data.partuuid, "03547890-490D-49F7-99AB-3CAAB22DFF68"));
+        CHECK(m && mk_manifest_emit(m, &out, &len, &err) == 0 && out && !strcmp(out, s));
+        free(out);
+        mk_manifest_free(m);
+        m = NULL;
+        CHECK(parse(good, &m, &err) == 0 && m && m->data.partition == NULL);
+        mk_manifest_free(m);
+        for (size_t i = 0; s && i < sizeof(bad_data) / sizeof(bad_data[0]); i++) {
+                const char *at = strstr(s, bad_data[i].from);
+                size_t head = (size_t)(at - s);
+                char *b = malloc(strlen(s) + strlen(bad_data[i].to) + 1);
+                memcpy(b, s, head);
+                strcpy(b + head, bad_data[i].to);
+                strcat(b, at + strlen(bad_data[i].from));
+                m = NULL;
+                CHECK(parse(b, &m, &err) < 0 && m == NULL);
+                CHECK_STREQ(err.msg, bad_data[i].want);
+                free(b);
+        }
+        free(s);
+}
+
 static void test_empty_boot(void)
 {
         char *s = edit(BOOT_BLOCK, "boot: []\n");
@@ -333,6 +381,7 @@ int main(void)
         RUN(test_good);
         RUN(test_round_trip);
         RUN(test_empty_boot);
+        RUN(test_data_section);
         RUN(test_unsigned_component);
         RUN(test_quoted_and_lower_case);
         RUN(test_bad);

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading small files whole, bounded: shared by mkimage and the boot-chain verifier. */
+#ifndef MK_FILEIO_H
+#define MK_FILEIO_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/*
+ * Read the regular file at path, at most max bytes, into a new
+ * NUL-terminated buffer (*ret, malloc'd; *ret_len excludes the NUL). Files
+ * whose size the kernel does not know in advance (/proc, sysfs) work too:
+ * the limit applies to what is read. -errno with err set ("PATH: ..."):
+ * -ENOENT and the like from open, -EINVAL when not a regular file, -E2BIG
+ * when larger than max.
+ */
+int mk_read_file(const char *path, size_t max, char **ret, size_t *ret_len, mk_error *err)
+        __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests: the boot-chain verifier's Boot Loader Specification names
+ * (qemu-boot/entries.c, compiled in): parsing boot counters, the name that
+ * marks an entry bad, finding a slot's entry in a directory.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../qemu-boot/entries.c"
+#include "check.h"
+
+static void test_parse(void)
+{
+        static const struct {
+                const char *name;
+                char slot;
+                int left, done;
+        } ok[] = {
+                { "slot-a.conf", 'a', -1, 0 },      { "slot-b+3.conf", 'b', 3, 0 },
+                { "slot-a+2-1.conf", 'a', 2, 1 },   { "slot-b+0-3.conf", 'b', 0, 3 },
+                { "slot-a+0.conf", 'a', 0, 0 },
+        };
+        static const char *const bad[] = {
+                "slot-c.conf", "slot-a", "slot-a+.conf", "slot-a+3-.conf", "slot-a+x.conf", "slot-a+1234567.conf",
+                "slot-ab.conf", "loader.conf", "slot-a.conf~", "Slot-a.conf", "slot-a+3.conf.bak", "",
+        };
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                char s = 0;
+                int l = 99, d = 99;
+                CHECK(entry_parse(ok[i].name, &s, &l, &d));
+                CHECK(s == ok[i].slot && l == ok[i].left && d == ok[i].done);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char s;
+                int l, d;
+                CHECK(!entry_parse(bad[i], &s, &l, &d));
+        }
+}
+
+static void test_bad_name(void)
+{
+        static const char *const pairs[][2] = {
+                { "slot-a+2-1.conf", "slot-a+0-1.conf" }, /* systemd-boot counted this boot already */
+                { "slot-b+1-2.conf", "slot-b+0-2.conf" },
+                { "slot-a+3.conf", "slot-a+0-1.conf" },
+                { "slot-a.conf", "slot-a+0-1.conf" }, /* a blessed entry found broken later */
+                { "slot-b+0-4.conf", "slot-b+0-4.conf" },
+        };
+        for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+                char out[64];
+                entry_bad_name(pairs[i][0], out, sizeof(out));
+                CHECK_STREQ(out, pairs[i][1]);
+        }
+}
+
+static void touch(const char *dir, const char *name)
+{
+        char p[512];
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        FILE *f = fopen(p, "w");
+        if (f)
+                fclose(f);
+}
+
+static void test_find(void)
+{
+        char dir[] = "/tmp/mkimage-entries.XXXXXX", out[64] = "";
+        if (!mkdtemp(dir)) {
+                CHECK(!"mkdtemp");
+                return;
+        }
+        CHECK(entry_find(dir, 'a', out, sizeof(out)) == -ENOENT);
+        touch(dir, "slot-a+2-1.conf");
+        touch(dir, "slot-b+0-3.conf");
+        touch(dir, "other.conf");
+        CHECK(entry_find(dir, 'a', out, sizeof(out)) == 0);
+        CHECK_STREQ(out, "slot-a+2-1.conf");
+        CHECK(entry_find(dir, 'b', out, sizeof(out)) == 0);
+        CHECK_STREQ(out, "slot-b+0-3.conf");
+        touch(dir, "slot-a.conf");
+        CHECK(entry_find(dir, 'a', out, sizeof(out)) == -EEXIST);
+        CHECK(entry_find("/nonexistent-mkimage", 'a', out, sizeof(out)) == -ENOENT);
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+        check_suite_ = "bootentry";
+        RUN(test_parse);
+        RUN(test_bad_name);
+        RUN(test_find);
+        return check_exit();
+}
