@@ -16,13 +16,13 @@ CC      ?= gcc
 VERSION := 0.1.0
 export SOURCE_DATE_EPOCH ?= 1767225600
 
-PKGS := libsquashfs1 fdisk libsodium yaml-0.1 libarchive libcrypto ext2fs com_err libcryptsetup
+PKGS := libsquashfs1 fdisk libsodium yaml-0.1 libarchive libcrypto ext2fs com_err libcryptsetup json-c
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := gcc make pkg-config libc6-dev \
 	libsquashfs-dev squashfs-tools-ng squashfs-tools \
 	libfdisk-dev fdisk libsodium-dev libyaml-dev libarchive-dev \
-	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev \
+	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev libjson-c-dev \
 	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio \
 	clang libclang-rt-14-dev valgrind \
 	qemu-system-x86 ovmf kmod qemu-utils
@@ -143,6 +143,8 @@ check: $(BUILD)/mkimage unit-bins components $$(FUZZERS)
 bench: $(BUILD)/mkimage components
 	BENCH_DIR=$(BUILD)/bench bash tests/bench/fetch-root.sh
 	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage SIGN_KEY=$(DEV_KEY) bash tests/bench/run.sh
+	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage bash tests/bench/factory.sh
+	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage SIGN_KEY=$(DEV_KEY) bash tests/bench/warm.sh
 
 # The demo device's data-partition key (per device in a factory; never committed).
 DATA_KEY := $(BUILD)/keys/data.key

@@ -44,7 +44,7 @@ static int load_content(const mk_model *m, mk_inputs *inputs, mk_data_stage *s, 
 }
 
 int mk_data_prepare(const mk_model *m, const mk_layout *l, mk_inputs *inputs, const char *key_path,
-                    const char *key_out, mk_data_stage *ret, mk_error *err)
+                    const char *key_out, bool no_key, mk_data_stage *ret, mk_error *err)
 {
         mk_data_stage s = { .part = mk_layout_find(l, MK_ROLE_DATA, 0) };
         s.encrypted = s.part && m->data.encryption == MK_ENC_LUKS2;
@@ -56,7 +56,7 @@ int mk_data_prepare(const mk_model *m, const mk_layout *l, mk_inputs *inputs, co
                                  "%s: --data-key%s has no use: %s (remove the option)", m->path, key_out ? "-out" : "",
                                  s.part ? "the model's data partition is not encrypted ('encryption: none')"
                                         : "the layout has no data partition");
-        else if (s.encrypted && !key_path && !key_out)
+        else if (s.encrypted && !key_path && !key_out && !no_key)
                 r = mk_error_set(err, ENOKEY,
                                  "%s: the data partition is encrypted (LUKS2): pass --data-key FILE with the device's "
                                  "key, or --data-key-out FILE to generate one",
@@ -86,6 +86,14 @@ int mk_data_prepare(const mk_model *m, const mk_layout *l, mk_inputs *inputs, co
         return 0;
 }
 
+mk_luks_pbkdf mk_data_luks_pbkdf(const mk_model *m)
+{
+        static const mk_luks_pbkdf kdf[] = { [MK_PBKDF_ARGON2ID] = MK_LUKS_ARGON2ID,
+                                             [MK_PBKDF_ARGON2I] = MK_LUKS_ARGON2I,
+                                             [MK_PBKDF_PBKDF2] = MK_LUKS_PBKDF2 };
+        return kdf[m->data.pbkdf];
+}
+
 int mk_data_write(const mk_data_stage *s, const mk_model *m, const char *image_path, int fd, uint64_t mtime,
                   mk_error *err)
 {
@@ -102,12 +110,9 @@ int mk_data_write(const mk_data_stage *s, const mk_model *m, const char *image_p
         int r = mk_ext4_write(image_path, fd, off, size, &eo, s->content, err);
         if (r < 0 || !s->encrypted)
                 return r;
-        static const mk_luks_pbkdf kdf[] = { [MK_PBKDF_ARGON2ID] = MK_LUKS_ARGON2ID,
-                                             [MK_PBKDF_ARGON2I] = MK_LUKS_ARGON2I,
-                                             [MK_PBKDF_PBKDF2] = MK_LUKS_PBKDF2 };
         char uuid[37];
         mk_uuid_derive(m->brand, m->model, "luks-uuid", s->part->name, uuid);
-        mk_luks_opts lo = { .key = s->key, .key_len = s->key_len, .pbkdf = kdf[m->data.pbkdf], .uuid = uuid,
+        mk_luks_opts lo = { .key = s->key, .key_len = s->key_len, .pbkdf = mk_data_luks_pbkdf(m), .uuid = uuid,
                             .label = s->part->name };
         return mk_luks2_format(image_path, s->part->start, s->part->length, &lo, err);
 }

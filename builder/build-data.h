@@ -16,6 +16,7 @@
 #include "fstree.h"
 #include "inputs.h"
 #include "layout.h"
+#include "luks.h"
 #include "model.h"
 
 typedef struct mk_data_stage {
@@ -33,15 +34,19 @@ bool mk_input_is_data(const mk_input *in);
 /*
  * Check the model's data settings against the key options and load or
  * generate the key; merge the data components. Writes nothing.
- * key_path: --data-key; key_out: --data-key-out (must not exist yet).
+ * key_path: --data-key; key_out: --data-key-out (must not exist yet); no_key:
+ * neither, and none is needed (the factory's common part writes no data).
  */
 int mk_data_prepare(const mk_model *m, const mk_layout *l, mk_inputs *inputs, const char *key_path,
-                    const char *key_out, mk_data_stage *ret, mk_error *err) __attribute__((warn_unused_result));
+                    const char *key_out, bool no_key, mk_data_stage *ret, mk_error *err) __attribute__((warn_unused_result));
 
 /* Make the file system (and LUKS2) in the planned data partition of the image. */
 int mk_data_write(const mk_data_stage *s, const mk_model *m, const char *image_path, int fd, uint64_t mtime,
                   mk_error *err) __attribute__((warn_unused_result));
 
 void mk_data_stage_done(mk_data_stage *s);
+
+/* The LUKS2 keyslot PBKDF the model asks for. */
+mk_luks_pbkdf mk_data_luks_pbkdf(const mk_model *m);
 
 #endif

@@ -127,6 +127,11 @@ static int write_root(build *b, const mk_partition *ra, mk_error *err)
                 return r;
         sqwrite_opts so;
         mk_compose_opts(b->m, b->jobs, (uint32_t)b->o->source_date_epoch, &so);
+        for (size_t i = 0; i < b->inputs->n; i++) {
+                char how[256];
+                if (mk_compose_data_path(&b->inputs->items[i], &so, how, sizeof how))
+                        logf_(b->o, "component %s: %s", b->inputs->items[i].mc->name, how);
+        }
         uint64_t limit = ra->size_kind == MK_SIZE_FIXED ? ra->length : UINT64_MAX / 2 - ra->start;
         sqfs_file_t *f = NULL;
         if ((r = sqfile_open_fd(mk_output_fd(b->img), b->out_path, ra->start, limit, SQFILE_WRITE, &f, err)) < 0)
@@ -136,7 +141,7 @@ static int write_root(build *b, const mk_partition *ra, mk_error *err)
         sqfs_destroy(f);
         if (r == -ENOSPC && ra->size_kind == MK_SIZE_FIXED) {
                 mk_error_clear(err);
-                return mk_error_set(err, ENOSPC,
+                return mk_error_set(err, E2BIG,
                                     "%s:%u:%u: the root does not fit: partition '%s' holds %" PRIu64
                                     " bytes and the squashfs needs more (raise its size or use 'size: auto')",
                                     b->l->path, ra->line, ra->col, ra->name, ra->length);
@@ -144,7 +149,8 @@ static int write_root(build *b, const mk_partition *ra, mk_error *err)
         if (r < 0)
                 return r;
         b->root_size = st.size;
-        logf_(b->o, "root: %" PRIu64 " bytes of squashfs, %u inodes", st.size, st.inodes);
+        logf_(b->o, "root: %" PRIu64 " bytes of squashfs, %u inodes, %" PRIu64 " files (%" PRIu64 " bytes) block-copied",
+              st.size, st.inodes, st.copied_files, st.copied_bytes);
         return 0;
 }
 
@@ -164,7 +170,7 @@ static int replan(build *b, uint64_t ra_start, mk_error *err)
                         auto_sizes[i] = align_mib(b->root_size + extra);
                 } else if (b->root_size > p->length) {
                         free(auto_sizes);
-                        return mk_error_set(err, ENOSPC,
+                        return mk_error_set(err, E2BIG,
                                             "%s:%u:%u: the root does not fit: partition '%s' holds %" PRIu64
                                             " bytes but the squashfs needs %" PRIu64 " (raise its size or use 'size: auto')",
                                             l->path, p->line, p->col, p->name, p->length, b->root_size);
@@ -424,7 +430,8 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         }
         if ((r = load_key(b, err)) < 0 || (r = hash_components(b, err)) < 0)
                 return r;
-        if ((r = mk_data_prepare(b->m, b->l, b->inputs, o->data_key, o->data_key_out, &b->data, err)) < 0 ||
+        if ((r = mk_data_prepare(b->m, b->l, b->inputs, o->data_key, o->data_key_out, o->factory_template, &b->data,
+                                   err)) < 0 ||
             (r = mk_boot_prepare(b->m, b->l, b->inputs, b->key, o->source_date_epoch, &b->boot, err)) < 0)
                 return r;
         b->out_path = o->out_path;
@@ -464,9 +471,10 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         if ((r = write_slots(b, err)) < 0)
                 return r;
         stage(o, "data");
-        if ((r = mk_data_write(&b->data, b->m, mk_output_tmp_path(b->img), fd, o->source_date_epoch, err)) < 0)
+        if (!o->factory_template &&
+            (r = mk_data_write(&b->data, b->m, mk_output_tmp_path(b->img), fd, o->source_date_epoch, err)) < 0)
                 return r;
-        if (b->data.part)
+        if (b->data.part && !o->factory_template)
                 logf_(o, "data: ext4%s", b->data.encrypted ? " in LUKS2" : ", not encrypted");
         if (b->data.key_generated && (r = write_key_out(b, err)) < 0)
                 return r;
@@ -493,6 +501,29 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         return 0;
 }
 
+/*
+ * Writers name the file they write, which is the temporary file: say the
+ * output's real name instead, and put it first when the disk is full (a
+ * writer that names no file, e.g. the verity tree, then still points at it).
+ */
+static void name_output(build *b, mk_error *err)
+{
+        const char *tmp = mk_output_tmp_path(b->img);
+        char msg[MK_ERROR_MAX], *at;
+        size_t tl = strlen(tmp);
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        while ((at = strstr(msg, tmp))) {
+                char rest[MK_ERROR_MAX];
+                snprintf(rest, sizeof(rest), "%s", at + tl);
+                snprintf(at, sizeof(msg) - (size_t)(at - msg), "%s%s", b->out_path, rest);
+        }
+        bool full = err->code == ENOSPC || err->code == EDQUOT || err->code == EFBIG;
+        if (full && strncmp(msg, b->out_path, strlen(b->out_path)) != 0)
+                snprintf(err->msg, sizeof(err->msg), "%.1000s: %.1000s", b->out_path, msg);
+        else
+                snprintf(err->msg, sizeof(err->msg), "%s", msg);
+}
+
 int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
 {
         build b = { .o = o, .lock_fd = -1 };
@@ -502,6 +533,8 @@ int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
                 b.jobs = n > 0 ? (unsigned)n : 1;
         }
         int r = run(&b, ret, err);
+        if (r < 0 && b.img)
+                name_output(&b, err);
         build_done(&b);
         return r;
 }

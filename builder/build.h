@@ -24,6 +24,9 @@ typedef struct mk_build_opts {
         const char *data_key;     /* --data-key: the LUKS2 key file of the data partition */
         const char *data_key_out; /* --data-key-out: generate the key and write it here (0600) */
         uint64_t source_date_epoch; /* every time stamp in the outputs */
+        /* `mkimage factory`'s common part: everything but the data partition, which
+         * is left empty (the manifests still describe it); no data key is needed. */
+        bool factory_template;
         /* Progress lines for -v; called from the building thread. May be NULL. */
         void (*log)(void *userdata, const char *line);
         /* Warnings (e.g. unsigned inputs accepted by grade dangerous). May be NULL. */

@@ -38,16 +38,6 @@ const char cli_inspect_help[] =
         "      --json            print JSON instead of a table\n"
         "  -h, --help            show this help\n";
 
-static void log_line(void *ud, const char *line)
-{
-        fprintf(stderr, "mkimage: %s\n", line);
-}
-
-static void warn_line(void *ud, const char *line)
-{
-        fprintf(stderr, "mkimage: warning: %s\n", line);
-}
-
 /*
  * MKIMAGE_STALL_AT=STAGE makes the build wait at that stage until a signal
  * arrives: the interruption tests use it to stop a build at a known point.
@@ -98,14 +88,10 @@ int cli_build(int argc, char **argv)
                 case 'G':
                         o.data_key_out = optarg;
                         break;
-                case 'j': {
-                        char *end;
-                        unsigned long n = strtoul(optarg, &end, 10);
-                        if (!*optarg || *end || n < 1 || n > 64)
-                                return cli_usage("build", "--jobs takes a number from 1 to 64, not '%s'", optarg);
-                        o.jobs = (unsigned)n;
+                case 'j':
+                        if (cli_parse_jobs("build", optarg, &o.jobs))
+                                return CLI_USAGE;
                         break;
-                }
                 case 'h':
                         fputs(cli_build_help, stdout);
                         return CLI_OK;
@@ -116,21 +102,12 @@ int cli_build(int argc, char **argv)
         if (optind + 1 != argc)
                 return cli_usage("build", optind == argc ? "name one MODEL.yaml" : "give exactly one MODEL.yaml");
         o.model_path = argv[optind];
-        const char *sde = getenv("SOURCE_DATE_EPOCH");
-        if (sde && *sde) {
-                char *end;
-                errno = 0;
-                unsigned long long t = strtoull(sde, &end, 10);
-                if (errno || *end || t > UINT32_MAX) {
-                        fprintf(stderr, "mkimage: SOURCE_DATE_EPOCH='%s' is not a number of seconds since 1970 (set it to e.g. 1767225600)\n", sde);
-                        return CLI_USAGE;
-                }
-                o.source_date_epoch = t;
-        }
+        if (cli_source_date_epoch(&o.source_date_epoch) < 0)
+                return CLI_USAGE;
         if (cli_verbose)
-                o.log = log_line;
+                o.log = cli_log_line;
         o.stage = on_stage;
-        o.warn = warn_line;
+        o.warn = cli_warn_line;
         mk_build_result res;
         mk_error err = { 0 };
         if (mk_build(&o, &res, &err) < 0)

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -55,5 +57,43 @@ int cli_wants_help(int argc, char **argv)
                 if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
                         return 1;
         }
+        return 0;
+}
+
+void cli_log_line(void *ud, const char *line)
+{
+        fprintf(stderr, "mkimage: %s\n", line);
+}
+
+void cli_warn_line(void *ud, const char *line)
+{
+        fprintf(stderr, "mkimage: warning: %s\n", line);
+}
+
+int cli_source_date_epoch(uint64_t *ret)
+{
+        const char *sde = getenv("SOURCE_DATE_EPOCH");
+        *ret = 0;
+        if (!sde || !*sde)
+                return 0;
+        char *end;
+        errno = 0;
+        unsigned long long t = strtoull(sde, &end, 10);
+        if (errno || *end || t > UINT32_MAX) {
+                fprintf(stderr, "mkimage: SOURCE_DATE_EPOCH='%s' is not a number of seconds since 1970 (set it to e.g. "
+                                "1767225600)\n", sde);
+                return -1;
+        }
+        *ret = t;
+        return 0;
+}
+
+int cli_parse_jobs(const char *verb, const char *arg, unsigned *ret)
+{
+        char *end;
+        unsigned long n = strtoul(arg, &end, 10);
+        if (!*arg || *end || n < 1 || n > 64)
+                return cli_usage(verb, "--jobs takes a number from 1 to 64, not '%s'", arg);
+        *ret = (unsigned)n;
         return 0;
 }

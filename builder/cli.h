@@ -8,6 +8,7 @@
 #ifndef MK_CLI_H
 #define MK_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "error.h"
@@ -33,6 +34,19 @@ void cli_json_string(FILE *f, const char *s);
 int cli_wants_help(int argc, char **argv);
 
 extern int cli_verbose;
+
+/* Progress (-v) and warning lines on stderr, for the library's callbacks. */
+void cli_log_line(void *ud, const char *line);
+void cli_warn_line(void *ud, const char *line);
+
+/* --jobs N (1 to 64) into *ret; CLI_USAGE with a message otherwise. */
+int cli_parse_jobs(const char *verb, const char *arg, unsigned *ret);
+
+/* SOURCE_DATE_EPOCH from the environment (0 when unset); -1 with a message when malformed. */
+int cli_source_date_epoch(uint64_t *ret);
+
+int cli_factory(int argc, char **argv);
+extern const char cli_factory_help[];
 
 /* Verbs, one per cli-*.c file. */
 int cli_build(int argc, char **argv);

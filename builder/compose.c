@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <sqfs/super.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "macro.h"
+#include "sqfs-copy.h"
 #include "build-data.h"
 #include "tree-source.h"
 
@@ -181,4 +183,29 @@ void mk_compose_opts(const mk_model *m, unsigned jobs, uint32_t mtime, sqwrite_o
                                .workers = jobs,
                                .mtime = mtime,
                                .pad = 4096 };
+        const char *no = getenv("MKIMAGE_NO_BLOCK_COPY");
+        ret->block_copy = !no || !*no;
+}
+
+bool mk_compose_data_path(const mk_input *in, const sqwrite_opts *so, char *buf, size_t len)
+{
+        if (!mk_input_in_root(in))
+                return false;
+        if (!in->comp) {
+                snprintf(buf, len, "recompressed (an unpacked directory)");
+                return true;
+        }
+        sqfs_compressor_config_t src, dst;
+        char why[160];
+        sqimage_compressor_config(component_image(in->comp), &src);
+        if (sqwrite_compressor_config(so, &dst)) {
+                snprintf(buf, len, "recompressed");
+                return true;
+        }
+        bool ok = sqcopy_compatible(&src, &dst, why, sizeof why);
+        if (ok && !so->block_copy)
+                snprintf(buf, len, "recompressed (block copy turned off by MKIMAGE_NO_BLOCK_COPY)");
+        else
+                snprintf(buf, len, "%s (%s)", ok ? "block copy" : "recompressed", why);
+        return true;
 }

@@ -27,7 +27,19 @@
 int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error *err)
         __attribute__((warn_unused_result));
 
-/* Squashfs options for the model's rootfs settings. */
+/*
+ * Squashfs options for the model's rootfs settings. Block copy is on unless
+ * the environment sets MKIMAGE_NO_BLOCK_COPY to a non-empty value (then every
+ * component is recompressed, the reference path the tests compare against).
+ */
 void mk_compose_opts(const mk_model *m, unsigned jobs, uint32_t mtime, sqwrite_opts *ret);
+
+/*
+ * How input in's file data reaches a root written with so, for -v:
+ * "block copy (zstd level 15, 128 KiB, same as the root)" or
+ * "recompressed (xz vs zstd)". False (buf untouched) for inputs that do not
+ * go into the root.
+ */
+bool mk_compose_data_path(const mk_input *in, const sqwrite_opts *so, char *buf, size_t len);
 
 #endif

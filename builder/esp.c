@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "fstree.h"
@@ -479,6 +480,20 @@ static int run_mtools(const char *img, const char *ctx, uint64_t off, const esp_
         return r;
 }
 
+/*
+ * mkfs.vfat and mtools report a full file system in words of their own
+ * ("failed whilst writing FAT"): when the image's file system has no room
+ * left, say so plainly. Otherwise keep the tool's error.
+ */
+static int disk_full(int fd, const char *ctx, int r, mk_error *err)
+{
+        struct statvfs sv;
+        if (fstatvfs(fd, &sv) < 0 || (uint64_t)sv.f_bavail * sv.f_frsize >= (1u << 20))
+                return r;
+        mk_error_clear(err);
+        return mk_error_set(err, ENOSPC, "%s: writing the ESP: %s", ctx, strerror(ENOSPC));
+}
+
 int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const mk_esp_file *files, size_t n,
                  const mk_esp_opts *o, mk_error *err)
 {
@@ -546,6 +561,8 @@ int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const m
                             clusters * csize, csize, err);
         if (r == 0)
                 r = run_mtools(img, ctx, offset, &p, fds, o->source_date_epoch, err);
+        if (r == -EIO && fd >= 0)
+                r = disk_full(fd, ctx, r, err);
 
         plan_free(&p);
         close_all(fds, n);

@@ -33,6 +33,7 @@
 #include "macro.h"
 
 #define CHUNK (1u << 20)
+#define MK_LUKS2_KEYSLOTS_SIZE (2u << 20)
 #define PBKDF2_MIN_ITER 1000u
 #define ARGON2_MIN_TIME 4u
 #define ARGON2_MEM_MIN 32u
@@ -154,6 +155,12 @@ static int format_header(const char *at, int hdr_fd, const uint8_t *vk, const mk
         doing = "setting the data offset";
         if ((r = crypt_set_data_offset(cd, MK_LUKS2_DATA_OFFSET / MK_LUKS2_SECTOR)) < 0)
                 goto out;
+        /* Room for 8 keyslots of a 64-byte key instead of all of the 16 MiB: libcryptsetup fills the
+         * keyslots area with random bytes, which costs time per device and keeps the image from
+         * being sparse; the rest up to the data offset stays zero. */
+        doing = "setting the keyslots area size";
+        if ((r = crypt_set_metadata_size(cd, 0, MK_LUKS2_KEYSLOTS_SIZE)) < 0)
+                goto out;
         /* Lower case, as libuuid writes them: udev's by-uuid names are compared as strings. */
         char uuid[37] = "";
         for (size_t i = 0; o->uuid && i < 36; i++)
@@ -192,7 +199,41 @@ static int io_all(int fd, bool write, void *buf, size_t len, uint64_t off)
         return 0;
 }
 
-/* Encrypt len bytes at start of fd in place, sector 0 at start. */
+/* Encrypt [from, to) (relative to the payload at start; sector 0 at start) in place. */
+static int encrypt_range(const char *at, EVP_CIPHER_CTX *ctx, uint8_t *buf, int fd, uint64_t start, uint64_t from,
+                         uint64_t to, mk_error *err)
+{
+        for (uint64_t off = from; off < to;) {
+                size_t n = to - off < CHUNK ? (size_t)(to - off) : CHUNK;
+                int r = io_all(fd, false, buf, n, start + off);
+                if (r < 0)
+                        return mk_error_set(err, -r, "%s: reading the payload: %s", at, strerror(-r));
+                for (size_t s = 0; s < n; s += MK_LUKS2_SECTOR) {
+                        uint8_t iv[16] = {0};
+                        uint64_t sector = htole64((off + s) / MK_LUKS2_SECTOR);
+                        memcpy(iv, &sector, sizeof(sector));
+                        int ol;
+                        if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1 ||
+                            EVP_EncryptUpdate(ctx, buf + s, &ol, buf + s, MK_LUKS2_SECTOR) != 1 ||
+                            ol != MK_LUKS2_SECTOR)
+                                return mk_error_set(err, EIO, "%s: AES-256-XTS failed at sector %" PRIu64, at,
+                                                    (off + s) / MK_LUKS2_SECTOR);
+                }
+                if ((r = io_all(fd, true, buf, n, start + off)) < 0)
+                        return mk_error_set(err, -r, "%s: writing the encrypted payload: %s", at, strerror(-r));
+                off += n;
+        }
+        return 0;
+}
+
+/*
+ * Encrypt the len bytes of payload at start of fd in place, sector 0 at
+ * start. Only the ranges that hold data are encrypted: a hole is a range the
+ * file system writer never wrote (ext4 relies on nothing there: free
+ * blocks), so it stays a hole and the image stays sparse; on a device it
+ * reads as whatever the flash holds, decrypted: as good as zeros to ext4.
+ * Without SEEK_DATA support everything counts as data.
+ */
 static int encrypt_payload(const char *at, int fd, uint64_t start, uint64_t len, const uint8_t *vk, mk_error *err)
 {
         EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -206,28 +247,28 @@ static int encrypt_payload(const char *at, int fd, uint64_t start, uint64_t len,
                 r = mk_error_set(err, EIO, "%s: OpenSSL refused the AES-256-XTS key", at);
                 goto out;
         }
-        for (uint64_t off = 0; off < len && !r;) {
-                size_t n = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
-                if ((r = io_all(fd, false, buf, n, start + off)) < 0) {
-                        r = mk_error_set(err, -r, "%s: reading the payload: %s", at, strerror(-r));
-                        break;
-                }
-                for (size_t s = 0; s < n; s += MK_LUKS2_SECTOR) {
-                        uint8_t iv[16] = {0};
-                        uint64_t sector = htole64((off + s) / MK_LUKS2_SECTOR);
-                        memcpy(iv, &sector, sizeof(sector));
-                        int ol;
-                        if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1 ||
-                            EVP_EncryptUpdate(ctx, buf + s, &ol, buf + s, MK_LUKS2_SECTOR) != 1 ||
-                            ol != MK_LUKS2_SECTOR) {
-                                r = mk_error_set(err, EIO, "%s: AES-256-XTS failed at sector %" PRIu64, at,
-                                                 (off + s) / MK_LUKS2_SECTOR);
+        for (uint64_t off = 0; off < len && r >= 0;) {
+                off_t data = lseek(fd, (off_t)(start + off), SEEK_DATA);
+                if (data < 0 && errno == ENXIO)
+                        break; /* only holes from here to the end of the file */
+                if (data < 0) {
+                        if (errno != EINVAL && errno != EOPNOTSUPP) {
+                                r = mk_error_set(err, errno, "%s: finding the payload's data: %m", at);
                                 break;
                         }
+                        r = encrypt_range(at, ctx, buf, fd, start, off, len, err); /* no SEEK_DATA: all of it */
+                        break;
                 }
-                if (!r && (r = io_all(fd, true, buf, n, start + off)) < 0)
-                        r = mk_error_set(err, -r, "%s: writing the encrypted payload: %s", at, strerror(-r));
-                off += n;
+                uint64_t from = (uint64_t)data - start;
+                if (from >= len)
+                        break;
+                off_t hole = lseek(fd, data, SEEK_HOLE);
+                uint64_t to = hole < 0 ? len : (uint64_t)hole - start;
+                /* Whole sectors: extents are file-system blocks, multiples of 512 from the aligned start. */
+                from -= from % MK_LUKS2_SECTOR;
+                to = to > len ? len : (to + MK_LUKS2_SECTOR - 1) / MK_LUKS2_SECTOR * MK_LUKS2_SECTOR;
+                r = encrypt_range(at, ctx, buf, fd, start, from, to, err);
+                off = to;
         }
 out:
         if (buf)
@@ -237,14 +278,25 @@ out:
         return r;
 }
 
+/*
+ * Copy the header area into place. Most of it is zeros (the keyslots area
+ * beyond the one keyslot): where the range can be punched, only non-zero
+ * blocks are written, so the image stays sparse and block maps stay small.
+ */
 static int copy_header(const char *at, int from, int to, uint64_t offset, mk_error *err)
 {
         _cleanup_free_ uint8_t *buf = malloc(CHUNK);
         if (!buf)
                 return mk_error_set(err, ENOMEM, "%s: out of memory", at);
+        bool sparse = fallocate(to, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+                                (off_t)MK_LUKS2_DATA_OFFSET) == 0;
+        static const uint8_t zero[4096];
         for (uint64_t off = 0; off < MK_LUKS2_DATA_OFFSET; off += CHUNK) {
                 int r = io_all(from, false, buf, CHUNK, off);
-                if (r < 0 || (r = io_all(to, true, buf, CHUNK, offset + off)) < 0)
+                for (size_t b = 0; r == 0 && b < CHUNK; b += sizeof(zero))
+                        if (!sparse || memcmp(buf + b, zero, sizeof(zero)))
+                                r = io_all(to, true, buf + b, sizeof(zero), offset + off + b);
+                if (r < 0)
                         return mk_error_set(err, -r, "%s: copying the header: %s", at, strerror(-r));
         }
         return 0;

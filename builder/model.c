@@ -40,6 +40,7 @@ mk_model *mk_model_free(mk_model *m)
         for (size_t i = 0; i < m->n_keys; i++)
                 free(m->keys[i].path);
         free(m->keys);
+        free(m->factory.fields);
         for (size_t i = 0; i < m->n_components; i++) {
                 free(m->components[i].path);
                 for (size_t j = 0; j < m->components[i].n_overrides; j++)
@@ -284,10 +285,40 @@ static int parse_boot(mk_model *m, const ynode *n, mk_error *err)
         return 0;
 }
 
+static const schema_key factory_keys[] = { { "fields", false } };
+
+/* factory: {fields: [hostname, region]}: the per-device values a device list may give. */
+static int parse_factory(mk_model *m, const ynode *n, mk_error *err)
+{
+        const ydoc *d = m->doc;
+        int r = schema_check_map(d, n, "'factory'", factory_keys, ELEMENTSOF(factory_keys), err);
+        const ynode *f = r < 0 ? NULL : ynode_get(n, "fields");
+        if (r < 0 || !f)
+                return r;
+        if (f->kind != YNODE_SEQ || f->n > 32)
+                return schema_error(d, f, err, "'factory.fields' must be a list of at most 32 field names");
+        if (f->n && !(m->factory.fields = calloc(f->n, sizeof(*m->factory.fields))))
+                return mk_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < f->n; i++) {
+                const char *name;
+                if ((r = schema_name(d, f->vals[i], "factory.fields", &name, err)) < 0)
+                        return r;
+                if (!strcmp(name, "serial"))
+                        return schema_error(d, f->vals[i], err,
+                                            "'serial' is always a device field; list only the others in 'factory.fields'");
+                for (size_t j = 0; j < m->factory.n_fields; j++)
+                        if (!strcmp(m->factory.fields[j], name))
+                                return schema_error(d, f->vals[i], err, "field '%s' is listed twice (keep one)", name);
+                m->factory.fields[m->factory.n_fields++] = name;
+        }
+        return 0;
+}
+
 static const schema_key model_keys[] = {
         { "model", true },        { "brand", true },      { "version", true },     { "architecture", true },
         { "grade", true },        { "layout", true },     { "trusted-keys", false }, { "components", true },
         { "rootfs", false },      { "data", false },      { "boot", false },       { "signing-key", false },
+        { "factory", false },
 };
 
 static int parse_model(mk_model *m, mk_error *err)
@@ -333,6 +364,8 @@ static int parse_model(mk_model *m, mk_error *err)
                 return r;
         m->boot.console = "ttyS0,115200";
         if ((v = ynode_get(root, "boot")) && (r = parse_boot(m, v, err)) < 0)
+                return r;
+        if ((v = ynode_get(root, "factory")) && (r = parse_factory(m, v, err)) < 0)
                 return r;
         return parse_components(m, ynode_get(root, "components"), err);
 }

@@ -68,6 +68,10 @@ typedef struct mk_model {
                 const char *console; /* e.g. "ttyS0,115200" */
                 const char *cmdline; /* extra kernel options or NULL */
         } boot;
+        struct {
+                const char **fields; /* per-device values `mkimage factory` accepts besides serial */
+                size_t n_fields;
+        } factory;
 } mk_model;
 
 /*

@@ -12,6 +12,7 @@
 #include <sqfs/data_reader.h>
 #include <sqfs/dir_reader.h>
 #include <sqfs/error.h>
+#include <sqfs/frag_table.h>
 #include <sqfs/id_table.h>
 #include <sqfs/inode.h>
 #include <sqfs/xattr.h>
@@ -31,6 +32,7 @@ struct sqimage {
         sqfs_dir_reader_t *dr;
         sqfs_data_reader_t *data;
         sqfs_xattr_reader_t *xr; /* NULL when the image has no xattrs */
+        sqfs_frag_table_t *ft;   /* raw fragment table, loaded for block copy */
 };
 
 static int img_error(const sqimage *img, int r, const char *what, mk_error *err)
@@ -66,6 +68,7 @@ static void img_free_key(fs_source *src, void *ptr)
 static void img_destroy(fs_source *src)
 {
         sqimage *img = (sqimage *)src;
+        sqfs_destroy(img->ft);
         sqfs_destroy(img->xr);
         sqfs_destroy(img->data);
         sqfs_destroy(img->dr);
@@ -364,4 +367,53 @@ out:
         free(l.seen);
         sqfs_dir_tree_destroy(root);
         return r < 0 ? r : 0;
+}
+
+sqimage *sqimage_from_source(fs_source *src)
+{
+        return src && src->ops == &img_ops ? (sqimage *)src : NULL;
+}
+
+sqfs_file_t *sqimage_file(sqimage *img)
+{
+        return img->file;
+}
+
+void sqimage_compressor_config(const sqimage *img, sqfs_compressor_config_t *ret)
+{
+        img->cmp->get_configuration(img->cmp, ret);
+        ret->flags &= (sqfs_u16)~SQFS_COMP_FLAG_UNCOMPRESS;
+        /* libsquashfs 1.2's zstd and gzip read_options do not keep the level;
+         * it is the first LE32 of the (uncompressed) options block after the
+         * superblock. Only the level is taken from here; it is for -v and
+         * never decides anything the decompressor needs. */
+        if (!(img->super.flags & SQFS_FLAG_COMPRESSOR_OPTIONS) ||
+            (ret->id != SQFS_COMP_ZSTD && ret->id != SQFS_COMP_GZIP))
+                return;
+        uint8_t b[6];
+        if (img->file->read_at(img->file, sizeof(sqfs_super_t), b, sizeof b))
+                return;
+        uint16_t hdr = (uint16_t)(b[0] | b[1] << 8);
+        if ((hdr & 0x8000) && (hdr & 0x7FFF) >= 4)
+                ret->level = (sqfs_u32)b[2] | (sqfs_u32)b[3] << 8 | (sqfs_u32)b[4] << 16 | (sqfs_u32)b[5] << 24;
+}
+
+int sqimage_fragment(sqimage *img, uint32_t idx, sqfs_fragment_t *ret, mk_error *err)
+{
+        if (!img->ft) {
+                sqfs_frag_table_t *ft = sqfs_frag_table_create(0);
+                if (!ft)
+                        return mk_error_set(err, ENOMEM, "out of memory");
+                int r = sqfs_frag_table_read(ft, img->file, &img->super, img->cmp);
+                if (r) {
+                        sqfs_destroy(ft);
+                        return img_error(img, r, "reading the fragment table", err);
+                }
+                img->ft = ft;
+        }
+        sqfs_fragment_t f;
+        if (sqfs_frag_table_lookup(img->ft, idx, &f))
+                return img_error(img, SQFS_ERROR_CORRUPTED, "looking up a fragment", err);
+        *ret = f;
+        return 0;
 }

@@ -10,7 +10,10 @@
 #define MK_SQFS_READ_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include <sqfs/block.h>
+#include <sqfs/compressor.h>
 #include <sqfs/io.h>
 #include <sqfs/super.h>
 
@@ -50,6 +53,23 @@ int sqimage_read_file(sqimage *img, const char *path, size_t max, char **ret, si
  * read their data from img (a reference is taken per file).
  */
 int sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, mk_error *err)
+        __attribute__((warn_unused_result));
+
+/*
+ * Block copy support (sqfs-copy.c). sqimage_from_source gives the image a
+ * file node reads from (NULL when the source is not a squashfs image); the
+ * file node's key is then a copy of its inode in that image.
+ */
+sqimage *sqimage_from_source(fs_source *src);
+sqfs_file_t *sqimage_file(sqimage *img);
+/* The image's compressor settings as its superblock and options block say. */
+void sqimage_compressor_config(const sqimage *img, sqfs_compressor_config_t *ret);
+/*
+ * Fragment table entry idx (host byte order: start_offset and the on-disk
+ * size word, bit 24 = stored uncompressed). The table is read on first use.
+ * An index past the table is an error naming the image.
+ */
+int sqimage_fragment(sqimage *img, uint32_t idx, sqfs_fragment_t *ret, mk_error *err)
         __attribute__((warn_unused_result));
 
 #endif

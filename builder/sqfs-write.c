@@ -27,7 +27,9 @@
 #include <sqfs/xattr_writer.h>
 
 #include "macro.h"
+#include "sqfs-copy.h"
 #include "sqfs-file.h"
+#include "sqfs-read.h"
 
 static const struct {
         const char *name;
@@ -47,6 +49,28 @@ int sqwrite_compressor_from_name(const char *name, int *ret)
                         return 0;
                 }
         return -EINVAL;
+}
+
+const char *sqwrite_compressor_name(int id)
+{
+        for (size_t i = 0; i < ELEMENTSOF(compressors); i++)
+                if (compressors[i].id == id)
+                        return compressors[i].name;
+        return "unknown";
+}
+
+int sqwrite_compressor_config(const sqwrite_opts *o, sqfs_compressor_config_t *ret)
+{
+        int comp = o->compressor ? o->compressor : SQFS_COMP_ZSTD;
+        uint32_t bs = o->block_size ? o->block_size : SQFS_DEFAULT_BLOCK_SIZE;
+        sqfs_compressor_config_t cfg;
+        int r = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)comp, bs, 0);
+        if (r)
+                return r;
+        if (o->level)
+                cfg.level = (sqfs_u32)o->level;
+        *ret = cfg;
+        return 0;
 }
 
 const char *sqwrite_compressor_names(void)
@@ -100,12 +124,14 @@ typedef struct writer {
         sqfs_xattr_writer_t *xw;
         sqfs_meta_writer_t *im, *dm;
         sqfs_dir_writer_t *dw;
+        sqcopy *copy; /* NULL unless opts.block_copy */
 } writer;
 
 static void writer_done(writer *w)
 {
         /* The processor first: it joins its workers, which use cmp, bw and ft. */
         sqfs_destroy(w->bp);
+        sqcopy_free(w->copy);
         sqfs_destroy(w->dw);
         sqfs_destroy(w->dm);
         sqfs_destroy(w->im);
@@ -160,9 +186,7 @@ static int open_objects(writer *w)
                 return fail(w, r, "writing the superblock");
 
         sqfs_compressor_config_t cfg;
-        r = sqfs_compressor_config_init(&cfg, comp, bs, 0);
-        if (!r && o->level)
-                cfg.level = (sqfs_u32)o->level;
+        r = sqwrite_compressor_config(o, &cfg);
         if (!r)
                 r = sqfs_compressor_create(&cfg, &w->cmp);
         if (!r) {
@@ -203,6 +227,31 @@ static int open_objects(writer *w)
         w->buf = malloc(bs);
         if (!w->buf)
                 return fail(w, SQFS_ERROR_ALLOC, "allocating a block buffer");
+        if (o->block_copy && sqcopy_new(w->file, w->bw, w->ft, &cfg, &w->copy) < 0)
+                return fail(w, SQFS_ERROR_ALLOC, "creating the block copier");
+        return 0;
+}
+
+/*
+ * Block copy goes first, straight through the block writer, while the block
+ * processor is still idle (the two must never interleave). copied[i] says
+ * which files are done.
+ */
+static int copy_data(writer *w, bool *copied)
+{
+        for (size_t i = 0; i < w->nv; i++) {
+                fsnode *n = w->v[i].n;
+                if (fsnode_get_kind(n) != FSNODE_FILE)
+                        continue;
+                void *key;
+                sqimage *img = sqimage_from_source(fsnode_file_source(n, NULL, &key));
+                if (!img)
+                        continue;
+                int r = sqcopy_file(w->copy, img, key, &w->v[i].inode, w->err);
+                if (r < 0)
+                        return r;
+                copied[i] = r > 0;
+        }
         return 0;
 }
 
@@ -210,9 +259,17 @@ static int open_objects(writer *w)
 static int write_data(writer *w)
 {
         uint32_t bs = w->o->block_size ? w->o->block_size : SQFS_DEFAULT_BLOCK_SIZE;
+        _cleanup_free_ bool *copied = calloc(w->nv ? w->nv : 1, sizeof(*copied));
+        if (!copied)
+                return fail(w, SQFS_ERROR_ALLOC, "allocating the copy map");
+        if (w->copy) {
+                int r = copy_data(w, copied);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < w->nv; i++) {
                 fsnode *n = w->v[i].n;
-                if (fsnode_get_kind(n) != FSNODE_FILE)
+                if (fsnode_get_kind(n) != FSNODE_FILE || copied[i])
                         continue;
                 int r = sqfs_block_processor_begin_file(w->bp, &w->v[i].inode, NULL, 0);
                 if (r)
@@ -483,8 +540,11 @@ int sqwrite_tree(fstree *tree, sqfs_file_t *file, const sqwrite_opts *opts, sqwr
         r = sqfile_pad(file, opts->pad ? opts->pad : 4096, err);
         if (r < 0)
                 goto out;
-        if (ret)
+        if (ret) {
                 *ret = (sqwrite_stats){.bytes_used = used, .size = file->get_size(file), .inodes = (uint32_t)w.nv};
+                if (w.copy)
+                        sqcopy_stats(w.copy, &ret->copied_files, &ret->copied_bytes);
+        }
 out:
         writer_done(&w);
         return r < 0 ? r : 0;

@@ -12,8 +12,10 @@
 #ifndef MK_SQFS_WRITE_H
 #define MK_SQFS_WRITE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include <sqfs/compressor.h>
 #include <sqfs/io.h>
 
 #include "error.h"
@@ -26,16 +28,28 @@ typedef struct sqwrite_opts {
         unsigned workers;    /* compression threads; 0 = the number of online cores */
         uint32_t mtime;      /* time stamp of every inode and of the superblock (SOURCE_DATE_EPOCH) */
         uint32_t pad;        /* pad the image with zeros to a multiple of this; 0 = 4096 */
+        bool block_copy;     /* carry the compressed blocks of files read from a qualifying
+                                squashfs image unchanged (see sqfs-copy.h) */
 } sqwrite_opts;
 
 typedef struct sqwrite_stats {
-        uint64_t bytes_used; /* the superblock's bytes_used */
-        uint64_t size;       /* bytes written, including the padding */
+        uint64_t bytes_used;   /* the superblock's bytes_used */
+        uint64_t size;         /* bytes written, including the padding */
         uint32_t inodes;
+        uint64_t copied_files; /* files whose blocks were carried over (block_copy) */
+        uint64_t copied_bytes; /* their stored bytes, data and fragment blocks, before deduplication */
 } sqwrite_stats;
 
 /* "zstd", "xz", "gzip", "lz4" -> SQFS_COMP_* id; -EINVAL for anything else. */
 int sqwrite_compressor_from_name(const char *name, int *ret) __attribute__((warn_unused_result));
+/* SQFS_COMP_* id -> "zstd", ...; "unknown" for others. */
+const char *sqwrite_compressor_name(int id);
+/*
+ * The compressor configuration opts describe (defaults filled in), as the
+ * image's options block will record it. Assumes sqwrite_check_opts passed.
+ */
+int sqwrite_compressor_config(const sqwrite_opts *opts, sqfs_compressor_config_t *ret)
+        __attribute__((warn_unused_result));
 /* The names sqwrite_compressor_from_name accepts, for messages: "zstd, xz, gzip, lz4". */
 const char *sqwrite_compressor_names(void);
 

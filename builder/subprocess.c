@@ -117,6 +117,26 @@ static void read_tail(int fd, char *buf, size_t size)
                            buf[off - 1] == '\t'))
                 off--;
         buf[off] = '\0';
+        /* One error, one line: the tool's lines are joined with " / ", keeping the tail. */
+        char *joined = malloc(3 * off + 1);
+        if (!joined)
+                return;
+        size_t j = 0;
+        for (size_t i = 0; i < off; i++) {
+                if (buf[i] == '\r')
+                        continue;
+                if (buf[i] == '\n') {
+                        memcpy(joined + j, " / ", 3);
+                        j += 3;
+                } else
+                        joined[j++] = buf[i];
+        }
+        joined[j] = '\0';
+        if (j + 1 <= size)
+                memcpy(buf, joined, j + 1);
+        else
+                snprintf(buf, size, "...%s", joined + j - (size - 4));
+        free(joined);
 }
 
 static bool env_sets(const char *const *env, const char *prefix)

@@ -50,10 +50,19 @@ void ms_buf_free(char *buf, bool secret)
 
 int ms_open(const char *path, const char *what, int *ret_fd, struct stat *ret_st, mk_error *err)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: opening a named FIFO nobody writes to would wait
+         * forever. Reads block again afterwards, so a pipe with a writer
+         * (--key <(...)) still works; one without a writer reads as empty. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return mk_error_set(err, errno, "%s: cannot open%s%s: %s (check the path)", path,
                                     what ? " the " : "", what ? what : "", strerror(errno));
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+                int e = errno;
+                close(fd);
+                return mk_error_set(err, e, "%s: cannot open: %s", path, strerror(e));
+        }
         if (fstat(fd, ret_st) < 0) {
                 int e = errno;
                 close(fd);

@@ -142,6 +142,11 @@ static int write_key_file(int fd, const char *path, const char *text, mode_t mod
         return 0;
 }
 
+int mk_seckey_text(const mk_seckey *key, char **ret_text, mk_error *err)
+{
+        return seckey_text(key, ret_text, err);
+}
+
 void mk_seckey_pub_text(const mk_seckey *key, char out[MK_PUB_TEXT_SIZE])
 {
         ms_pubkey_text(key->id, key->sk + crypto_sign_SEEDBYTES, out);

@@ -110,6 +110,10 @@ int mk_seckey_parse(const char *name, const void *buf, size_t len, const char *p
 int mk_seckey_public(const mk_seckey *key, mk_pubkey **ret_key, mk_error *err)
         __attribute__((warn_unused_result));
 
+/* The unencrypted minisign .key file text of key, in secure memory (sodium_malloc:
+ * locked, not dumped): free it with sodium_free, which wipes it. */
+int mk_seckey_text(const mk_seckey *key, char **ret_text, mk_error *err) __attribute__((warn_unused_result));
+
 /* The public half as the text of a minisign .pub file (two lines, '\n'-terminated). */
 #define MK_PUB_TEXT_SIZE 160
 void mk_seckey_pub_text(const mk_seckey *key, char out[MK_PUB_TEXT_SIZE]);

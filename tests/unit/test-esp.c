@@ -228,7 +228,7 @@ static void test_spawn(void)
         CHECK(sh("exit 0", NULL, 0, &err) == 0);
 
         CHECK(sh("echo out; echo err >&2; exit 3", NULL, 0, &err) == -EIO);
-        CHECK_STREQ(err.msg, "ctx: `sh -c 'echo out; echo err >&2; exit 3'` failed with exit status 3: out\nerr");
+        CHECK_STREQ(err.msg, "ctx: `sh -c 'echo out; echo err >&2; exit 3'` failed with exit status 3: out / err");
         mk_error_clear(&err);
 
         CHECK(sh("kill -9 $$", NULL, 0, &err) == -EIO);

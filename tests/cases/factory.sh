@@ -1,0 +1,166 @@
+# mkimage factory (issue: factory images): 5 devices from the demo model,
+# checked with the real tools: mkimage verify, cryptsetup (each key opens its
+# own data partition and no other), minisign -V of the serial records, cmp of
+# the shared partitions, bmaptool copy; re-runs, shards and bad inputs.
+. "$(dirname "$0")/../lib/testlib.sh"
+cd "$SRC"
+K="$BUILD/keys"
+MODEL=models/demo-x86_64.yaml
+"$MKIMAGE" keygen "$T/brand" >/dev/null
+BRAND="$T/brand.key"
+factory() { "$MKIMAGE" factory "$MODEL" --brand-key "$BRAND" "$@"; }
+slice() { # IMG PARTITION OUT
+        local off size
+        read -r off size <<<"$(part_offset "$1" "$2")"
+        dd if="$1" of="$3" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$size" status=none
+}
+
+printf 'serial\nSN-001\nSN-002\nSN-003\nSN-004\nSN-005\n' >"$T/devices.csv"
+O="$T/fo"
+if factory --devices "$T/devices.csv" -o "$O" --image-digest >"$T/log" 2>&1; then pass five-devices; else fail five-devices "$(cat "$T/log")"; fi
+check five-outputs only_files "$O" factory-record.jsonl $(for s in SN-001 SN-002 SN-003 SN-004 SN-005; do
+        echo $s.img $s.img.bmap $s.data-key $s.img.manifest.yaml $s.img.manifest.yaml.minisig \
+                $s.img.manifest-b.yaml $s.img.manifest-b.yaml.minisig; done)
+expect_eq record-lines "$(wc -l <"$O/factory-record.jsonl")" 5
+
+brand_pub="$T/brand.pub"
+for s in SN-001 SN-002 SN-003 SN-004 SN-005; do
+        check "verify-$s" "$MKIMAGE" verify "$O/$s.img" --pub "$K/dev.pub"
+        expect_eq "key-mode-$s" "$(stat -c '%a %s' "$O/$s.data-key")" "600 64"
+done
+
+# Data keys differ pairwise; each opens its own data partition and not another's.
+expect_eq keys-distinct "$(sha256sum "$O"/*.data-key | cut -d' ' -f1 | sort -u | wc -l)" 5
+for s in SN-001 SN-002 SN-003; do slice "$O/$s.img" data "$T/$s.data"; done
+check own-key-opens cryptsetup open --test-passphrase --disable-locks --key-file "$O/SN-001.data-key" "$T/SN-001.data"
+check own-key-opens-2 cryptsetup open --test-passphrase --disable-locks --key-file "$O/SN-002.data-key" "$T/SN-002.data"
+check other-key-refused bash -c "! cryptsetup open --test-passphrase --disable-locks --key-file '$O/SN-002.data-key' '$T/SN-001.data' 2>/dev/null"
+check other-key-refused-2 bash -c "! cryptsetup open --test-passphrase --disable-locks --key-file '$O/SN-001.data-key' '$T/SN-003.data' 2>/dev/null"
+expect_eq luks-uuids-distinct "$(for s in SN-001 SN-002 SN-003; do cryptsetup luksUUID "$T/$s.data"; done | sort -u | wc -l)" 3
+
+# The shared partitions are byte-identical across the images.
+for p in root-a root-a-verity root-b root-b-verity; do
+        slice "$O/SN-001.img" $p "$T/a.$p"
+        ok=1
+        for s in SN-002 SN-003 SN-004 SN-005; do
+                slice "$O/$s.img" $p "$T/b.$p"
+                cmp -s "$T/a.$p" "$T/b.$p" || ok=0
+        done
+        expect_eq "shared-$p-identical" $ok 1
+        rm -f "$T/a.$p" "$T/b.$p"
+done
+
+# Serial records: on the ESP beside the manifest, signed with the brand key (stock minisign).
+read -r esp_off _ <<<"$(part_offset "$O/SN-003.img" esp)"
+export MTOOLS_SKIP_CHECK=1
+for slot in a b; do
+        mcopy -n -i "$O/SN-003.img@@$esp_off" "::/slot-$slot/serial.yaml" "$T/serial-$slot.yaml"
+        mcopy -n -i "$O/SN-003.img@@$esp_off" "::/slot-$slot/serial.yaml.minisig" "$T/serial-$slot.yaml.minisig"
+        check "serial-record-minisign-$slot" minisign -Vqm "$T/serial-$slot.yaml" -p "$brand_pub"
+done
+check serial-names-serial grep -qx 'serial: SN-003' "$T/serial-a.yaml"
+rec=$(grep '"serial":"SN-003"' "$O/factory-record.jsonl")
+dkey=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["device-key"])' "$rec")
+check serial-names-device-key grep -qx "device-key: $dkey" "$T/serial-a.yaml"
+check serial-manifest-digest grep -qx "manifest-sha256: $(sha256sum <"$O/SN-003.img.manifest.yaml" | cut -d' ' -f1)" "$T/serial-a.yaml"
+# A changed record fails.
+sed 's/SN-003/SN-999/' "$T/serial-a.yaml" >"$T/forged.yaml"; cp "$T/serial-a.yaml.minisig" "$T/forged.yaml.minisig"
+check serial-record-forgery-refused bash -c "! minisign -Vqm '$T/forged.yaml' -p '$brand_pub' 2>/dev/null"
+
+# The record: image and bmap digests, key ids, a fingerprint that is not the key.
+python3 - "$O" "$T/brand.pub" >"$T/rec.out" 2>&1 <<'PY'
+import hashlib, json, os, sys, base64
+out, brand_pub = sys.argv[1], sys.argv[2]
+brand_id = base64.b64decode(open(brand_pub).read().splitlines()[1])[2:10][::-1].hex().upper()
+for line in open(os.path.join(out, "factory-record.jsonl")):
+    r = json.loads(line)
+    s = r["serial"]
+    img = os.path.join(out, s + ".img")
+    h = hashlib.sha256()
+    with open(img, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    assert r["image-sha256"] == h.hexdigest(), (s, "image")
+    assert r["bmap-sha256"] == hashlib.sha256(open(img + ".bmap", "rb").read()).hexdigest(), (s, "bmap")
+    assert r["brand-key-id"] == brand_id, (s, r["brand-key-id"], brand_id)
+    key = open(os.path.join(out, s + ".data-key"), "rb").read()
+    fp = r["data-key-fingerprint"]
+    assert len(fp) == 64 and key.hex() not in line and fp != hashlib.sha256(key).hexdigest(), s
+    assert r["manifest-sha256"] == hashlib.sha256(open(img + ".manifest.yaml", "rb").read()).hexdigest()
+print("ok")
+PY
+expect_eq record-fields "$(cat "$T/rec.out")" ok
+
+# bmaptool copy of the block map reproduces the image's mapped bytes (and checks each range's SHA-256).
+if command -v bmaptool >/dev/null; then
+        truncate -s 512M "$T/flash.img"
+        if bmaptool -q copy --bmap "$O/SN-004.img.bmap" "$O/SN-004.img" "$T/flash.img" 2>"$T/bm.err"; then
+                check bmaptool-copy-identical cmp -s "$O/SN-004.img" "$T/flash.img"
+        else
+                fail bmaptool-copy-identical "$(cat "$T/bm.err")"
+        fi
+        rm -f "$T/flash.img"
+else
+        fail bmaptool-copy-identical "bmaptool is missing (apt-get install bmap-tools)"
+fi
+
+# A re-run skips complete devices and finishes the rest.
+sed -i '/SN-005/d' "$O/factory-record.jsonl"
+rm -f "$O/SN-005.img"
+factory --devices "$T/devices.csv" -o "$O" --image-digest >"$T/rerun" 2>&1
+check rerun-builds-only-missing grep -q '5 devices in this shard: 1 built, 4 already complete' "$T/rerun"
+expect_eq rerun-record-complete "$(cut -d'"' -f4 "$O/factory-record.jsonl" | sort | tr '\n' ' ')" "SN-001 SN-002 SN-003 SN-004 SN-005 "
+
+# Shards: two workers over one list; their records concatenate into the whole, disjoint.
+printf '{"serial":"J1"}\n{"serial":"J2"}\n{"serial":"J3"}\n' >"$T/devices.jsonl"
+factory --devices "$T/devices.jsonl" -o "$T/s0" --shard 0/2 >/dev/null 2>&1
+factory --devices "$T/devices.jsonl" -o "$T/s1" --shard 1/2 >/dev/null 2>&1
+expect_eq shards-concatenate "$(cat "$T/s0/factory-record.jsonl" "$T/s1/factory-record.jsonl" | cut -d'"' -f4 | sort | tr '\n' ' ')" "J1 J2 J3 "
+expect_eq shard-0-takes-even-positions "$(cut -d'"' -f4 "$T/s0/factory-record.jsonl" | sort | tr '\n' ' ')" "J1 J3 "
+
+# Bad input: one clear error, exit 1, nothing written.
+bad() { # NAME WANT-STDERR DEVICES-TEXT [EXT]
+        local f="$T/bad.${4:-csv}"
+        printf '%b' "$3" >"$f"
+        mkdir -p "$T/badout"
+        expect_run "$1" 1 "$2" "$MKIMAGE" factory "$MODEL" --brand-key "$BRAND" --devices "$f" -o "$T/badout"
+        check "$1-nothing-left" only_files "$T/badout"
+}
+bad duplicate-serial "mkimage: $T/bad.csv:4: serial 'A1' is listed twice (first at line 2; serials are unique)" 'serial\nA1\nA2\nA1\n'
+bad bad-serial "mkimage: $T/bad.csv:3: serial 'a/b' may hold only letters, digits, '.', '_' and '-'" 'serial\nA1\na/b\n'
+bad unknown-column "mkimage: $T/bad.csv:1: 'hostname' is not a device field of model demo-x86_64 (declare it in the model's 'factory.fields', or drop it; known: serial)" 'serial,hostname\nA1,h1\n'
+bad short-row "mkimage: $T/bad.csv:3: 2 fields, but the header names 1 (one value per column)" 'serial\nA1\nA2,x\n'
+bad malformed-json "mkimage: $T/bad.jsonl:2: not valid JSON: unexpected end of data (one JSON object a line)" '{"serial":"A1"}\n{"serial":\n' jsonl
+# A model that declares per-device fields: a list without serials is refused.
+sed -e "s#\.\./build/#$BUILD/#g" -e "s#\.\./layouts/#$SRC/layouts/#" "$MODEL" >"$T/fields.yaml"
+printf 'factory:\n  fields: [hostname, region]\n' >>"$T/fields.yaml"
+printf 'hostname,region\nh1,eu\n' >"$T/nos.csv"
+mkdir -p "$T/nosout"
+expect_run no-serial-column 1 \
+        "mkimage: $T/nos.csv:1: the header row has no 'serial' column (the first line names the columns, e.g. serial,hostname)" \
+        "$MKIMAGE" factory "$T/fields.yaml" --brand-key "$BRAND" --devices "$T/nos.csv" -o "$T/nosout"
+check no-serial-column-nothing-left only_files "$T/nosout"
+
+mkdir -p "$T/foreign"
+echo hello >"$T/foreign/notes.txt"
+expect_run foreign-files-refused 1 \
+        "mkimage: $T/foreign: holds 'notes.txt', which is not an output of mkimage factory for this device list (give a new or empty folder, or the one an earlier run of this list wrote)" \
+        "$MKIMAGE" factory "$MODEL" --brand-key "$BRAND" --devices "$T/devices.csv" -o "$T/foreign"
+check foreign-files-untouched only_files "$T/foreign" notes.txt
+
+# A full disk mid-batch: a clear error naming the device, no half image, complete devices kept.
+MNT="$T/mnt"
+mkdir -p "$MNT"
+if mount -t tmpfs -o size=200m tmpfs "$MNT" 2>/dev/null; then
+        (echo serial; for i in $(seq 1 12); do echo F$i; done) >"$T/many.csv"
+        factory --devices "$T/many.csv" -o "$MNT/o" -j 1 >/dev/null 2>"$T/full.err"; rc=$?
+        expect_eq full-disk-exit "$rc" 1
+        check full-disk-message grep -q 'No space left on device' "$T/full.err"
+        check full-disk-names-device grep -q 'device F[0-9]* (' "$T/full.err"
+        n_img=$(ls "$MNT/o" | grep -c '\.img$' || true)
+        expect_eq full-disk-images-match-records "$n_img" "$(wc -l <"$MNT/o/factory-record.jsonl")"
+        check full-disk-no-temporaries bash -c "! ls -A '$MNT/o' | grep -q mkimage-"
+        umount "$MNT"
+else
+        fail full-disk "cannot mount a tmpfs (the test needs root)"
+fi
