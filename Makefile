@@ -120,11 +120,13 @@ $(DEV_KEY): | $(BUILD)/mkimage
 .SECONDEXPANSION:
 $(BUILD)/components/%.comp: $(BUILD)/mkimage $(DEV_KEY) $$(wildcard components/$$*/*)
 	@mkdir -p $(dir $@)
-	@rm -rf $(BUILD)/components/$*.tree $@ $@.minisig
+	@rm -rf $(BUILD)/components/$*.tree $(BUILD)/components/$*.tree.meta.yaml $@ $@.minisig
 	bash components/$*/build.sh $(BUILD)/components/$*.tree
-	$(BUILD)/mkimage component pack $(BUILD)/components/$*.tree --meta components/$*/component.yaml -o $@
+	@# A recipe may write TREE.meta.yaml (the kernel: the version it really used).
+	meta=components/$*/component.yaml; [ -f $(BUILD)/components/$*.tree.meta.yaml ] && meta=$(BUILD)/components/$*.tree.meta.yaml; \
+	$(BUILD)/mkimage component pack $(BUILD)/components/$*.tree --meta $$meta -o $@
 	$(BUILD)/mkimage sign $@ --key $(DEV_KEY) || { rm -f $@; exit 1; }
-	@rm -rf $(BUILD)/components/$*.tree
+	@rm -rf $(BUILD)/components/$*.tree $(BUILD)/components/$*.tree.meta.yaml
 
 # The kernel component (Debian's kernel + the initrd) also holds the verifier
 # and qemu-boot/init. MKIMAGE_VERIFY=FILE puts another static binary in its place.

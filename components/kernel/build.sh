@@ -20,11 +20,15 @@ case "$cache" in /*) ;; *) cache="$top/$cache" ;; esac
 if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
         echo "$0: $out is not empty (give a new or empty directory)" >&2; exit 1
 fi
-version="$(sed -n 's/^version: *//p' "$here/component.yaml")"
-[ -n "$version" ] || { echo "$0: no version in $here/component.yaml" >&2; exit 1; }
+pinned="$(sed -n 's/^version: *//p' "$here/component.yaml")"
+[ -n "$pinned" ] || { echo "$0: no version in $here/component.yaml" >&2; exit 1; }
+version="$pinned"
 
 # The .deb: from the cache, else the package linux-image-amd64 depends on, at
 # exactly $version (apt names the file NAME_VERSION_ARCH.deb, ':' as %3a).
+# When the archive has moved on (a security update replaced that version),
+# the current one is taken instead, with a warning, and the component's
+# metadata says so: OUTDIR.meta.yaml is component.yaml with the version used.
 mkdir -p "$cache"
 debs=("$cache"/linux-image-[0-9]*_"${version//:/%3a}"_amd64.deb)
 if [ ! -f "${debs[0]}" ]; then
@@ -32,15 +36,17 @@ if [ ! -f "${debs[0]}" ]; then
         [ -n "$pkg" ] || { echo "$0: cannot resolve linux-image-amd64 (apt-get update?)" >&2; exit 1; }
         # A scratch folder first: no half-downloaded .deb is ever left in the cache.
         dl="$(mktemp -d "$cache/.download.XXXXXX")"
-        if ! (cd "$dl" && apt-get download -q "$pkg=$version"); then
-                rm -rf "$dl"
-                echo "$0: cannot fetch $pkg $version; if linux-image-amd64 moved on, set" \
-                        "'version:' in $here/component.yaml to $(apt-cache show --no-all-versions "$pkg" | sed -n 's/^Version: //p')" >&2
-                exit 1
+        if ! (cd "$dl" && apt-get download -q "$pkg=$version" 2>/dev/null); then
+                current="$(apt-cache show --no-all-versions "$pkg" | sed -n 's/^Version: //p')"
+                echo "$0: warning: $pkg $version is no longer in the archive; using $current" \
+                        "(set 'version: $current' in $here/component.yaml)" >&2
+                version="$current"
+                (cd "$dl" && apt-get download -q "$pkg=$version") || { rm -rf "$dl"; echo "$0: cannot fetch $pkg $version" >&2; exit 1; }
         fi
         mv "$dl"/*.deb "$cache"/ && rmdir "$dl"
         debs=("$cache"/"${pkg}_${version//:/%3a}"_amd64.deb)
 fi
+sed "s/^version: .*/version: $version/" "$here/component.yaml" >"$out.meta.yaml"
 [ "${#debs[@]}" = 1 ] || { echo "$0: more than one kernel .deb for $version in $cache: ${debs[*]}" >&2; exit 1; }
 deb="${debs[0]}"
 [ "$(dpkg-deb -f "$deb" Version)" = "$version" ] || { echo "$0: $deb is not version $version" >&2; exit 1; }
