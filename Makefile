@@ -24,7 +24,7 @@ DEB_PKGS := gcc make pkg-config libc6-dev \
 	libfdisk-dev fdisk libsodium-dev libyaml-dev libarchive-dev \
 	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev libjson-c-dev \
 	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio \
-	clang libclang-rt-14-dev valgrind \
+	clang libclang-rt-14-dev valgrind bmap-tools time \
 	qemu-system-x86 ovmf kmod qemu-utils
 
 # pkg-config runs once, lazily: after `deps` has installed the packages.
