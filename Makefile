@@ -124,7 +124,7 @@ $(BUILD)/components/%.comp: $(BUILD)/mkimage $(DEV_KEY) $$(wildcard components/$
 	bash components/$*/build.sh $(BUILD)/components/$*.tree
 	@# A recipe may write TREE.meta.yaml (the kernel: the version it really used).
 	meta=components/$*/component.yaml; [ -f $(BUILD)/components/$*.tree.meta.yaml ] && meta=$(BUILD)/components/$*.tree.meta.yaml; \
-	$(BUILD)/mkimage component pack $(BUILD)/components/$*.tree --meta $$meta -o $@
+	$(BUILD)/mkimage component pack $(BUILD)/components/$*.tree --meta $$meta --cache $(BUILD)/cache/components -o $@
 	$(BUILD)/mkimage sign $@ --key $(DEV_KEY) || { rm -f $@; exit 1; }
 	@rm -rf $(BUILD)/components/$*.tree $(BUILD)/components/$*.tree.meta.yaml
 

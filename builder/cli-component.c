@@ -25,7 +25,11 @@ const char cli_component_help[] = "Usage: mkimage component pack SRC -o NAME.com
                                   "  -l, --level N         compression level (default: the compressor's)\n"
                                   "  -b, --block-size N    data block size in bytes (default 131072)\n"
                                   "  -j, --workers N       compression threads (default: the number of cores);\n"
-                                  "                        the output is the same for any number\n\n"
+                                  "                        the output is the same for any number\n"
+                                  "  -v, --verbose         say what was packed (and whether from the cache)\n"
+                                  "      --cache DIR       content-addressed pack cache: an unchanged SRC (same\n"
+                                  "                        tree, metadata and options) is copied from DIR, not\n"
+                                  "                        compressed again (-v says so)\n\n"
                                   "show: prints a component's metadata; --list adds its payload, one entry a line.\n\n"
                                   "Exit status: 0 done, 1 error (nothing is left at NAME.comp), 2 usage error.\n";
 
@@ -65,6 +69,8 @@ static int pack(int argc, char **argv)
                 {"level", required_argument, NULL, 'l'},
                 {"block-size", required_argument, NULL, 'b'},
                 {"workers", required_argument, NULL, 'j'},
+                {"cache", required_argument, NULL, 'C'},
+                {"verbose", no_argument, NULL, 'v'},
                 {0},
         };
         component_pack_opts o = {0};
@@ -73,13 +79,19 @@ static int pack(int argc, char **argv)
         int c;
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "o:m:c:l:b:j:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "o:m:c:l:b:j:v", opts, NULL)) != -1) {
                 switch (c) {
                 case 'o':
                         out = optarg;
                         break;
                 case 'm':
                         o.meta_path = optarg;
+                        break;
+                case 'C':
+                        o.cache_dir = optarg;
+                        break;
+                case 'v':
+                        cli_verbose = 1;
                         break;
                 case 'c':
                         if (sqwrite_compressor_from_name(optarg, &o.sq.compressor) < 0)
@@ -117,8 +129,8 @@ static int pack(int argc, char **argv)
         if (component_pack(argv[optind], out, &o, &m, &err) < 0)
                 return cli_fail(&err);
         if (cli_verbose)
-                fprintf(stderr, "mkimage: packed %s %s (%s) into %s\n", m->name, m->version,
-                        component_type_name(m->type), out);
+                fprintf(stderr, "mkimage: packed %s %s (%s) into %s%s\n", m->name, m->version,
+                        component_type_name(m->type), out, o.cache_hit ? " (from the pack cache)" : "");
         component_meta_free(m);
         return CLI_OK;
 }

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #endif
 #include "component.h"
+#include "pack-cache.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -135,7 +136,7 @@ static int build_tree(const char *src, const component_pack_opts *o, fstree **re
         return 0;
 }
 
-int component_pack(const char *src, const char *out, const component_pack_opts *o, component_meta **ret_meta,
+int component_pack(const char *src, const char *out, component_pack_opts *o, component_meta **ret_meta,
                    mk_error *err)
 {
         int r = sqwrite_check_opts(&o->sq, err);
@@ -148,6 +149,18 @@ int component_pack(const char *src, const char *out, const component_pack_opts *
         component_meta *m = NULL;
         if ((r = build_tree(src, o, &t, &m, err)) < 0)
                 return r;
+        char key[65] = "";
+        o->cache_hit = false;
+        if (o->cache_dir && (r = mk_pack_key(t, &o->sq, key, err)) >= 0 &&
+            (r = mk_pack_cache_get(o->cache_dir, key, out, err)) > 0)
+                o->cache_hit = true;
+        if (r < 0 || o->cache_hit) {
+                fstree_free(t);
+                if (r >= 0 && ret_meta)
+                        *ret_meta = TAKE_PTR(m);
+                component_meta_free(m);
+                return r < 0 ? r : 0;
+        }
         mk_output *out_file = NULL;
         sqfs_file_t *file = NULL;
         r = mk_output_open(out, &out_file, err);
@@ -162,6 +175,8 @@ int component_pack(const char *src, const char *out, const component_pack_opts *
                 out_file = NULL;
         }
         mk_output_abort(out_file);
+        if (r >= 0 && o->cache_dir)
+                r = mk_pack_cache_put(o->cache_dir, key, out, err);
         if (r >= 0 && ret_meta)
                 *ret_meta = TAKE_PTR(m);
         component_meta_free(m);

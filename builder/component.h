@@ -74,6 +74,8 @@ int component_check_license(const char *expr, const char **why);
 
 typedef struct component_pack_opts {
         const char *meta_path; /* NULL: use SRC's meta/component.yaml */
+        const char *cache_dir; /* content-addressed pack cache (pack-cache.h), or NULL */
+        bool cache_hit;        /* set by component_pack: the pack came from the cache */
         sqwrite_opts sq;       /* compressor, level, block size, workers, mtime */
 } component_pack_opts;
 
@@ -87,7 +89,7 @@ typedef struct component_pack_opts {
  * when complete; on failure nothing is left. *ret_meta (may be NULL) gets
  * the metadata.
  */
-int component_pack(const char *src, const char *out, const component_pack_opts *o, component_meta **ret_meta,
+int component_pack(const char *src, const char *out, component_pack_opts *o, component_meta **ret_meta,
                    mk_error *err) __attribute__((warn_unused_result));
 
 typedef struct component component;

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+#include "pack-cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "component.h"
+#include "digest.h"
+#include "macro.h"
+#include "output.h"
+
+#define CHUNK (1u << 20)
+
+typedef struct keyctx {
+        EVP_MD_CTX *md;
+        uint8_t *buf;
+        mk_error *err;
+} keyctx;
+
+static void put(keyctx *k, const void *p, size_t n)
+{
+        uint64_t len = n; /* length-prefixed: no two inputs hash alike by shifting bytes */
+        EVP_DigestUpdate(k->md, &len, sizeof(len));
+        EVP_DigestUpdate(k->md, p, n);
+}
+
+static void put_u64(keyctx *k, uint64_t v)
+{
+        EVP_DigestUpdate(k->md, &v, sizeof(v));
+}
+
+/* The path of n from the root, for hard-link targets. */
+static void put_path(keyctx *k, const fsnode *n)
+{
+        if (!n || !fsnode_parent(n))
+                return;
+        put_path(k, fsnode_parent(n));
+        put(k, fsnode_name(n), strlen(fsnode_name(n)));
+}
+
+static int visit(fsnode *n, void *ctx)
+{
+        keyctx *k = ctx;
+        put_path(k, n);
+        put_u64(k, (uint64_t)fsnode_get_kind(n));
+        put_u64(k, fsnode_mode(n));
+        put_u64(k, fsnode_uid(n));
+        put_u64(k, fsnode_gid(n));
+        put_u64(k, (uint64_t)fsnode_mtime(n));
+        for (size_t i = 0; i < fsnode_nxattrs(n); i++) {
+                size_t len;
+                const void *v = fsnode_xattr_value(n, i, &len);
+                put(k, fsnode_xattr_key(n, i), strlen(fsnode_xattr_key(n, i)));
+                put(k, v, len);
+        }
+        switch (fsnode_get_kind(n)) {
+        case FSNODE_SYMLINK:
+                put(k, fsnode_symlink_target(n), strlen(fsnode_symlink_target(n)));
+                break;
+        case FSNODE_HARDLINK:
+                put_path(k, fsnode_hardlink_target(n));
+                break;
+        case FSNODE_FILE: {
+                uint64_t size = fsnode_file_size(n);
+                put_u64(k, size);
+                for (uint64_t off = 0; off < size;) {
+                        size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+                        int r = fsnode_read(n, off, k->buf, len, k->err);
+                        if (r < 0)
+                                return r;
+                        EVP_DigestUpdate(k->md, k->buf, len);
+                        off += len;
+                }
+                break;
+        }
+        default:
+                break;
+        }
+        return 0;
+}
+
+int mk_pack_key(fstree *t, const sqwrite_opts *o, char hex[65], mk_error *err)
+{
+        keyctx k = { .md = EVP_MD_CTX_new(), .buf = malloc(CHUNK), .err = err };
+        int r = 0;
+        if (!k.md || !k.buf) {
+                r = mk_error_set(err, ENOMEM, "out of memory");
+                goto out;
+        }
+        EVP_DigestInit_ex(k.md, EVP_sha256(), NULL);
+        static const char tag[] = "mkimage component pack cache";
+        put(&k, tag, sizeof(tag) - 1);
+        put(&k, MKIMAGE_VERSION, strlen(MKIMAGE_VERSION));
+        put_u64(&k, MK_PACK_CACHE_FORMAT);
+        put_u64(&k, (uint64_t)o->compressor);
+        put_u64(&k, (uint64_t)o->level);
+        put_u64(&k, o->block_size);
+        put_u64(&k, o->mtime);
+        put_u64(&k, o->pad);
+        fstree_sort(t);
+        if ((r = fstree_walk(t, visit, &k)) < 0)
+                goto out;
+        uint8_t md[32];
+        EVP_DigestFinal_ex(k.md, md, NULL);
+        mk_hex(md, sizeof(md), hex);
+out:
+        EVP_MD_CTX_free(k.md);
+        free(k.buf);
+        return r;
+}
+
+static int copy_file(const char *from, const char *to, mk_error *err)
+{
+        _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (in < 0 || fstat(in, &st) < 0)
+                return mk_error_set(err, errno, "%s: %s", from, strerror(errno));
+        mk_output *o = NULL;
+        int r = mk_output_open(to, &o, err);
+        if (r < 0)
+                return r;
+        loff_t a = 0, b = 0;
+        for (uint64_t left = (uint64_t)st.st_size; left && r >= 0;) {
+                ssize_t n = copy_file_range(in, &a, mk_output_fd(o), &b, left, 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        r = mk_error_set(err, n < 0 ? errno : EIO, "%s: copying %s: %s", to, from,
+                                         n < 0 ? strerror(errno) : "short copy");
+                else
+                        left -= (uint64_t)n;
+        }
+        if (r < 0) {
+                mk_output_abort(o);
+                return r;
+        }
+        return mk_output_commit(o, err);
+}
+
+int mk_pack_cache_get(const char *dir, const char *key, const char *out, mk_error *err)
+{
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s.comp", dir, key);
+        if (access(path, R_OK) < 0)
+                return 0;
+        component *c = NULL;
+        mk_error e = { 0 };
+        if (component_open(path, &c, &e) < 0) {
+                unlink(path); /* damaged: pack again */
+                return 0;
+        }
+        component_close(c);
+        int r = copy_file(path, out, err);
+        return r < 0 ? r : 1;
+}
+
+int mk_pack_cache_put(const char *dir, const char *key, const char *packed, mk_error *err)
+{
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return mk_error_set(err, errno, "%s: cannot create the pack cache: %s", dir, strerror(errno));
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s.comp", dir, key);
+        return copy_file(packed, path, err);
+}
