@@ -161,10 +161,28 @@ int mk_pack_cache_get(const char *dir, const char *key, const char *out, mk_erro
         return r < 0 ? r : 1;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+        char p[4096];
+        if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
+                return -ENAMETOOLONG;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
 int mk_pack_cache_put(const char *dir, const char *key, const char *packed, mk_error *err)
 {
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return mk_error_set(err, errno, "%s: cannot create the pack cache: %s", dir, strerror(errno));
+        int r = make_dirs(dir);
+        if (r < 0)
+                return mk_error_set(err, -r, "%s: cannot create the pack cache: %s", dir, strerror(-r));
         char path[4200];
         snprintf(path, sizeof(path), "%s/%s.comp", dir, key);
         return copy_file(packed, path, err);

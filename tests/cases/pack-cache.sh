@@ -9,14 +9,15 @@ echo "hello" >src/etc/hello.conf
 head -c 300000 /dev/urandom >src/bin/tool
 chmod 755 src/bin/tool
 printf 'name: cached\nversion: 1.0\ntype: app\nlicense: MIT\nsupplier: test\n' >meta.yaml
-pack() { "$MKIMAGE" component pack -v src --meta meta.yaml --cache cache -o "$@" 2>&1; }
+pack() { "$MKIMAGE" component pack -v src --meta meta.yaml --cache cache/components -o "$@" 2>&1; }
 plain() { "$MKIMAGE" component pack src --meta meta.yaml -o "$@" >/dev/null 2>&1; }
 
+# (cache/ does not exist yet: the folders are created, as in a fresh clone)
 expect_eq first-is-a-miss "$(pack a.comp)" "mkimage: packed cached 1.0 (app) into a.comp"
 expect_eq second-is-a-hit "$(pack b.comp)" "mkimage: packed cached 1.0 (app) into b.comp (from the pack cache)"
 plain ref.comp
 check hit-equals-fresh-pack cmp -s b.comp ref.comp
-expect_eq one-entry "$(ls cache | wc -l)" 1
+expect_eq one-entry "$(ls cache/components | wc -l)" 1
 
 miss() { # NAME: the source changed: a miss, and the same bytes as a pack without the cache
         local out
@@ -31,12 +32,12 @@ chmod 700 src/bin/tool
 miss mode
 printf 'name: cached\nversion: 1.1\ntype: app\nlicense: MIT\nsupplier: test\n' >meta.yaml
 miss meta
-out="$("$MKIMAGE" component pack -v src --meta meta.yaml --cache cache --level 3 -o lvl.comp 2>&1)"
+out="$("$MKIMAGE" component pack -v src --meta meta.yaml --cache cache/components --level 3 -o lvl.comp 2>&1)"
 if [[ "$out" == *"from the pack cache"* ]]; then fail options-miss "came from the cache"; else pass options-miss; fi
-expect_eq entries-per-variant "$(ls cache | wc -l)" 5
+expect_eq entries-per-variant "$(ls cache/components | wc -l)" 5
 
 # A damaged entry: packed again, correct, and the entry replaced.
-entry="$(ls -t cache/*.comp | sed -n 2p)" # the "meta" variant, the current source
+entry="$(ls -t cache/components/*.comp | sed -n 2p)" # the "meta" variant, the current source
 truncate -s 4096 "$entry"
 out="$(pack d.comp)"
 plain d.ref
