@@ -79,6 +79,131 @@ static int hash_range(int fd, const char *name, uint64_t from, uint64_t to, uint
         return r;
 }
 
+struct mk_bmap_ref {
+        int fd;
+        size_t n;
+        uint64_t *start, *end; /* sorted pieces */
+        char (*hex)[65];
+};
+
+mk_bmap_ref *mk_bmap_ref_free(mk_bmap_ref *ref)
+{
+        if (ref) {
+                free(ref->start);
+                free(ref->end);
+                free(ref->hex);
+                free(ref);
+        }
+        return NULL;
+}
+
+/* Call piece(from, to) for each MK_BMAP_PIECE-aligned piece of the mapped extents of fd up to size. */
+static int for_pieces(int fd, const char *name, uint64_t size, int (*piece)(void *ctx, uint64_t from, uint64_t to),
+                      void *ctx, mk_error *err)
+{
+        for (uint64_t pos = 0; pos < size;) {
+                off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+                if (data < 0 && errno == ENXIO)
+                        break;
+                if (data < 0)
+                        return mk_error_set(err, errno, "%s: finding the mapped blocks: %s", name, strerror(errno));
+                uint64_t from = (uint64_t)data / MK_BMAP_BLOCK * MK_BMAP_BLOCK;
+                if (from >= size)
+                        break;
+                off_t hole = lseek(fd, data, SEEK_HOLE);
+                uint64_t to = hole < 0 ? size : ((uint64_t)hole + MK_BMAP_BLOCK - 1) / MK_BMAP_BLOCK * MK_BMAP_BLOCK;
+                if (to > size)
+                        to = size;
+                for (uint64_t a = from; a < to;) {
+                        uint64_t b = (a / MK_BMAP_PIECE + 1) * MK_BMAP_PIECE;
+                        if (b > to)
+                                b = to;
+                        int r = piece(ctx, a, b);
+                        if (r < 0)
+                                return r;
+                        a = b;
+                }
+                pos = to;
+        }
+        return 0;
+}
+
+typedef struct refbuild {
+        mk_bmap_ref *ref;
+        size_t cap;
+        const char *name;
+        uint8_t *buf;
+        mk_error *err;
+} refbuild;
+
+static int ref_piece(void *ctx, uint64_t from, uint64_t to)
+{
+        refbuild *rb = ctx;
+        mk_bmap_ref *ref = rb->ref;
+        if (ref->n == rb->cap) {
+                size_t cap = rb->cap ? rb->cap * 2 : 256;
+                uint64_t *s = realloc(ref->start, cap * sizeof(*s)), *e = s ? realloc(ref->end, cap * sizeof(*e)) : NULL;
+                char(*h)[65] = e ? realloc(ref->hex, cap * sizeof(*h)) : NULL;
+                if (s)
+                        ref->start = s;
+                if (e)
+                        ref->end = e;
+                if (h)
+                        ref->hex = h;
+                if (!s || !e || !h)
+                        return mk_error_set(rb->err, ENOMEM, "out of memory");
+                rb->cap = cap;
+        }
+        ref->start[ref->n] = from;
+        ref->end[ref->n] = to;
+        int r = hash_range(ref->fd, rb->name, from, to, rb->buf, NULL, ref->hex[ref->n], rb->err);
+        if (r >= 0)
+                ref->n++;
+        return r;
+}
+
+int mk_bmap_ref_new(int fd, const char *name, mk_bmap_ref **ret, mk_error *err)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return mk_error_set(err, errno, "%s: %s", name, strerror(errno));
+        mk_bmap_ref *ref = calloc(1, sizeof(*ref));
+        uint8_t *buf = malloc(CHUNK);
+        int r = ref && buf ? 0 : mk_error_set(err, ENOMEM, "out of memory");
+        if (r >= 0) {
+                ref->fd = fd;
+                refbuild rb = { .ref = ref, .name = name, .buf = buf, .err = err };
+                r = for_pieces(fd, name, (uint64_t)st.st_size, ref_piece, &rb, err);
+        }
+        free(buf);
+        if (r < 0) {
+                mk_bmap_ref_free(ref);
+                return r;
+        }
+        *ret = ref;
+        return 0;
+}
+
+/* The reference's digest of [from, to) when it has that piece with the same bytes, else NULL. */
+static const char *ref_lookup(const mk_bmap_ref *ref, int fd, uint64_t from, uint64_t to, uint8_t *a, uint8_t *b)
+{
+        size_t lo = 0, hi = ref ? ref->n : 0;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (ref->start[mid] < from)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (!ref || lo == ref->n || ref->start[lo] != from || ref->end[lo] != to)
+                return NULL;
+        size_t n = (size_t)(to - from);
+        if (pread(fd, a, n, (off_t)from) != (ssize_t)n || pread(ref->fd, b, n, (off_t)from) != (ssize_t)n ||
+            memcmp(a, b, n))
+                return NULL;
+        return ref->hex[lo];
+}
+
 static void hash_zeros(EVP_MD_CTX *img, const uint8_t *zero, uint64_t len)
 {
         while (img && len) {
@@ -88,50 +213,63 @@ static void hash_zeros(EVP_MD_CTX *img, const uint8_t *zero, uint64_t len)
         }
 }
 
-int mk_bmap_make(int fd, const char *name, char **ret_text, size_t *ret_len, char image_sha[65], mk_error *err)
+typedef struct makectx {
+        int fd;
+        const char *name;
+        const mk_bmap_ref *ref;
+        uint8_t *buf, *buf2, *zero;
+        EVP_MD_CTX *img;
+        uint64_t pos, mapped;
+        text *ranges;
+        mk_error *err;
+} makectx;
+
+static int make_piece(void *ctx, uint64_t from, uint64_t to)
+{
+        makectx *m = ctx;
+        hash_zeros(m->img, m->zero, from - m->pos);
+        char hex[65];
+        const char *known = m->img ? NULL : ref_lookup(m->ref, m->fd, from, to, m->buf, m->buf2);
+        if (known)
+                memcpy(hex, known, 65);
+        else {
+                int r = hash_range(m->fd, m->name, from, to, m->buf, m->img, hex, m->err);
+                if (r < 0)
+                        return r;
+        }
+        uint64_t b0 = from / MK_BMAP_BLOCK, b1 = (to + MK_BMAP_BLOCK - 1) / MK_BMAP_BLOCK - 1;
+        if (b0 == b1)
+                put(m->ranges, "        <Range chksum=\"%s\"> %" PRIu64 " </Range>\n", hex, b0);
+        else
+                put(m->ranges, "        <Range chksum=\"%s\"> %" PRIu64 "-%" PRIu64 " </Range>\n", hex, b0, b1);
+        m->mapped += b1 - b0 + 1;
+        m->pos = to;
+        return 0;
+}
+
+int mk_bmap_make(int fd, const char *name, const mk_bmap_ref *ref, char **ret_text, size_t *ret_len,
+                 char image_sha[65], mk_error *err)
 {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return mk_error_set(err, errno, "%s: %s", name, strerror(errno));
         uint64_t size = (uint64_t)st.st_size, blocks = (size + MK_BMAP_BLOCK - 1) / MK_BMAP_BLOCK;
-        _cleanup_free_ uint8_t *buf = malloc(CHUNK), *zero = image_sha ? calloc(1, CHUNK) : NULL;
+        _cleanup_free_ uint8_t *buf = malloc(CHUNK), *buf2 = malloc(CHUNK), *zero = image_sha ? calloc(1, CHUNK) : NULL;
         EVP_MD_CTX *img = image_sha ? EVP_MD_CTX_new() : NULL;
         text ranges = { 0 }, t = { 0 };
-        uint64_t mapped = 0;
         int r = 0;
-        if (!buf || (image_sha && (!zero || !img))) {
+        makectx m = { .fd = fd, .name = name, .ref = ref, .buf = buf, .buf2 = buf2, .zero = zero, .img = img,
+                      .ranges = &ranges, .err = err };
+        if (!buf || !buf2 || (image_sha && (!zero || !img))) {
                 r = mk_error_set(err, ENOMEM, "out of memory");
                 goto out;
         }
         if (img)
                 EVP_DigestInit_ex(img, EVP_sha256(), NULL);
-        for (uint64_t pos = 0; pos < size;) {
-                off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
-                if (data < 0 && errno != ENXIO) {
-                        r = mk_error_set(err, errno, "%s: finding the mapped blocks: %s", name, strerror(errno));
-                        goto out;
-                }
-                uint64_t from = data < 0 ? size : (uint64_t)data / MK_BMAP_BLOCK * MK_BMAP_BLOCK;
-                if (from > size)
-                        from = size;
-                hash_zeros(img, zero, from - pos);
-                if (from >= size)
-                        break;
-                off_t hole = lseek(fd, data, SEEK_HOLE);
-                uint64_t to = hole < 0 ? size : ((uint64_t)hole + MK_BMAP_BLOCK - 1) / MK_BMAP_BLOCK * MK_BMAP_BLOCK;
-                if (to > size)
-                        to = size;
-                char hex[65];
-                if ((r = hash_range(fd, name, from, to, buf, img, hex, err)) < 0)
-                        goto out;
-                uint64_t b0 = from / MK_BMAP_BLOCK, b1 = (to + MK_BMAP_BLOCK - 1) / MK_BMAP_BLOCK - 1;
-                if (b0 == b1)
-                        put(&ranges, "        <Range chksum=\"%s\"> %" PRIu64 " </Range>\n", hex, b0);
-                else
-                        put(&ranges, "        <Range chksum=\"%s\"> %" PRIu64 "-%" PRIu64 " </Range>\n", hex, b0, b1);
-                mapped += b1 - b0 + 1;
-                pos = to;
-        }
+        if ((r = for_pieces(fd, name, size, make_piece, &m, err)) < 0)
+                goto out;
+        hash_zeros(img, zero, size - m.pos);
+        uint64_t mapped = m.mapped;
         put(&t, "<?xml version=\"1.0\" ?>\n"
                 "<!-- Block map of an image made by mkimage: the blocks that hold data.\n"
                 "     Flash with: bmaptool copy IMAGE DEVICE (bmap-tools reads this file\n"

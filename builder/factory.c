@@ -58,6 +58,7 @@ typedef struct fctx {
         const mk_gpt_part *data; /* in gpt */
         mk_gpt *gpt;
         bool encrypted;
+        mk_bmap_ref *bref; /* the common part's piece digests, reused where a device's bytes are the same */
         char manifest_sha[65];
         bool *complete;
         pthread_mutex_t lock; /* output registry, the record file, the first error */
@@ -245,7 +246,7 @@ static int build_template(fctx *f, mk_error *err)
         if (f->template_fd < 0 || fstat(f->template_fd, &st) < 0)
                 return mk_error_set(err, errno, "%s: %s", f->template_path, strerror(errno));
         f->template_size = (uint64_t)st.st_size;
-        return 0;
+        return mk_bmap_ref_new(f->template_fd, f->template_path, &f->bref, err);
 }
 
 /* ---- one device ------------------------------------------------------------------------------------------ */
@@ -526,7 +527,7 @@ static int one_device(fctx *f, mk_inputs *inputs, const mk_device *dev, mk_error
                         r = mk_esp_put(path, f->esp_off, p, d.serial_sig, strlen(d.serial_sig),
                                        f->o->source_date_epoch, err);
         }
-        if (r < 0 || (r = mk_bmap_make(fd, path, &d.bmap, &d.bmap_len, f->o->image_digest ? d.image_sha : NULL, err)) < 0)
+        if (r < 0 || (r = mk_bmap_make(fd, path, f->bref, &d.bmap, &d.bmap_len, f->o->image_digest ? d.image_sha : NULL, err)) < 0)
                 goto out;
         mk_sha256_buffer(d.bmap, d.bmap_len, d.bmap_sha);
         /* A fingerprint of the key, never the key: BLAKE2b keyed with the key itself. */
@@ -672,6 +673,7 @@ out:
         if (f.template_fd >= 0)
                 close(f.template_fd);
         remove_work_dir(&f);
+        mk_bmap_ref_free(f.bref);
         struct stat rst;
         if (f.record_fd >= 0 && r < 0 && fstat(f.record_fd, &rst) == 0 && rst.st_size == 0) {
                 char rp[4200];
