@@ -16,6 +16,7 @@
 
 #include "compose.h"
 #include "digest.h"
+#include "fileio.h"
 #include "gpt.h"
 #include "inputs.h"
 #include "layout.h"
@@ -191,17 +192,8 @@ static int replan(build *b, uint64_t ra_start, mk_error *err)
 
 static int copy_range(int fd, uint64_t from, uint64_t to, uint64_t len, mk_error *err)
 {
-        loff_t in = (loff_t)from, out = (loff_t)to;
-        while (len) {
-                ssize_t k = copy_file_range(fd, &in, fd, &out, len, 0);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return mk_error_set(err, k < 0 ? errno : EIO, "copying the root into slot b failed: %s",
-                                            k < 0 ? strerror(errno) : "short copy");
-                len -= (uint64_t)k;
-        }
-        return 0;
+        int r = mk_copy_range(fd, from, fd, to, len);
+        return r < 0 ? mk_error_set(err, -r, "copying the root into slot b failed: %s", strerror(-r)) : 0;
 }
 
 /* Work that runs beside the verity hashing: the slot-b copy, the root digest. */

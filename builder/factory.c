@@ -263,16 +263,9 @@ static int clone_template(fctx *f, int fd, const char *name, mk_error *err)
                 if (data < 0)
                         break;
                 off_t hole = lseek(f->template_fd, data, SEEK_HOLE);
-                loff_t in = data, out = data;
-                for (uint64_t left = (uint64_t)(hole - data); left;) {
-                        ssize_t k = copy_file_range(f->template_fd, &in, fd, &out, left, 0);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k <= 0)
-                                return mk_error_set(err, k < 0 ? errno : EIO, "%s: copying the common part: %s", name,
-                                                    k < 0 ? strerror(errno) : "short copy");
-                        left -= (uint64_t)k;
-                }
+                int r = mk_copy_range(f->template_fd, (uint64_t)data, fd, (uint64_t)data, (uint64_t)(hole - data));
+                if (r < 0)
+                        return mk_error_set(err, -r, "%s: copying the common part: %s", name, strerror(-r));
                 pos = (uint64_t)hole;
         }
         return 0;
@@ -367,7 +360,7 @@ static int identity_texts(fctx *f, const mk_device *dev, device_out *d, mk_error
 }
 
 /* The data partition's content: the model's data components plus /identity. */
-static int device_tree(fctx *f, mk_inputs *inputs, const mk_device *dev, device_out *d, fstree **ret, mk_error *err)
+static int device_tree(fctx *f, mk_inputs *inputs, device_out *d, fstree **ret, mk_error *err)
 {
         fstree *t = NULL;
         int r = fstree_new("the data partition", &t);
@@ -392,7 +385,6 @@ static int device_tree(fctx *f, mk_inputs *inputs, const mk_device *dev, device_
                 fstree_free(t);
                 return r;
         }
-        (void)dev;
         *ret = t;
         return 0;
 }
@@ -401,7 +393,7 @@ static int write_data(fctx *f, mk_inputs *inputs, const mk_device *dev, device_o
                       mk_error *err)
 {
         fstree *t = NULL;
-        int r = device_tree(f, inputs, dev, d, &t, err);
+        int r = device_tree(f, inputs, d, &t, err);
         if (r < 0)
                 return r;
         mk_ext4_opts eo = { .label = f->m->data.label, .mtime = (int64_t)f->o->source_date_epoch };

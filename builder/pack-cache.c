@@ -13,6 +13,7 @@
 
 #include "component.h"
 #include "digest.h"
+#include "fileio.h"
 #include "macro.h"
 #include "output.h"
 
@@ -126,17 +127,8 @@ static int copy_file(const char *from, const char *to, mk_error *err)
         int r = mk_output_open(to, &o, err);
         if (r < 0)
                 return r;
-        loff_t a = 0, b = 0;
-        for (uint64_t left = (uint64_t)st.st_size; left && r >= 0;) {
-                ssize_t n = copy_file_range(in, &a, mk_output_fd(o), &b, left, 0);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        r = mk_error_set(err, n < 0 ? errno : EIO, "%s: copying %s: %s", to, from,
-                                         n < 0 ? strerror(errno) : "short copy");
-                else
-                        left -= (uint64_t)n;
-        }
+        if ((r = mk_copy_range(in, 0, mk_output_fd(o), 0, (uint64_t)st.st_size)) < 0)
+                r = mk_error_set(err, -r, "%s: copying %s: %s", to, from, strerror(-r));
         if (r < 0) {
                 mk_output_abort(o);
                 return r;

@@ -44,3 +44,17 @@ int mk_read_file(const char *path, size_t max, char **ret, size_t *ret_len, mk_e
         *ret_len = len;
         return 0;
 }
+
+int mk_copy_range(int in, uint64_t from, int out, uint64_t to, uint64_t len)
+{
+        loff_t a = (loff_t)from, b = (loff_t)to;
+        while (len) {
+                ssize_t k = copy_file_range(in, &a, out, &b, len, 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                len -= (uint64_t)k;
+        }
+        return 0;
+}

@@ -4,6 +4,7 @@
 #define MK_FILEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -17,5 +18,12 @@
  */
 int mk_read_file(const char *path, size_t max, char **ret, size_t *ret_len, mk_error *err)
         __attribute__((warn_unused_result));
+
+/*
+ * Copy len bytes at offset from of fd in to offset to of fd out with
+ * copy_file_range (in the kernel, sharing extents where the file system can).
+ * Returns 0 or a negative errno (-EIO for an unexpected end of the input).
+ */
+int mk_copy_range(int in, uint64_t from, int out, uint64_t to, uint64_t len) __attribute__((warn_unused_result));
 
 #endif
