@@ -14,6 +14,8 @@
 
 #include <sqfs/error.h>
 
+#include "fileio.h"
+
 typedef struct sqfile {
         sqfs_file_t base;
         int fd;
@@ -29,42 +31,18 @@ static int fail(sqfile *f, int e)
         return SQFS_ERROR_IO;
 }
 
-/* One loop for both directions: write is true for pwrite. */
-static int io_all(int fd, void *buf, size_t len, uint64_t off, bool write)
-{
-        for (char *p = buf; len;) {
-                ssize_t n = write ? pwrite(fd, p, len, (off_t)off) : pread(fd, p, len, (off_t)off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                p += n, off += (uint64_t)n, len -= (size_t)n;
-        }
-        return 0;
-}
-
-int sqfile_pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-        return io_all(fd, buf, len, off, false);
-}
-
-int sqfile_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-        return io_all(fd, (void *)buf, len, off, true);
-}
-
 static int sqfile_read_at(sqfs_file_t *base, sqfs_u64 off, void *buf, size_t len)
 {
         sqfile *f = (sqfile *)base;
         if (off > f->size || len > f->size - off)
                 return SQFS_ERROR_OUT_OF_BOUNDS;
-        int r = sqfile_pread_all(f->fd, buf, len, f->offset + off);
+        int r = mk_pread_all(f->fd, buf, len, f->offset + off);
         return r ? fail(f, -r) : 0;
 }
 
 static int write_all(sqfile *f, sqfs_u64 off, const void *buf, size_t len)
 {
-        int r = sqfile_pwrite_all(f->fd, buf, len, f->offset + off);
+        int r = mk_pwrite_all(f->fd, buf, len, f->offset + off);
         return r ? fail(f, -r) : 0;
 }
 

@@ -50,13 +50,6 @@ int sqfile_pad(sqfs_file_t *f, uint32_t align, mk_error *err) __attribute__((war
  */
 int sqfile_error(const sqfs_file_t *f, int sqfs_err, const char *what, mk_error *err);
 
-/*
- * pread/pwrite all of len bytes at off, retrying on EINTR. Return 0 or a
- * negative errno (-EIO when the file ends first).
- */
-int sqfile_pread_all(int fd, void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
-int sqfile_pwrite_all(int fd, const void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
-
 /* A short text for a libsquashfs error code ("I/O error", "corrupted image"). */
 const char *sqfile_strerror(int sqfs_err);
 

@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "sqfs-file.h"
 #include "tree-source.h"
@@ -50,7 +51,7 @@ static int host_read_at(fs_source *src, const fsnode *file, uint64_t offset, voi
                                             h->dir, rel);
                 h->fd_node = file;
         }
-        int r = sqfile_pread_all(h->fd, buf, len, key_off + offset);
+        int r = mk_pread_all(h->fd, buf, len, key_off + offset);
         if (r < 0)
                 return mk_error_set(err, -r, "%s/%s: %s", h->dir, rel,
                                     r == -EIO ? "file shrank while packing" : strerror(-r));

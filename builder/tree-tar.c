@@ -17,6 +17,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "sqfs-file.h"
 #include "tree-source.h"
@@ -33,7 +34,7 @@ static int spool_read_at(fs_source *src, const fsnode *file, uint64_t offset, vo
         spool *s = (spool *)src;
         uint64_t key_off;
         fsnode_file_source(file, &key_off, NULL);
-        int r = sqfile_pread_all(s->fd, buf, len, key_off + offset);
+        int r = mk_pread_all(s->fd, buf, len, key_off + offset);
         if (r < 0)
                 return mk_error_set(err, -r, "%s: reading back the spooled data: %s", s->archive, strerror(-r));
         return 0;
@@ -106,7 +107,7 @@ static int spool_data(reader *rd, const char *path, uint64_t size, uint64_t *ret
                         return arc_error(rd, path, "reading the member's data");
                 if (n == 0)
                         break;
-                int r = sqfile_pwrite_all(s->fd, rd->buf, (size_t)n, s->size);
+                int r = mk_pwrite_all(s->fd, rd->buf, (size_t)n, s->size);
                 if (r < 0)
                         return mk_error_set(rd->err, -r, "%s: spooling the archive's data: %s (free space in TMPDIR)",
                                             rd->name, strerror(-r));

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "sqfs-file.h"
 #include "verify-internal.h"
@@ -69,7 +70,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 int vtree_check_super(int fd, uint64_t off, const mk_manifest *m, mk_error *err)
 {
         uint8_t b[MK_VERITY_BLOCK];
-        int r = sqfile_pread_all(fd, b, sizeof(b), off);
+        int r = mk_pread_all(fd, b, sizeof(b), off);
         if (r < 0)
                 return mk_error_set(err, -r, "cannot read the dm-verity superblock: %s", strerror(-r));
         if (memcmp(b, "verity\0\0", 8) != 0)
@@ -116,7 +117,7 @@ int vtree_check_hashes(int fd, uint64_t off, const mk_manifest *m, mk_error *err
         _cleanup_free_ uint8_t *tree = malloc(total * MK_VERITY_BLOCK);
         if (!tree)
                 return mk_error_set(err, ENOMEM, "out of memory for the dm-verity tree");
-        int r = sqfile_pread_all(fd, tree, total * MK_VERITY_BLOCK, off + MK_VERITY_BLOCK);
+        int r = mk_pread_all(fd, tree, total * MK_VERITY_BLOCK, off + MK_VERITY_BLOCK);
         if (r < 0)
                 return mk_error_set(err, -r, "cannot read the dm-verity tree: %s", strerror(-r));
         uint8_t salt[MK_VERITY_SALT], root[32], md[32];

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,29 @@ int mk_read_file(const char *path, size_t max, char **ret, size_t *ret_len, mk_e
         *ret = TAKE_PTR(buf);
         *ret_len = len;
         return 0;
+}
+
+static int io_all(int fd, void *buf, size_t len, uint64_t off, bool write)
+{
+        for (char *p = buf; len;) {
+                ssize_t n = write ? pwrite(fd, p, len, (off_t)off) : pread(fd, p, len, (off_t)off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                p += n, off += (uint64_t)n, len -= (size_t)n;
+        }
+        return 0;
+}
+
+int mk_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+        return io_all(fd, buf, len, off, false);
+}
+
+int mk_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+        return io_all(fd, (void *)buf, len, off, true);
 }
 
 int mk_copy_range(int in, uint64_t from, int out, uint64_t to, uint64_t len)

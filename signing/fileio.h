@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading small files whole, bounded: shared by mkimage and the boot-chain verifier. */
+/* Reading small files whole, bounded, and whole-range I/O: shared by mkimage and the boot-chain verifier. */
 #ifndef MK_FILEIO_H
 #define MK_FILEIO_H
 
@@ -18,6 +18,11 @@
  */
 int mk_read_file(const char *path, size_t max, char **ret, size_t *ret_len, mk_error *err)
         __attribute__((warn_unused_result));
+
+/* pread or pwrite exactly len bytes at off, retrying short transfers and EINTR: 0 or a negative
+ * errno (-EIO for an unexpected end of file). */
+int mk_pread_all(int fd, void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
+int mk_pwrite_all(int fd, const void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
 
 /*
  * Copy len bytes at offset from of fd in to offset to of fd out with

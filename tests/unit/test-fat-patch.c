@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the in-place FAT32 file rewrite (fat-patch.h) on ESPs made
+ * by mk_esp_write (the real mkfs.vfat and mtools): the content read back by
+ * mtools, fsck.vfat -n clean, every changed byte inside a reported range,
+ * and one case per error (missing path, folder, too large, damaged boot
+ * sector, truncated image, broken chain).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "esp.h"
+#include "fat-patch.h"
+#include "fileio.h"
+#include "macro.h"
+#include "subprocess.h"
+
+#define EPOCH 1767225600u
+#define MIB (1024ull * 1024)
+#define ESP_OFF MIB
+#define ESP_SIZE (40 * MIB)
+#define IMG_SIZE (ESP_OFF + ESP_SIZE + MIB)
+
+static char img[64];
+
+static const char *msg(const mk_error *e)
+{
+        return strncmp(e->msg, img, strlen(img)) ? e->msg : e->msg + strlen(img);
+}
+
+/* A fresh image with an ESP at ESP_OFF holding 4096-byte placeholders, as a factory template has. */
+static void make_esp(void)
+{
+        static const char zeros[4096];
+        static char big[20000];
+        memset(big, 'x', sizeof(big));
+        const mk_esp_file f[] = { { .esp_path = "EFI/BOOT/BOOTX64.EFI", .data = big, .size = sizeof(big) },
+                                  { .esp_path = "loader/loader.conf", .data = "timeout 0\n", .size = 10 },
+                                  { .esp_path = "slot-a/serial.yaml", .data = zeros, .size = sizeof(zeros) },
+                                  { .esp_path = "slot-a/serial.yaml.minisig", .data = zeros, .size = sizeof(zeros) },
+                                  { .esp_path = "slot-a/VMLINUZ", .data = big, .size = 3000 } };
+        const mk_esp_opts o = { .label = "ESP", .volume_id = 0x1234abcd, .source_date_epoch = EPOCH };
+        if (!*img) {
+                snprintf(img, sizeof(img), "/tmp/mkimage-fat-XXXXXX");
+                int fd = mkstemp(img);
+                CHECK(fd >= 0);
+                close(fd);
+        }
+        CHECK(truncate(img, 0) == 0 && truncate(img, (off_t)IMG_SIZE) == 0);
+        mk_error err = { 0 };
+        int r = mk_esp_write(img, ESP_OFF, ESP_SIZE, f, ELEMENTSOF(f), &o, &err);
+        if (r < 0)
+                fprintf(stderr, "mk_esp_write: %s\n", err.msg);
+        CHECK(r == 0);
+}
+
+static uint8_t *slurp(size_t *len)
+{
+        char *p = NULL;
+        mk_error err = { 0 };
+        CHECK(mk_read_file(img, 2 * IMG_SIZE, &p, len, &err) == 0);
+        return (uint8_t *)p;
+}
+
+typedef struct ranges {
+        uint64_t off[256], len[256];
+        size_t n;
+} ranges;
+
+static void note(void *ud, uint64_t off, uint64_t len)
+{
+        ranges *r = ud;
+        CHECK(r->n < 256);
+        if (r->n < 256) {
+                r->off[r->n] = off;
+                r->len[r->n++] = len;
+        }
+}
+
+static bool covered(const ranges *r, uint64_t at)
+{
+        for (size_t i = 0; i < r->n; i++)
+                if (at >= r->off[i] && at - r->off[i] < r->len[i])
+                        return true;
+        return false;
+}
+
+/* fsck.vfat -n on a copy of the ESP: 0 when clean. */
+static int fsck_esp(void)
+{
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd),
+                 "set -e; dd if=%s of=%s.esp bs=1M skip=%llu count=%llu status=none; "
+                 "out=$(fsck.vfat -n %s.esp 2>&1) || { echo \"$out\" >&2; exit 1; }; "
+                 "if echo \"$out\" | grep -iE 'wrong|differ|lost|free cluster|incorrect'; then exit 1; fi; rm -f %s.esp",
+                 img, img, ESP_OFF / MIB, ESP_SIZE / MIB, img, img);
+        return system(cmd);
+}
+
+/* Clear err (first error wins) and add nothing: for use inside an argument. */
+static unsigned fresh(mk_error *err)
+{
+        mk_error_clear(err);
+        return 0;
+}
+
+static void rewrite_ok(const char *path, const char *text, ranges *rg)
+{
+        int fd = open(img, O_RDWR | O_CLOEXEC);
+        CHECK(fd >= 0);
+        mk_fat_file *f = NULL;
+        mk_error err = { 0 };
+        int r = mk_fat_locate(fd, img, ESP_OFF + fresh(&err), path, &f, &err);
+        if (r < 0)
+                fprintf(stderr, "locate %s: %s\n", path, err.msg);
+        CHECK(r == 0);
+        if (f) {
+                r = mk_fat_rewrite(fd, f, text, strlen(text), note, rg, &err);
+                if (r < 0)
+                        fprintf(stderr, "rewrite %s: %s\n", path, err.msg);
+                CHECK(r == 0);
+        }
+        mk_fat_file_free(f);
+        close(fd);
+}
+
+static void check_content(const char *path, const char *want)
+{
+        char *got = NULL;
+        size_t len = 0;
+        mk_error err = { 0 };
+        CHECK(mk_esp_read(img, ESP_OFF, path, 1 << 20, &got, &len, &err) == 0);
+        CHECK(got && len == strlen(want) && !memcmp(got, want, len));
+        free(got);
+}
+
+static void test_rewrite(void)
+{
+        make_esp();
+        size_t n0 = 0, n1 = 0;
+        uint8_t *before = slurp(&n0);
+        ranges rg = { .n = 0 };
+        const char *rec = "mkimage-serial: 1\nserial: SN-1\n", *sig = "untrusted comment: x\nRWQ...\n";
+        /* Matched case-insensitively, through long and short names. */
+        rewrite_ok("SLOT-A/Serial.YAML", rec, &rg);
+        rewrite_ok("/slot-a//serial.yaml.minisig", sig, &rg);
+        uint8_t *after = slurp(&n1);
+        CHECK(n0 == n1);
+        size_t changed = 0, outside = 0;
+        for (size_t i = 0; before && after && i < n0 && i < n1; i++)
+                if (before[i] != after[i]) {
+                        changed++;
+                        if (!covered(&rg, i))
+                                outside++;
+                }
+        CHECK(changed > 0);
+        CHECK(outside == 0);
+        for (size_t i = 0; i < rg.n; i++)
+                CHECK(rg.off[i] >= ESP_OFF && rg.off[i] + rg.len[i] <= ESP_OFF + ESP_SIZE);
+        free(before);
+        free(after);
+        check_content("slot-a/serial.yaml", rec);
+        check_content("slot-a/serial.yaml.minisig", sig);
+        check_content("loader/loader.conf", "timeout 0\n");
+        CHECK(fsck_esp() == 0);
+
+        /* Shrunk to one cluster: the capacity follows; the file can be emptied. */
+        int fd = open(img, O_RDWR | O_CLOEXEC);
+        mk_fat_file *f = NULL;
+        mk_error err = { 0 };
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a/serial.yaml", &f, &err) == 0);
+        CHECK(f && mk_fat_file_capacity(f) > 0 && mk_fat_file_capacity(f) < 4096);
+        mk_fat_file_free(f);
+        close(fd);
+        rewrite_ok("slot-a/serial.yaml", "", &rg);
+        check_content("slot-a/serial.yaml", "");
+        CHECK(fsck_esp() == 0);
+}
+
+static void test_errors(void)
+{
+        make_esp();
+        int fd = open(img, O_RDWR | O_CLOEXEC);
+        CHECK(fd >= 0);
+        mk_fat_file *f = NULL;
+        mk_error err = { 0 };
+
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-b/serial.yaml", &f, &err) == -ENOENT && !f);
+        CHECK_STREQ(msg(&err), ": ESP: no 'slot-b' (looking for 'slot-b/serial.yaml')");
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a/missing", &f, &err) == -ENOENT);
+        CHECK_STREQ(msg(&err), ": ESP: no 'slot-a/missing' (looking for 'slot-a/missing')");
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a", &f, &err) == -EISDIR);
+        CHECK_STREQ(msg(&err), ": ESP: 'slot-a' is a folder, not a file");
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "loader/loader.conf/x", &f, &err) == -ENOTDIR);
+        CHECK_STREQ(msg(&err), ": ESP: 'loader/loader.conf' is a file, not a folder");
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "", &f, &err) == -EINVAL);
+
+        /* Larger than the placeholder: nothing written. */
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a/serial.yaml", &f, &err) == 0);
+        static char big[4097];
+        memset(big, 'y', sizeof(big));
+        ranges rg = { .n = 0 };
+        CHECK(mk_fat_rewrite(fd, f, big + fresh(&err), sizeof(big), note, &rg, &err) == -EFBIG);
+        CHECK_STREQ(msg(&err), ": ESP: 4097 bytes do not fit in the 4096 bytes reserved for 'slot-a/serial.yaml' "
+                               "(shorten it, or raise the reservation and rebuild the common part)");
+        CHECK(rg.n == 0);
+        CHECK(mk_fat_rewrite(fd, f, big + fresh(&err), 4096, note, &rg, &err) == 0); /* exactly full fits */
+        f = mk_fat_file_free(f);
+        close(fd);
+        CHECK(fsck_esp() == 0);
+
+        /* A broken chain: the file's first cluster marked free. */
+        fd = open(img, O_RDWR | O_CLOEXEC);
+        uint8_t bs[512];
+        CHECK(mk_pread_all(fd, bs, sizeof(bs), ESP_OFF) == 0);
+        uint64_t fat = ESP_OFF + (uint64_t)(bs[14] | bs[15] << 8) * 512;
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a/VMLINUZ", &f, &err) == 0);
+        CHECK(f && mk_fat_file_capacity(f) >= 3000);
+        f = mk_fat_file_free(f);
+        /* Find one of VMLINUZ's clusters: clear FAT entries one at a time until its chain breaks. */
+        static const uint8_t zero4[4];
+        for (uint32_t c = 2; c < 4096; c++) {
+                uint8_t e[4];
+                CHECK(mk_pread_all(fd, e, 4, fat + 4ull * c) == 0);
+                if (!memcmp(e, zero4, 4))
+                        continue;
+                /* Try clearing c; if VMLINUZ's chain then fails, this is one of its clusters. */
+                CHECK(mk_pwrite_all(fd, zero4, 4, fat + 4ull * c) == 0);
+                int r = mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a/VMLINUZ", &f, &err);
+                CHECK(mk_pwrite_all(fd, e, 4, fat + 4ull * c) == 0);
+                f = mk_fat_file_free(f);
+                if (r == -EINVAL && strstr(err.msg, "slot-a/VMLINUZ")) {
+                        CHECK(strstr(err.msg, "runs into a free cluster: run fsck.vfat on the ESP or rebuild the "
+                                              "image") != NULL);
+                        break;
+                }
+                CHECK(c < 4095);
+        }
+
+        /* A damaged boot sector. */
+        uint8_t bad = 0;
+        CHECK(mk_pwrite_all(fd, &bad, 1, ESP_OFF + 510) == 0);
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a/serial.yaml", &f, &err) == -EINVAL && !f);
+        CHECK_STREQ(msg(&err), ": the ESP at byte 1048576 is not a FAT32 volume mkimage can patch (its boot sector is "
+                               "damaged or not FAT32): rebuild the image");
+        CHECK(mk_pwrite_all(fd, &bs[510], 1, ESP_OFF + 510) == 0);
+
+        /* A truncated image: the directory lies beyond its end. */
+        CHECK(ftruncate(fd, (off_t)(ESP_OFF + 4096)) == 0);
+        CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a/serial.yaml", &f, &err) == -EIO && !f);
+        CHECK(strstr(err.msg, "the image ends early (truncated?)") != NULL);
+        close(fd);
+        unlink(img);
+}
+
+int main(void)
+{
+        check_suite_ = "fat-patch";
+        RUN(test_rewrite);
+        RUN(test_errors);
+        return check_exit();
+}
