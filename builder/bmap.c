@@ -184,10 +184,54 @@ int mk_bmap_ref_new(int fd, const char *name, mk_bmap_ref **ret, mk_error *err)
         return 0;
 }
 
-/* The reference's digest of [from, to) when it has that piece with the same bytes, else NULL. */
-static const char *ref_lookup(const mk_bmap_ref *ref, int fd, uint64_t from, uint64_t to, uint8_t *a, uint8_t *b)
+void mk_ranges_add(mk_ranges *r, uint64_t off, uint64_t len)
 {
-        size_t lo = 0, hi = ref ? ref->n : 0;
+        if (r->oom || !len)
+                return;
+        if (r->n && r->v[r->n - 1].off + r->v[r->n - 1].len == off) { /* the common case: one write after another */
+                r->v[r->n - 1].len += len;
+                return;
+        }
+        if (r->n == r->cap) {
+                size_t cap = r->cap ? r->cap * 2 : 16;
+                struct mk_range *v = realloc(r->v, cap * sizeof(*v));
+                if (!v) {
+                        r->oom = true;
+                        return;
+                }
+                r->v = v;
+                r->cap = cap;
+        }
+        r->v[r->n++] = (struct mk_range){ off, len };
+}
+
+void mk_ranges_add_cb(void *userdata, uint64_t off, uint64_t len)
+{
+        mk_ranges_add(userdata, off, len);
+}
+
+bool mk_ranges_overlap(const mk_ranges *r, uint64_t from, uint64_t to)
+{
+        if (r->oom)
+                return true;
+        for (size_t i = 0; i < r->n; i++)
+                if (r->v[i].off < to && r->v[i].off + r->v[i].len > from)
+                        return true;
+        return false;
+}
+
+void mk_ranges_clear(mk_ranges *r)
+{
+        free(r->v);
+        *r = (mk_ranges){ 0 };
+}
+
+/* ref's digest of [from, to) when it has that piece and nothing in it was written, else NULL. */
+static const char *ref_lookup(const mk_bmap_ref *ref, const mk_ranges *written, uint64_t from, uint64_t to)
+{
+        if (!ref || !written || mk_ranges_overlap(written, from, to))
+                return NULL;
+        size_t lo = 0, hi = ref->n;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
                 if (ref->start[mid] < from)
@@ -195,11 +239,7 @@ static const char *ref_lookup(const mk_bmap_ref *ref, int fd, uint64_t from, uin
                 else
                         hi = mid;
         }
-        if (!ref || lo == ref->n || ref->start[lo] != from || ref->end[lo] != to)
-                return NULL;
-        size_t n = (size_t)(to - from);
-        if (pread(fd, a, n, (off_t)from) != (ssize_t)n || pread(ref->fd, b, n, (off_t)from) != (ssize_t)n ||
-            memcmp(a, b, n))
+        if (lo == ref->n || ref->start[lo] != from || ref->end[lo] != to)
                 return NULL;
         return ref->hex[lo];
 }
@@ -217,7 +257,8 @@ typedef struct makectx {
         int fd;
         const char *name;
         const mk_bmap_ref *ref;
-        uint8_t *buf, *buf2, *zero;
+        const mk_ranges *written;
+        uint8_t *buf, *zero;
         EVP_MD_CTX *img;
         uint64_t pos, mapped;
         text *ranges;
@@ -229,7 +270,7 @@ static int make_piece(void *ctx, uint64_t from, uint64_t to)
         makectx *m = ctx;
         hash_zeros(m->img, m->zero, from - m->pos);
         char hex[65];
-        const char *known = m->img ? NULL : ref_lookup(m->ref, m->fd, from, to, m->buf, m->buf2);
+        const char *known = m->img ? NULL : ref_lookup(m->ref, m->written, from, to);
         if (known)
                 memcpy(hex, known, 65);
         else {
@@ -247,20 +288,20 @@ static int make_piece(void *ctx, uint64_t from, uint64_t to)
         return 0;
 }
 
-int mk_bmap_make(int fd, const char *name, const mk_bmap_ref *ref, char **ret_text, size_t *ret_len,
-                 char image_sha[65], mk_error *err)
+int mk_bmap_make(int fd, const char *name, const mk_bmap_ref *ref, const mk_ranges *written, char **ret_text,
+                 size_t *ret_len, char image_sha[65], mk_error *err)
 {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return mk_error_set(err, errno, "%s: %s", name, strerror(errno));
         uint64_t size = (uint64_t)st.st_size, blocks = (size + MK_BMAP_BLOCK - 1) / MK_BMAP_BLOCK;
-        _cleanup_free_ uint8_t *buf = malloc(CHUNK), *buf2 = malloc(CHUNK), *zero = image_sha ? calloc(1, CHUNK) : NULL;
+        _cleanup_free_ uint8_t *buf = malloc(CHUNK), *zero = image_sha ? calloc(1, CHUNK) : NULL;
         EVP_MD_CTX *img = image_sha ? EVP_MD_CTX_new() : NULL;
         text ranges = { 0 }, t = { 0 };
         int r = 0;
-        makectx m = { .fd = fd, .name = name, .ref = ref, .buf = buf, .buf2 = buf2, .zero = zero, .img = img,
+        makectx m = { .fd = fd, .name = name, .ref = ref, .written = written, .buf = buf, .zero = zero, .img = img,
                       .ranges = &ranges, .err = err };
-        if (!buf || !buf2 || (image_sha && (!zero || !img))) {
+        if (!buf || (image_sha && (!zero || !img))) {
                 r = mk_error_set(err, ENOMEM, "out of memory");
                 goto out;
         }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "build-boot.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -152,9 +153,9 @@ int mk_boot_manifest_files(const mk_boot_stage *s, char slot, mk_manifest_file f
 
 /* Everything the ESP holds; the strings are owned here. */
 typedef struct esp_content {
-        mk_esp_file files[4 + 7 * 2];
+        mk_esp_file files[2 + 7 * 2];
         size_t n;
-        char *owned[16];
+        char *owned[1 + 8 * 2];
         size_t n_owned;
 } esp_content;
 
@@ -166,12 +167,14 @@ static void content_done(esp_content *c)
 
 static const char *own(esp_content *c, char *s)
 {
+        assert(c->n_owned < ELEMENTSOF(c->owned)); /* sized for two slots */
         c->owned[c->n_owned++] = s;
         return s;
 }
 
 static void add(esp_content *c, const char *path, const void *data, size_t size)
 {
+        assert(c->n < ELEMENTSOF(c->files));
         c->files[c->n++] = (mk_esp_file){ .esp_path = path, .data = data, .size = size };
 }
 
@@ -199,8 +202,9 @@ static int add_entry(esp_content *c, const mk_boot_stage *s, const mk_model *m, 
 }
 
 int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, const char *image_path,
-                  const mk_boot_slot *slots, size_t n_slots, uint64_t sde, mk_error *err)
+                  const mk_boot_slot *slots, size_t n_slots, uint64_t sde, bool serial_room, mk_error *err)
 {
+        static const char placeholder[MK_SERIAL_RESERVE];
         if (!s->esp)
                 return 0;
         esp_content c = { 0 };
@@ -221,6 +225,17 @@ int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l,
                 }
                 add(&c, own(&c, mf), bs->manifest, bs->manifest_len);
                 add(&c, own(&c, sig), bs->signature, bs->signature_len);
+                if (serial_room) {
+                        char *rec = NULL, *rsig = NULL;
+                        if (asprintf(&rec, "slot-%c/" MK_SERIAL_RECORD, bs->slot) < 0 ||
+                            asprintf(&rsig, "slot-%c/" MK_SERIAL_RECORD_SIG, bs->slot) < 0) {
+                                free(rec);
+                                r = mk_error_set(err, ENOMEM, "out of memory");
+                                break;
+                        }
+                        add(&c, own(&c, rec), placeholder, sizeof(placeholder));
+                        add(&c, own(&c, rsig), placeholder, sizeof(placeholder));
+                }
                 /* The first slot is the one to boot: the higher entry version wins in systemd-boot. */
                 if (s->kernel)
                         r = add_entry(&c, s, m, l, bs->slot, n_slots - i, err);

@@ -51,10 +51,21 @@ typedef struct mk_boot_slot {
         size_t manifest_len, signature_len;
 } mk_boot_slot;
 
-/* Write the ESP into the image file (planned offset and size of s->esp). */
+/* The files `mkimage factory` writes per device beside each slot's manifest. */
+#define MK_SERIAL_RECORD "serial.yaml"
+#define MK_SERIAL_RECORD_SIG "serial.yaml.minisig"
+/* The room a factory template reserves for each of them: the record is a few hundred bytes. */
+#define MK_SERIAL_RESERVE 4096u
+
+/*
+ * Write the ESP into the image file (planned offset and size of s->esp).
+ * serial_room: also put MK_SERIAL_RESERVE-byte placeholders of
+ * MK_SERIAL_RECORD and MK_SERIAL_RECORD_SIG into each slot's folder (a
+ * factory template: each device's record is written over them in place).
+ */
 int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, const char *image_path,
-                  const mk_boot_slot *slots, size_t n_slots, uint64_t source_date_epoch, mk_error *err)
-        __attribute__((warn_unused_result));
+                  const mk_boot_slot *slots, size_t n_slots, uint64_t source_date_epoch, bool serial_room,
+                  mk_error *err) __attribute__((warn_unused_result));
 
 void mk_boot_stage_done(mk_boot_stage *s);
 

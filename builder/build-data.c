@@ -99,7 +99,9 @@ int mk_data_write(const mk_data_stage *s, const mk_model *m, const char *image_p
 {
         if (!s->part)
                 return 0;
-        mk_ext4_opts eo = { .label = m->data.label, .mtime = (int64_t)(mtime > MK_EXT4_MTIME_MAX ? MK_EXT4_MTIME_MAX : mtime) };
+        mk_ext4_opts eo = { .label = m->data.label,
+                            .mtime = (int64_t)(mtime > MK_EXT4_MTIME_MAX ? MK_EXT4_MTIME_MAX : mtime),
+                            .lazy_init = s->encrypted };
         mk_derive_bytes(m->brand, m->model, "ext4-uuid", s->part->name, eo.uuid, sizeof(eo.uuid));
         mk_derive_bytes(m->brand, m->model, "ext4-hash-seed", s->part->name, eo.hash_seed, sizeof(eo.hash_seed));
         uint64_t off = s->part->start, size = s->part->length;

@@ -362,7 +362,7 @@ static int write_esp(build *b, mk_error *err)
                                                      .signature = b->mf_text[s][1],
                                                      .signature_len = strlen(b->mf_text[s][1]) };
         return mk_boot_write(&b->boot, b->m, b->l, mk_output_tmp_path(b->img), slots, n, b->o->source_date_epoch,
-                             err);
+                             b->o->factory_template, err);
 }
 
 /* The generated data key, mode 0600, committed with the image. */
@@ -420,8 +420,12 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
                 logf_(o, "component %s: %s%s", in->mc->name,
                       in->is_dir ? "unsigned directory" : in->signed_ok ? "signature OK, key " : "unsigned", in->signer_id);
         }
-        if ((r = load_key(b, err)) < 0 || (r = hash_components(b, err)) < 0)
+        if ((r = load_key(b, err)) < 0)
                 return r;
+        stage(o, "hash");
+        if ((r = hash_components(b, err)) < 0)
+                return r;
+        stage(o, "prepare");
         if ((r = mk_data_prepare(b->m, b->l, b->inputs, o->data_key, o->data_key_out, o->factory_template, &b->data,
                                    err)) < 0 ||
             (r = mk_boot_prepare(b->m, b->l, b->inputs, b->key, o->source_date_epoch, &b->boot, err)) < 0)
@@ -460,6 +464,7 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         stage(o, "gpt");
         if ((r = mk_gpt_write(mk_output_tmp_path(b->img), b->l, err)) < 0)
                 return r;
+        stage(o, "slots");
         if ((r = write_slots(b, err)) < 0)
                 return r;
         stage(o, "data");
@@ -482,6 +487,7 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         stage(o, "commit");
         if ((r = commit(b, err)) < 0)
                 return r;
+        stage(o, "done");
         logf_(o, "wrote %s", b->out_path);
         if (ret) {
                 snprintf(ret->out_path, sizeof(ret->out_path), "%s", b->out_path);

@@ -23,11 +23,20 @@ typedef struct ext4_need {
 /* Where errors are reported from: the image, the range and the content. */
 typedef struct ext4_where {
         const char *image;
+        int fd; /* the image, open read-write */
         uint64_t offset, size;
         const char *origin; /* the content's name, or NULL */
         ext4_need need;
         uint64_t avail_blocks, avail_inodes;
 } ext4_where;
+
+/*
+ * ext2fs_initialize() on the open file fd (name is for messages) through
+ * mk_ext4_io_manager: pread/pwrite at the "offset=" option's byte offset,
+ * never fsync (the image is synced once, when complete).
+ */
+extern io_manager mk_ext4_io_manager;
+errcode_t mk_ext4_io_initialize(const char *name, int fd, int flags, struct ext2_super_block *param, ext2_filsys *ret);
 
 /* "IMAGE: data partition (ext4 of 64.0 MiB at offset 1048576)" into buf. */
 const char *ext4_where_str(const ext4_where *w, char *buf, size_t len);

@@ -184,7 +184,7 @@ static errcode_t init_fs(const ext4_where *w, const mk_ext4_opts *o, ext2_filsys
         ext2fs_set_feature_extra_isize(&p);
 
         ext2_filsys fs = NULL;
-        errcode_t e = ext2fs_initialize(w->image, EXT2_FLAG_64BITS | EXT2_FLAG_RW, &p, unix_io_manager, &fs);
+        errcode_t e = mk_ext4_io_initialize(w->image, w->fd, EXT2_FLAG_64BITS | EXT2_FLAG_RW, &p, &fs);
         if (e)
                 return e;
         char opt[64];
@@ -217,10 +217,12 @@ static errcode_t init_fs(const ext4_where *w, const mk_ext4_opts *o, ext2_filsys
 }
 
 /* Inode tables, reserved inodes, root, lost+found, bad-block and resize inodes, journal. */
-static errcode_t write_skeleton(ext2_filsys fs, const struct ext2fs_journal_params *jp)
+static errcode_t write_skeleton(ext2_filsys fs, const struct ext2fs_journal_params *jp, bool lazy)
 {
         errcode_t e;
-        for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+        /* Lazy: the groups keep ext2fs_initialize's INODE_UNINIT and itable_unused, so the kernel and
+         * e2fsck read no inode beyond the ones in use; the kernel zeroes the rest after the first mount. */
+        for (dgrp_t g = 0; !lazy && g < fs->group_desc_count; g++) {
                 if ((e = ext2fs_zero_blocks2(fs, ext2fs_inode_table_loc(fs, g), (int)fs->inode_blocks_per_group, NULL,
                                              NULL)))
                         return e;
@@ -255,7 +257,7 @@ static errcode_t write_skeleton(ext2_filsys fs, const struct ext2fs_journal_para
         if ((e = ext2fs_update_bb_inode(fs, NULL)) || (e = ext2fs_create_resize_inode(fs)))
                 return e;
         struct ext2fs_journal_params j = *jp;
-        return ext2fs_add_journal_inode3(fs, &j, ~0ULL, 0);
+        return ext2fs_add_journal_inode3(fs, &j, ~0ULL, lazy ? EXT2_MKJOURNAL_LAZYINIT : 0);
 }
 
 /* What an initialized, still unwritten file system leaves for content. */
@@ -320,7 +322,7 @@ static uint64_t min_size(const ext4_where *w, const mk_ext4_opts *o)
 static int ext4_write(const char *image_path, int fd, uint64_t offset, uint64_t size, const mk_ext4_opts *o,
                       fstree *content, bool check_fit, mk_error *err)
 {
-        ext4_where w = {.image = image_path, .offset = offset, .size = size};
+        ext4_where w = {.image = image_path, .fd = fd, .offset = offset, .size = size};
         if (content)
                 w.origin = fstree_origin(content);
         int r;
@@ -341,7 +343,7 @@ static int ext4_write(const char *image_path, int fd, uint64_t offset, uint64_t 
 
         if ((r = clear_range(&w, fd, err)) < 0)
                 return r;
-        if ((e = write_skeleton(fs, &jp)))
+        if ((e = write_skeleton(fs, &jp, o->lazy_init)))
                 return ext4_fail(&w, e, "writing the empty file system", NULL, err);
         if (content && (r = ext4_populate(fs, content, &w, err)) < 0)
                 return r;

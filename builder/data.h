@@ -31,6 +31,11 @@ typedef struct mk_ext4_opts {
         uint8_t hash_seed[16]; /* directory hash seed (derived as well) */
         int64_t mtime;         /* every timestamp, 0 .. MK_EXT4_MTIME_MAX (SOURCE_DATE_EPOCH) */
         uint32_t inode_ratio;  /* bytes per inode, 4096 .. 64 MiB; 0 = 16384 as mke2fs */
+        /* Leave the journal and the unused inode tables unwritten (mke2fs -E
+         * lazy_itable_init=1,lazy_journal_init=1). Only for a file system inside
+         * a fresh LUKS2 volume: there an unwritten block reads as random bytes
+         * under a new volume key, never as an old journal that could replay. */
+        bool lazy_init;
 } mk_ext4_opts;
 
 /*

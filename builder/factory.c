@@ -22,11 +22,13 @@
 
 #include "bmap.h"
 #include "build-data.h"
+#include "build-boot.h"
 #include "build.h"
 #include "data.h"
 #include "digest.h"
 #include "esp.h"
 #include "factory-devices.h"
+#include "fat-patch.h"
 #include "fileio.h"
 #include "gpt.h"
 #include "inputs.h"
@@ -55,6 +57,8 @@ typedef struct fctx {
         int template_fd;
         uint64_t template_size;
         uint64_t esp_off;
+        char record_slots[2]; /* the slots whose folder holds a serial record's placeholders */
+        size_t n_record_slots;
         const mk_gpt_part *data; /* in gpt */
         mk_gpt *gpt;
         bool encrypted;
@@ -246,6 +250,19 @@ static int build_template(fctx *f, mk_error *err)
         if (f->template_fd < 0 || fstat(f->template_fd, &st) < 0)
                 return mk_error_set(err, errno, "%s: %s", f->template_path, strerror(errno));
         f->template_size = (uint64_t)st.st_size;
+        for (char slot = 'a'; slot <= 'b'; slot++) {
+                char p[64];
+                snprintf(p, sizeof(p), "slot-%c/" MK_SERIAL_RECORD, slot);
+                mk_fat_file *ff = NULL;
+                r = mk_fat_locate(f->template_fd, f->template_path, f->esp_off, p, &ff, err);
+                mk_fat_file_free(ff);
+                if (r == -ENOENT)
+                        continue; /* no slot b */
+                if (r < 0)
+                        return r;
+                f->record_slots[f->n_record_slots++] = slot;
+        }
+        mk_error_clear(err);
         return mk_bmap_ref_new(f->template_fd, f->template_path, &f->bref, err);
 }
 
@@ -281,6 +298,7 @@ typedef struct device_out {
         size_t bmap_len;
         char image_sha[65], bmap_sha[65], key_fpr[65];
         mk_output *img, *keyf, *bmapf;
+        mk_ranges written; /* bytes of the image written after the clone */
 } device_out;
 
 static void device_out_done(fctx *f, device_out *d)
@@ -292,6 +310,7 @@ static void device_out_done(fctx *f, device_out *d)
         free(d->serial_sig);
         free(d->device_yaml);
         free(d->bmap);
+        mk_ranges_clear(&d->written);
         pthread_mutex_lock(&f->lock);
         mk_output_abort(d->img);
         mk_output_abort(d->keyf);
@@ -396,7 +415,8 @@ static int write_data(fctx *f, mk_inputs *inputs, const mk_device *dev, device_o
         int r = device_tree(f, inputs, d, &t, err);
         if (r < 0)
                 return r;
-        mk_ext4_opts eo = { .label = f->m->data.label, .mtime = (int64_t)f->o->source_date_epoch };
+        mk_ext4_opts eo = { .label = f->m->data.label, .mtime = (int64_t)f->o->source_date_epoch,
+                            .lazy_init = f->encrypted };
         mk_derive_bytes(f->m->brand, f->m->model, "ext4-uuid", dev->serial, eo.uuid, sizeof(eo.uuid));
         mk_derive_bytes(f->m->brand, f->m->model, "ext4-hash-seed", dev->serial, eo.hash_seed, sizeof(eo.hash_seed));
         uint64_t off = f->data->start, size = f->data->size;
@@ -413,6 +433,25 @@ static int write_data(fctx *f, mk_inputs *inputs, const mk_device *dev, device_o
         mk_luks_opts lo = { .key = d->key, .key_len = MK_DATA_KEY_GEN, .pbkdf = mk_data_luks_pbkdf(f->m),
                             .uuid = uuid, .label = f->data->name };
         return mk_luks2_format(path, f->data->start, f->data->size, &lo, err);
+}
+
+/* The serial record and its signature over the common part's placeholders in each slot's folder. */
+static int write_serial_records(fctx *f, device_out *d, int fd, const char *path, mk_error *err)
+{
+        for (size_t i = 0; i < f->n_record_slots; i++)
+                for (int k = 0; k < 2; k++) {
+                        char p[64];
+                        snprintf(p, sizeof(p), "slot-%c/%s", f->record_slots[i], k ? MK_SERIAL_RECORD_SIG : MK_SERIAL_RECORD);
+                        const char *text = k ? d->serial_sig : d->serial_yaml;
+                        mk_fat_file *ff = NULL;
+                        int r = mk_fat_locate(fd, path, f->esp_off, p, &ff, err);
+                        if (r >= 0)
+                                r = mk_fat_rewrite(fd, ff, text, strlen(text), mk_ranges_add_cb, &d->written, err);
+                        mk_fat_file_free(ff);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
 }
 
 static int open_out(fctx *f, const char *name, mk_output **ret, mk_error *err)
@@ -495,31 +534,13 @@ static int one_device(fctx *f, mk_inputs *inputs, const mk_device *dev, mk_error
         if ((r = mk_seckey_generate(&d.id, err)) < 0 || (r = mk_seckey_text(d.id, &d.id_text, err)) < 0)
                 goto out;
         mk_seckey_pub_text(d.id, d.pub);
-        if ((r = identity_texts(f, dev, &d, err)) < 0 || (r = clone_template(f, fd, path, err)) < 0 ||
-            (r = write_data(f, inputs, dev, &d, path, fd, err)) < 0)
+        if ((r = identity_texts(f, dev, &d, err)) < 0 || (r = clone_template(f, fd, path, err)) < 0)
                 goto out;
-        /* The serial record beside each slot's manifest. */
-        for (char s = 'a'; s <= 'b' && r >= 0; s++) {
-                char p[64], mf[64];
-                snprintf(mf, sizeof(mf), "slot-%c", s);
-                bool has_slot = false;
-                char **names = NULL;
-                mk_error e2 = { 0 };
-                if (mk_esp_list(path, f->esp_off, mf, &names, &e2) == 0) {
-                        for (size_t i = 0; names[i]; i++)
-                                has_slot |= !strcmp(names[i], "manifest.yaml");
-                        mk_esp_names_free(names);
-                }
-                if (!has_slot)
-                        continue;
-                snprintf(p, sizeof(p), "slot-%c/serial.yaml", s);
-                r = mk_esp_put(path, f->esp_off, p, d.serial_yaml, strlen(d.serial_yaml), f->o->source_date_epoch, err);
-                snprintf(p, sizeof(p), "slot-%c/serial.yaml.minisig", s);
-                if (r >= 0)
-                        r = mk_esp_put(path, f->esp_off, p, d.serial_sig, strlen(d.serial_sig),
-                                       f->o->source_date_epoch, err);
-        }
-        if (r < 0 || (r = mk_bmap_make(fd, path, f->bref, &d.bmap, &d.bmap_len, f->o->image_digest ? d.image_sha : NULL, err)) < 0)
+        mk_ranges_add(&d.written, f->data->start, f->data->size);
+        if ((r = write_data(f, inputs, dev, &d, path, fd, err)) < 0)
+                goto out;
+        r = write_serial_records(f, &d, fd, path, err);
+        if (r < 0 || (r = mk_bmap_make(fd, path, f->bref, &d.written, &d.bmap, &d.bmap_len, f->o->image_digest ? d.image_sha : NULL, err)) < 0)
                 goto out;
         mk_sha256_buffer(d.bmap, d.bmap_len, d.bmap_sha);
         /* A fingerprint of the key, never the key: BLAKE2b keyed with the key itself. */

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libcryptsetup cannot put a header at an offset inside a file, so the
- * header is formatted into a memfd the size of the partition (sparse:
- * libcryptsetup sees the device size the real partition has) with the data
- * offset fixed at 16 MiB, and its first 16 MiB are copied into the image.
+ * header is formatted into a memfd as a detached header, with the data
+ * offset fixed at 16 MiB, and its data ranges are copied into the image. The
+ * data device libcryptsetup is given is a second, empty memfd of the
+ * partition's size (it reads the size only). Detached, libcryptsetup zeroes
+ * only the first 4 KiB of the header file instead of all 16 MiB; the bytes
+ * on disk are those of an attached header (LUKS2 records no difference).
  * The LUKS2 data segment is "dynamic" (to the end of the device), so the
  * header does not depend on where the partition lives.
  *
@@ -30,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 
 #define CHUNK (1u << 20)
@@ -123,16 +127,19 @@ static int cs_fail(const char *at, int r, const char *doing, mk_error *err)
         return mk_error_set(err, e, "%s: %s: %s", at, doing, cs_msg[0] ? cs_msg : strerror(e));
 }
 
-/* Format the header into hdr_fd (a file of the partition's size) with vk. */
-static int format_header(const char *at, int hdr_fd, const uint8_t *vk, const mk_luks_opts *o, mk_error *err)
+/* Format the header into hdr_fd (a file of MK_LUKS2_DATA_OFFSET bytes) with vk, for a data device
+ * data_fd (a file of the partition's size). */
+static int format_header(const char *at, int hdr_fd, int data_fd, const uint8_t *vk, const mk_luks_opts *o,
+                         mk_error *err)
 {
-        char dev[64];
-        snprintf(dev, sizeof(dev), "/proc/self/fd/%d", hdr_fd);
+        char hdr[64], data[64];
+        snprintf(hdr, sizeof(hdr), "/proc/self/fd/%d", hdr_fd);
+        snprintf(data, sizeof(data), "/proc/self/fd/%d", data_fd);
         cs_msg[0] = 0;
         crypt_set_log_callback(NULL, cs_log, NULL); /* the default would print */
         crypt_metadata_locking(NULL, 0);            /* process-global; locks want /run/cryptsetup */
         struct crypt_device *cd = NULL;
-        int r = crypt_init(&cd, dev);
+        int r = crypt_init_data_device(&cd, hdr, data);
         if (r < 0)
                 return cs_fail(at, r, "opening the header file", err);
         crypt_set_log_callback(cd, cs_log, NULL);
@@ -183,29 +190,13 @@ out:
         return r < 0 ? cs_fail(at, r, doing, err) : 0;
 }
 
-/* pread or pwrite exactly len bytes at off: 0 or a negative errno. */
-static int io_all(int fd, bool write, void *buf, size_t len, uint64_t off)
-{
-        for (size_t done = 0; done < len;) {
-                char *p = (char *)buf + done;
-                off_t at = (off_t)(off + done);
-                ssize_t n = write ? pwrite(fd, p, len - done, at) : pread(fd, p, len - done, at);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                done += (size_t)n;
-        }
-        return 0;
-}
-
 /* Encrypt [from, to) (relative to the payload at start; sector 0 at start) in place. */
 static int encrypt_range(const char *at, EVP_CIPHER_CTX *ctx, uint8_t *buf, int fd, uint64_t start, uint64_t from,
                          uint64_t to, mk_error *err)
 {
         for (uint64_t off = from; off < to;) {
                 size_t n = to - off < CHUNK ? (size_t)(to - off) : CHUNK;
-                int r = io_all(fd, false, buf, n, start + off);
+                int r = mk_pread_all(fd, buf, n, start + off);
                 if (r < 0)
                         return mk_error_set(err, -r, "%s: reading the payload: %s", at, strerror(-r));
                 for (size_t s = 0; s < n; s += MK_LUKS2_SECTOR) {
@@ -219,7 +210,7 @@ static int encrypt_range(const char *at, EVP_CIPHER_CTX *ctx, uint8_t *buf, int 
                                 return mk_error_set(err, EIO, "%s: AES-256-XTS failed at sector %" PRIu64, at,
                                                     (off + s) / MK_LUKS2_SECTOR);
                 }
-                if ((r = io_all(fd, true, buf, n, start + off)) < 0)
+                if ((r = mk_pwrite_all(fd, buf, n, start + off)) < 0)
                         return mk_error_set(err, -r, "%s: writing the encrypted payload: %s", at, strerror(-r));
                 off += n;
         }
@@ -280,8 +271,10 @@ out:
 
 /*
  * Copy the header area into place. Most of it is zeros (the keyslots area
- * beyond the one keyslot): where the range can be punched, only non-zero
- * blocks are written, so the image stays sparse and block maps stay small.
+ * beyond the one keyslot, and the padding up to the data offset): only the
+ * memfd's data ranges are read, and where the range can be punched only
+ * their non-zero blocks are written, so the image stays sparse and block
+ * maps stay small.
  */
 static int copy_header(const char *at, int from, int to, uint64_t offset, mk_error *err)
 {
@@ -291,13 +284,29 @@ static int copy_header(const char *at, int from, int to, uint64_t offset, mk_err
         bool sparse = fallocate(to, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
                                 (off_t)MK_LUKS2_DATA_OFFSET) == 0;
         static const uint8_t zero[4096];
-        for (uint64_t off = 0; off < MK_LUKS2_DATA_OFFSET; off += CHUNK) {
-                int r = io_all(from, false, buf, CHUNK, off);
-                for (size_t b = 0; r == 0 && b < CHUNK; b += sizeof(zero))
-                        if (!sparse || memcmp(buf + b, zero, sizeof(zero)))
-                                r = io_all(to, true, buf + b, sizeof(zero), offset + off + b);
-                if (r < 0)
-                        return mk_error_set(err, -r, "%s: copying the header: %s", at, strerror(-r));
+        for (uint64_t off = 0; off < MK_LUKS2_DATA_OFFSET;) {
+                off_t data = sparse ? lseek(from, (off_t)off, SEEK_DATA) : (off_t)off;
+                if (data < 0 || (uint64_t)data >= MK_LUKS2_DATA_OFFSET)
+                        break; /* holes to the end (ENXIO) */
+                off_t hole = sparse ? lseek(from, data, SEEK_HOLE) : (off_t)MK_LUKS2_DATA_OFFSET;
+                uint64_t end = hole < 0 || (uint64_t)hole > MK_LUKS2_DATA_OFFSET ? MK_LUKS2_DATA_OFFSET : (uint64_t)hole;
+                for (off = (uint64_t)data & ~(uint64_t)(sizeof(zero) - 1); off < end;) {
+                        size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
+                        n = (n + sizeof(zero) - 1) & ~(sizeof(zero) - 1);
+                        int r = mk_pread_all(from, buf, n, off);
+                        /* Runs of non-zero blocks, each written at once. */
+                        for (size_t b = 0; r == 0 && b < n;) {
+                                size_t e = b;
+                                while (e < n && (!sparse || memcmp(buf + e, zero, sizeof(zero))))
+                                        e += sizeof(zero);
+                                if (e > b)
+                                        r = mk_pwrite_all(to, buf + b, e - b, offset + off + b);
+                                b = e + sizeof(zero);
+                        }
+                        if (r < 0)
+                                return mk_error_set(err, -r, "%s: copying the header: %s", at, strerror(-r));
+                        off += n;
+                }
         }
         return 0;
 }
@@ -328,13 +337,14 @@ int mk_luks2_format(const char *image_path, uint64_t offset, uint64_t size, cons
                                     "%s: the partition ends at %" PRIu64 ", beyond the end of the image (%jd bytes)",
                                     at, offset + size, (intmax_t)st.st_size);
         _cleanup_close_ int hdr = memfd_create("mkimage-luks2-header", MFD_CLOEXEC);
-        if (hdr < 0 || ftruncate(hdr, (off_t)size) < 0)
+        _cleanup_close_ int dev = memfd_create("mkimage-luks2-device", MFD_CLOEXEC);
+        if (hdr < 0 || dev < 0 || ftruncate(hdr, (off_t)MK_LUKS2_DATA_OFFSET) < 0 || ftruncate(dev, (off_t)size) < 0)
                 return mk_error_set(err, errno, "%s: creating the header in memory: %m", at);
         uint8_t *vk = sodium_malloc(MK_LUKS2_KEY_BYTES);
         if (!vk)
                 return mk_error_set(err, ENOMEM, "%s: cannot allocate locked memory for the volume key", at);
         randombytes_buf(vk, MK_LUKS2_KEY_BYTES);
-        r = format_header(at, hdr, vk, o, err);
+        r = format_header(at, hdr, dev, vk, o, err);
         if (r >= 0)
                 r = encrypt_payload(at, fd, offset + MK_LUKS2_DATA_OFFSET, mk_luks2_payload_size(size), vk, err);
         sodium_free(vk); /* wipes */

@@ -59,6 +59,12 @@ for slot in a b; do
         check "serial-record-minisign-$slot" minisign -Vqm "$T/serial-$slot.yaml" -p "$brand_pub"
 done
 check serial-names-serial grep -qx 'serial: SN-003' "$T/serial-a.yaml"
+# The records are written over the common part's placeholders in place: the FAT stays consistent
+# (chains shrunk in both FATs, FSInfo's free count).
+slice "$O/SN-003.img" esp "$T/esp"
+fsck.vfat -n "$T/esp" >"$T/fsck.out" 2>&1
+expect_eq esp-fsck-clean "$?:$(grep -ciE 'wrong|differ|lost|free cluster|incorrect' "$T/fsck.out")" "0:0"
+rm -f "$T/esp"
 rec=$(grep '"serial":"SN-003"' "$O/factory-record.jsonl")
 dkey=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["device-key"])' "$rec")
 check serial-names-device-key grep -qx "device-key: $dkey" "$T/serial-a.yaml"
