@@ -29,8 +29,6 @@ const char cli_factory_help[] =
         "                     p mod N = I, for N workers over one list (0 <= I < N)\n"
         "  --image-digest     also record each whole image's SHA-256 (what sha256sum\n"
         "                     prints; it hashes the holes too, the slowest step)\n"
-        "  --image-digest     also record each whole image's SHA-256 (what sha256sum\n"
-        "                     prints; it hashes the holes too: the slowest step)\n"
         "  -v, --verbose      print what is being done\n"
         "  -h, --help         show this help\n\n"
         "Writes OUTDIR/SERIAL.img, SERIAL.img.bmap (for bmaptool copy), SERIAL.data-key\n"

@@ -37,7 +37,7 @@
 #include "macro.h"
 
 #define CHUNK (1u << 20)
-#define MK_LUKS2_KEYSLOTS_SIZE (2u << 20)
+#define MK_LUKS2_KEYSLOTS_SIZE (1u << 20)
 #define PBKDF2_MIN_ITER 1000u
 #define ARGON2_MIN_TIME 4u
 #define ARGON2_MEM_MIN 32u
@@ -162,9 +162,10 @@ static int format_header(const char *at, int hdr_fd, int data_fd, const uint8_t 
         doing = "setting the data offset";
         if ((r = crypt_set_data_offset(cd, MK_LUKS2_DATA_OFFSET / MK_LUKS2_SECTOR)) < 0)
                 goto out;
-        /* Room for 8 keyslots of a 64-byte key instead of all of the 16 MiB: libcryptsetup fills the
-         * keyslots area with random bytes, which costs time per device and keeps the image from
-         * being sparse; the rest up to the data offset stays zero. */
+        /* A keyslots area of 1 MiB instead of all of the 16 MiB: room for four keyslots of a 64-byte
+         * key (258048 bytes each with 4000 AF stripes), the device's and three enrolled later.
+         * libcryptsetup fills the whole area with random bytes, which costs time per device and keeps
+         * the image from being sparse; the rest up to the data offset stays zero. */
         doing = "setting the keyslots area size";
         if ((r = crypt_set_metadata_size(cd, 0, MK_LUKS2_KEYSLOTS_SIZE)) < 0)
                 goto out;

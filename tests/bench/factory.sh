@@ -3,7 +3,14 @@
 # demo model with `mkimage factory`, against the naive route: one `mkimage
 # build` per device with its own data key. The naive route is timed on
 # NAIVE_SAMPLE devices (default 20) and scaled to the same count (each build
-# is independent and the same work, so the time is linear). Prints
+# is independent and the same work, so the time is linear). Both run on the
+# same file system, twice when possible:
+#   - the build folder's file system (ext4 here: no reflink, so every image
+#     copies the common part's ~38 MB and the disk's write speed bounds it);
+#   - an XFS file system with reflink (a loop-mounted sparse file; root and
+#     mkfs.xfs needed), where the common part is shared, not copied: the
+#     file system a factory line gives the images.
+# Prints, per file system,
 #   factory images/s X   factory ratio X.XX (factory wall / naive wall)
 # and the peak RSS at two device counts (it must not grow with the count).
 set -euo pipefail
@@ -12,10 +19,15 @@ SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 N="${FACTORY_DEVICES:-200}" NAIVE="${NAIVE_SAMPLE:-20}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1767225600}"
 W="$BENCH_DIR/factory"
+XFS_MNT="$W/xfs"
 say() { printf 'bench: factory: %s\n' "$*"; }
-rm -rf "$W"
+cleanup() {
+        mountpoint -q "$XFS_MNT" 2>/dev/null && umount "$XFS_MNT"
+        rm -rf "$W"
+}
+cleanup
 mkdir -p "$W"
-trap 'rm -rf "$W"' EXIT
+trap cleanup EXIT
 "$MKIMAGE" keygen "$W/brand" >/dev/null
 devices() { { echo serial; for i in $(seq 1 "$1"); do printf 'SN-%05d\n' "$i"; done; } >"$2"; }
 devices "$N" "$W/devices.csv"
@@ -26,29 +38,64 @@ timed() { # OUT CMD...: "wall maxrss_kib"
         local out=$1; shift
         /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null
 }
-say "$N devices with mkimage factory ..."
-timed "$W/f.time" "$MKIMAGE" factory "$model" --devices "$W/devices.csv" -o "$W/out" --brand-key "$W/brand.key"
-read -r f_wall f_rss <"$W/f.time"
-[ "$(wc -l <"$W/out/factory-record.jsonl")" -eq "$N" ] || { echo "bench: factory: not every device was built" >&2; exit 1; }
-rm -rf "$W/out"
-timed "$W/q.time" "$MKIMAGE" factory "$model" --devices "$W/quarter.csv" -o "$W/out" --brand-key "$W/brand.key"
-read -r _ q_rss <"$W/q.time"
-rm -rf "$W/out"
-
-say "naive route: $NAIVE x mkimage build with its own data key ..."
-mkdir -p "$W/naive"
-start=$(date +%s.%N)
-for i in $(seq 1 "$NAIVE"); do
-        "$MKIMAGE" build "$model" --data-key-out "$W/naive/$i.key" -o "$W/naive/$i.img" >/dev/null
-        rm -f "$W/naive/$i.img"*
-done
-end=$(date +%s.%N)
-naive_each=$(awk -v a="$start" -v b="$end" -v n="$NAIVE" 'BEGIN { printf "%.3f", (b - a) / n }')
-naive_wall=$(awk -v e="$naive_each" -v n="$N" 'BEGIN { printf "%.1f", e * n }')
-rate=$(awk -v n="$N" -v w="$f_wall" 'BEGIN { printf "%.1f", n / w }')
-ratio=$(awk -v a="$f_wall" -v b="$naive_wall" 'BEGIN { printf "%.3f", a / b }')
 verdict() { awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN { ok = op == "le" ? a <= b : a >= b; print ok ? "PASS" : "MISS" }'; }
-echo "factory: $N devices in $f_wall s; naive: $naive_each s per build (x $N = $naive_wall s)"
-echo "factory images/s $rate   target >= 20: $(verdict "$rate" 20 ge)"
-echo "factory ratio $ratio   target <= 0.05: $(verdict "$ratio" 0.05 le)"
-echo "factory peak RSS $((f_rss / 1024)) MiB for $N devices, $((q_rss / 1024)) MiB for $((N / 4)) (independent of the count)"
+
+# run_case DIR LABEL: both routes with their outputs in DIR.
+run_case() {
+        local dir=$1 label=$2 f_wall f_rss q_rss
+        say "[$label] $N devices with mkimage factory in $dir ..."
+        sync
+        timed "$W/f.time" "$MKIMAGE" factory "$model" --devices "$W/devices.csv" -o "$dir/out" \
+                --brand-key "$W/brand.key"
+        read -r f_wall f_rss <"$W/f.time"
+        [ "$(wc -l <"$dir/out/factory-record.jsonl")" -eq "$N" ] ||
+                { echo "bench: factory: not every device was built" >&2; exit 1; }
+        local per_dev
+        per_dev=$(du -k "$dir/out/SN-00001.img" | cut -f1)
+        rm -rf "$dir/out"
+        timed "$W/q.time" "$MKIMAGE" factory "$model" --devices "$W/quarter.csv" -o "$dir/out" \
+                --brand-key "$W/brand.key"
+        read -r _ q_rss <"$W/q.time"
+        rm -rf "$dir/out"
+
+        say "[$label] naive route: $NAIVE x mkimage build with its own data key ..."
+        mkdir -p "$dir/naive"
+        sync
+        local start end
+        start=$(date +%s.%N)
+        for i in $(seq 1 "$NAIVE"); do
+                "$MKIMAGE" build "$model" --data-key-out "$dir/naive/$i.key" -o "$dir/naive/$i.img" >/dev/null
+                rm -f "$dir/naive/$i.img"*
+        done
+        end=$(date +%s.%N)
+        rm -rf "$dir/naive"
+        local naive_each naive_wall rate ratio
+        naive_each=$(awk -v a="$start" -v b="$end" -v n="$NAIVE" 'BEGIN { printf "%.3f", (b - a) / n }')
+        naive_wall=$(awk -v e="$naive_each" -v n="$N" 'BEGIN { printf "%.1f", e * n }')
+        rate=$(awk -v n="$N" -v w="$f_wall" 'BEGIN { printf "%.1f", n / w }')
+        ratio=$(awk -v a="$f_wall" -v b="$naive_wall" 'BEGIN { printf "%.3f", a / b }')
+        echo "factory [$label]: $N devices in $f_wall s; naive: $naive_each s per build (x $N = $naive_wall s);" \
+                "an image allocates $((per_dev / 1024)) MiB"
+        echo "factory [$label] images/s $rate   target >= 20: $(verdict "$rate" 20 ge)"
+        echo "factory [$label] ratio $ratio   target <= 0.05: $(verdict "$ratio" 0.05 le)"
+        echo "factory [$label] peak RSS $((f_rss / 1024)) MiB for $N devices, $((q_rss / 1024)) MiB for $((N / 4))" \
+                "(independent of the count)"
+}
+
+# xfsprogs for the reflink case (as run.sh installs GNU time).
+if [ "$(id -u)" = 0 ] && ! command -v mkfs.xfs >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends xfsprogs >/dev/null 2>&1 ||
+                { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+                        apt-get install -y -qq --no-install-recommends xfsprogs >/dev/null 2>&1; } || true
+fi
+fstype=$(stat -f -c %T "$W")
+run_case "$W" "$fstype, build folder"
+if [ "$(id -u)" = 0 ] && command -v mkfs.xfs >/dev/null && command -v losetup >/dev/null; then
+        truncate -s 64G "$W/xfs.img"
+        mkfs.xfs -q -m reflink=1 "$W/xfs.img"
+        mkdir -p "$XFS_MNT"
+        mount -o loop "$W/xfs.img" "$XFS_MNT"
+        run_case "$XFS_MNT" "xfs reflink"
+else
+        say "no XFS case: it needs root, mkfs.xfs (xfsprogs) and loop devices"
+fi

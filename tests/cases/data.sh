@@ -150,6 +150,18 @@ cryptsetup luksDump --disable-locks e.part >dump.txt 2>&1
 expect_eq luks-dump "$(grep -E '^Version:|^Label:|^\s+offset:|^\s+length:|^\s+cipher:|^\s+sector:|^\s+PBKDF:|^\s+Iterations:' dump.txt | tr -s ' \t' ' ')" \
         "$(printf 'Version: 2\nLabel: data\n offset: 16777216 [bytes]\n length: (whole device)\n cipher: aes-xts-plain64\n sector: 512 [bytes]\n PBKDF: pbkdf2\n Iterations: 1000\n Iterations: 1000')"
 check luks-open-key cryptsetup open --test-passphrase --disable-locks --key-file key e.part
+# The keyslots area holds four keyslots of a 512-bit key: the device's, then e.g. a recovery key
+# and a TPM-sealed one enrolled in the field.
+expect_eq luks-keyslots-area "$(grep -E '^Keyslots area:' dump.txt | tr -s ' \t' ' ')" "Keyslots area: 1048576 [bytes]"
+cp --sparse=always e.part slots.part
+for i in 1 2 3; do
+        head -c 32 /dev/urandom >"slot$i.key"
+        cryptsetup luksAddKey --disable-locks --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+                --key-file key slots.part "slot$i.key" >/dev/null 2>&1 || break
+done
+expect_eq luks-room-for-three-more-keyslots "$(cryptsetup luksDump --disable-locks slots.part | grep -cE '^  [0-9]+: luks2')" 4
+check luks-added-keyslot-opens cryptsetup open --test-passphrase --disable-locks --key-file slot3.key slots.part
+rm -f slots.part
 head -c 64 /dev/urandom >wrong.key
 expect_eq luks-wrong-key-refused "$(cryptsetup open --test-passphrase --disable-locks --key-file wrong.key e.part >/dev/null 2>&1; echo $?)" 2
 # Offline decryption moves the data to the start; newhdr must not exist yet.
