@@ -33,12 +33,12 @@ one_line_error() {
 }
 
 # ---- a full file system --------------------------------------------------------
-# The image is sparse (about 10 MiB allocated of 512 MiB): tmpfs sizes from 1
-# to 8 MiB run out in different writers (the root squashfs, the dm-verity
-# tree, the ESP, the LUKS2 header). Each must fail with one line that names
+# The image is sparse (about 8 MiB allocated of 512 MiB): tmpfs sizes of 1, 2,
+# 3 and 7 MiB run out in different writers (the root squashfs, the dm-verity
+# tree, the LUKS2 header, the ESP). Each must fail with one line that names
 # the output (not its temporary file) and says ENOSPC, exit 1, and leave
 # nothing.
-for sz in 1 2 4 8; do
+for sz in 1 2 3 7; do
         if mount -t tmpfs -o size=${sz}m tmpfs "$MNT"; then
                 rc=0; build "$MNT/x.img" >/dev/null 2>"$T/err" || rc=$?
                 one_line_error "full-fs-${sz}m" "$rc" "$T/err" "$MNT" "mkimage: $MNT/x.img: " ": No space left on device"
