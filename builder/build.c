@@ -122,7 +122,9 @@ static void *hash_components(void *arg)
         for (size_t i = 0; i < b->m->n_components && h->r >= 0; i++) {
                 const char *path = b->m->components[i].path;
                 struct stat st;
-                if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) { /* an unsigned directory (grade dangerous) */
+                /* A directory (grade dangerous) has no digest; anything else that is not a regular file
+                 * (missing, a FIFO that would block the open) is the signature check's to report. */
+                if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
                         memset(b->comp_sha[i], '0', 64);
                         b->comp_sha[i][64] = '\0';
                         continue;

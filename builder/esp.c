@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "fstree.h"
 #include "macro.h"
 #include "subprocess.h"
@@ -299,8 +299,8 @@ static int read_geometry(int fd, const char *ctx, uint64_t off, uint64_t size, u
         return 0;
 }
 
-static int run_mkfs(const char *img, const char *ctx, uint64_t off, uint64_t size, const char *label, uint32_t volid,
-                    unsigned spc, mk_error *err)
+static int run_mkfs(const char *img, int pass_fd, const char *ctx, uint64_t off, uint64_t size, const char *label,
+                    uint32_t volid, unsigned spc, mk_error *err)
 {
         char volid_s[16], off_s[32], blocks_s[32], spc_s[16];
         snprintf(volid_s, sizeof(volid_s), "%08" PRIX32, volid);
@@ -313,7 +313,7 @@ static int run_mkfs(const char *img, const char *ctx, uint64_t off, uint64_t siz
          */
         const char *argv[] = { "mkfs.vfat", "-F", "32", "-S", "512", "-s", spc_s, "-g", "255/63", "--invariant",
                                "-i", volid_s, "-n", label, "--mbr=n", "--offset", off_s, img, blocks_s, NULL };
-        const mk_spawn_opts so = { .package = "dosfstools", .context = ctx };
+        const mk_spawn_opts so = { .package = "dosfstools", .context = ctx, .pass_fd = pass_fd };
         return mk_spawn(argv, &so, err);
 }
 
@@ -344,7 +344,7 @@ static unsigned fat32_sectors_per_cluster(uint64_t size)
  * count. Should the count still be below the FAT32 minimum, halve the
  * cluster size until it is not (or the clusters are one sector).
  */
-static int make_fat32(int fd, const char *img, const char *ctx, uint64_t off, uint64_t size, const char *label,
+static int make_fat32(int fd, const char *img, int pass_fd, const char *ctx, uint64_t off, uint64_t size, const char *label,
                       uint32_t volid, uint64_t *ret_csize, uint64_t *ret_clusters, mk_error *err)
 {
         unsigned spc = fat32_sectors_per_cluster(size);
@@ -352,7 +352,7 @@ static int make_fat32(int fd, const char *img, const char *ctx, uint64_t off, ui
         int r;
         for (;;) {
                 if ((r = zero_range(fd, ctx, off, size, err)) < 0 ||
-                    (r = run_mkfs(img, ctx, off, size, label, volid, spc, err)) < 0 ||
+                    (r = run_mkfs(img, pass_fd, ctx, off, size, label, volid, spc, err)) < 0 ||
                     (r = read_geometry(fd, ctx, off, size, &csize, &clusters, err)) < 0)
                         return r;
                 if (clusters >= FAT32_MIN_CLUSTERS)
@@ -406,15 +406,15 @@ int esp_mtools_setup(const char *img, const char *ctx, uint64_t off, uint64_t ep
         return 0;
 }
 
-static int run_mtools(const char *img, const char *ctx, uint64_t off, const esp_plan *p, const int *fds,
-                      uint64_t epoch, mk_error *err)
+static int run_mtools(const char *img, int pass_fd, const char *ctx, uint64_t off, const esp_plan *p,
+                      const int *fds, uint64_t epoch, mk_error *err)
 {
         esp_mtools t;
         int r = esp_mtools_setup(img, ctx, off, epoch, &t, err);
         if (r < 0)
                 return r;
         const char *spec = t.spec;
-        mk_spawn_opts so = { .package = "mtools", .env = t.env, .context = ctx };
+        mk_spawn_opts so = { .package = "mtools", .env = t.env, .context = ctx, .pass_fd = pass_fd };
 
         if (p->ndirs) {
                 const char **argv = calloc(p->ndirs + 4, sizeof(*argv));
@@ -451,20 +451,6 @@ static int run_mtools(const char *img, const char *ctx, uint64_t off, const esp_
         return r;
 }
 
-/*
- * mkfs.vfat and mtools report a full file system in words of their own
- * ("failed whilst writing FAT"): when the image's file system has no room
- * left, say so plainly. Otherwise keep the tool's error.
- */
-static int disk_full(int fd, const char *ctx, int r, mk_error *err)
-{
-        struct statvfs sv;
-        if (fstatvfs(fd, &sv) < 0 || (uint64_t)sv.f_bavail * sv.f_frsize >= (1u << 20))
-                return r;
-        mk_error_clear(err);
-        return mk_error_set(err, ENOSPC, "%s: writing the ESP: %s", ctx, strerror(ENOSPC));
-}
-
 int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const mk_esp_file *files, size_t n,
                  const mk_esp_opts *o, mk_error *err)
 {
@@ -490,11 +476,6 @@ int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const m
                 return mk_error_set(err, EINVAL, "%s: mtools cannot address an image whose path contains '@@' "
                                                  "(rename the output)",
                                     ctx);
-        /* A path starting with '-' would read as an option to mkfs.vfat. */
-        _cleanup_free_ char *img = NULL;
-        if (asprintf(&img, "%s%s", image_path[0] == '-' ? "./" : "", image_path) < 0)
-                return mk_error_set(err, ENOMEM, "out of memory");
-
         _cleanup_free_ uint64_t *sizes = calloc(n + 1, sizeof(*sizes));
         int *fds = calloc(n + 1, sizeof(*fds));
         if (!sizes || !fds) {
@@ -524,16 +505,26 @@ int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const m
                                          " bytes to hold the ESP (it is %" PRIu64 " bytes; a bug in mkimage)",
                                          ctx, offset + size, (uint64_t)st.st_size);
         }
+        /*
+         * The file system is made in memory (a memfd the tools get as fd 3),
+         * then its data ranges are copied into the image: mkfs.vfat's fsync
+         * would otherwise wait for everything written to the image so far.
+         */
+        _cleanup_close_ int mem = -1;
+        if (r == 0 && ((mem = memfd_create("mkimage-esp", MFD_CLOEXEC)) < 0 || ftruncate(mem, (off_t)size) < 0))
+                r = mk_error_set(err, errno, "%s: cannot make the ESP in memory: %s", ctx, strerror(errno));
+        static const char tool_path[] = "/proc/self/fd/3";
         uint64_t csize = 0, clusters = 0;
         if (r == 0)
-                r = make_fat32(fd, img, ctx, offset, size, label, o->volume_id, &csize, &clusters, err);
+                r = make_fat32(mem, tool_path, mem, ctx, 0, size, label, o->volume_id, &csize, &clusters, err);
         if (r == 0 && plan_bytes(&p, sizes, csize) > clusters * csize)
                 r = too_big(ctx, &p, sizes, plan_bytes(&p, sizes, csize), "the FAT32 file system has room for",
                             clusters * csize, csize, err);
         if (r == 0)
-                r = run_mtools(img, ctx, offset, &p, fds, o->source_date_epoch, err);
-        if (r == -EIO && fd >= 0)
-                r = disk_full(fd, ctx, r, err);
+                r = run_mtools(tool_path, mem, ctx, 0, &p, fds, o->source_date_epoch, err);
+        if (r == 0 && (r = zero_range(fd, ctx, offset, size, err)) == 0 &&
+            (r = mk_copy_data(mem, 0, size, fd, offset)) < 0)
+                r = mk_error_set(err, -r, "%s: writing the ESP: %s", ctx, strerror(-r));
 
         plan_free(&p);
         close_all(fds, n);

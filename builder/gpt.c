@@ -2,12 +2,17 @@
 #include "gpt.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <libfdisk/libfdisk.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_context *, fdisk_unref_context)
@@ -37,8 +42,9 @@ static int on_ask(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data)
         }
 }
 
-static int new_context(const char *path, int readonly, fdisk_msgs *msgs, struct fdisk_context **ret,
-                       mk_error *err)
+/* The device at path (name: what messages call it). */
+static int new_context(const char *path, const char *name, int readonly, fdisk_msgs *msgs,
+                       struct fdisk_context **ret, mk_error *err)
 {
         struct fdisk_context *cxt = fdisk_new_context();
         if (!cxt)
@@ -48,7 +54,7 @@ static int new_context(const char *path, int readonly, fdisk_msgs *msgs, struct 
         int r = fdisk_assign_device(cxt, path, readonly);
         if (r < 0) {
                 fdisk_unref_context(cxt);
-                return mk_error_set(err, -r, "%s: cannot open the disk image: %s", path, strerror(-r));
+                return mk_error_set(err, -r, "%s: cannot open the disk image: %s", name, strerror(-r));
         }
         *ret = cxt;
         return 0;
@@ -93,16 +99,45 @@ static int add_partition(struct fdisk_context *cxt, const char *path, size_t i, 
 
 static int check_written(const char *path, const mk_layout *l, mk_error *err);
 
+/* Copy [from, to) of the memfd into the image at the same offset. */
+static int put_back(int mem, int fd, const char *path, uint64_t from, uint64_t to, mk_error *err)
+{
+        _cleanup_free_ char *buf = malloc(to - from);
+        if (!buf)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        int r = mk_pread_all(mem, buf, to - from, from);
+        if (r >= 0)
+                r = mk_pwrite_all(fd, buf, to - from, from);
+        return r < 0 ? mk_error_set(err, -r, "%s: writing the GPT: %s", path, strerror(-r)) : 0;
+}
+
+/*
+ * libfdisk fsync()s the device it wrote, which for an image file means
+ * waiting for every byte written to it so far (the root, hundreds of
+ * megabytes). So the table is written into a memfd of the image's size, and
+ * its two areas (protective MBR, header and entries up to the first usable
+ * sector; the backup entries and header after the last) are copied into the
+ * image; the image is fsync()ed once, when complete.
+ */
 int mk_gpt_write(const char *path, const mk_layout *l, mk_error *err)
 {
-        fdisk_msgs m = { "" };
-        _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
-        int r = new_context(path, 0, &m, &cxt, err);
-        if (r < 0)
-                return r;
-        if (fdisk_get_nsectors(cxt) * MK_SECTOR != l->disk_size)
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return mk_error_set(err, errno, "%s: cannot open the disk image: %s", path, strerror(errno));
+        if ((uint64_t)st.st_size != l->disk_size)
                 return mk_error_set(err, EINVAL, "%s: the file is not %llu bytes long", path,
                                     (unsigned long long)l->disk_size);
+        _cleanup_close_ int mem = memfd_create("mkimage-gpt", MFD_CLOEXEC);
+        if (mem < 0 || ftruncate(mem, (off_t)l->disk_size) < 0)
+                return mk_error_set(err, errno, "%s: cannot make the GPT in memory: %s", path, strerror(errno));
+        char dev[64];
+        snprintf(dev, sizeof(dev), "/proc/self/fd/%d", mem);
+        fdisk_msgs m = { "" };
+        _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
+        int r = new_context(dev, path, 0, &m, &cxt, err);
+        if (r < 0)
+                return r;
         if ((r = fdisk_create_disklabel(cxt, "gpt")) < 0)
                 return fdisk_fail(path, "creating the GPT", r, &m, err);
         if ((r = fdisk_set_disklabel_id_from_string(cxt, l->disk_uuid)) < 0)
@@ -112,8 +147,16 @@ int mk_gpt_write(const char *path, const mk_layout *l, mk_error *err)
                         return r;
         if ((r = fdisk_write_disklabel(cxt)) < 0)
                 return fdisk_fail(path, "writing the GPT", r, &m, err);
-        if ((r = fdisk_deassign_device(cxt, 1)) < 0) /* no sync(): the output is fsync()ed on commit */
+        uint64_t head = (uint64_t)fdisk_get_first_lba(cxt) * MK_SECTOR;
+        uint64_t tail = ((uint64_t)fdisk_get_last_lba(cxt) + 1) * MK_SECTOR;
+        if ((r = fdisk_deassign_device(cxt, 1)) < 0)
                 return fdisk_fail(path, "closing the disk image", r, &m, err);
+        if (head == 0 || head > tail || tail > l->disk_size || head > (1u << 20) || l->disk_size - tail > (1u << 20))
+                return mk_error_set(err, EIO, "%s: libfdisk reported usable sectors %" PRIu64 " to %" PRIu64
+                                              " (a bug)", path, head / MK_SECTOR, tail / MK_SECTOR);
+        if ((r = put_back(mem, fd, path, 0, head, err)) < 0 ||
+            (r = put_back(mem, fd, path, tail, l->disk_size, err)) < 0)
+                return r;
         return check_written(path, l, err);
 }
 
@@ -129,7 +172,7 @@ int mk_gpt_read(const char *path, mk_gpt **ret, mk_error *err)
                                     (long long)st.st_size);
         fdisk_msgs m = { "" };
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
-        int r = new_context(path, 1, &m, &cxt, err);
+        int r = new_context(path, path, 1, &m, &cxt, err);
         if (r < 0)
                 return r;
         if (!fdisk_has_label(cxt) || !fdisk_is_labeltype(cxt, FDISK_DISKLABEL_GPT))

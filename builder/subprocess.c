@@ -160,7 +160,7 @@ static void destroy_attr(posix_spawnattr_t **p)
 }
 
 static int start(const char *exe, const char *const *argv, char *const *envp, int stdin_fd, int stdout_fd,
-                 int out_fd, pid_t *ret_pid)
+                 int out_fd, int pass_fd, pid_t *ret_pid)
 {
         posix_spawn_file_actions_t fa_storage;
         posix_spawnattr_t at_storage;
@@ -180,6 +180,9 @@ static int start(const char *exe, const char *const *argv, char *const *envp, in
                 r = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
         if (r || (r = posix_spawn_file_actions_adddup2(fa, stdout_fd > 0 ? stdout_fd : out_fd, 1)) ||
             (r = posix_spawn_file_actions_adddup2(fa, out_fd, 2)))
+                return -r;
+        /* Last: fd 3 may be one of the above in the caller (dup2 onto itself clears close-on-exec). */
+        if (pass_fd > 0 && (r = posix_spawn_file_actions_adddup2(fa, pass_fd, 3)))
                 return -r;
 
         /* The child starts with no blocked signals and default handlers, whatever the caller set up. */
@@ -243,7 +246,7 @@ int mk_spawn(const char *const *argv, const mk_spawn_opts *o, mk_error *err)
                                     strerror(errno));
 
         pid_t pid;
-        int r = start(exe, argv, envp, o->stdin_fd, o->stdout_fd, out, &pid);
+        int r = start(exe, argv, envp, o->stdin_fd, o->stdout_fd, out, o->pass_fd, &pid);
         if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
                 return mk_error_set(err, -r, "%s%scannot run %s (%s): %s%s%s", ctx, sep, argv[0], exe,
                                     strerror(-r), o->package ? "; reinstall the Debian package " : "",

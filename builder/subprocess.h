@@ -28,6 +28,8 @@ typedef struct mk_spawn_opts {
         int stdout_fd;
         /* Prefix of error messages, e.g. "out.img: ESP at byte 1048576"; NULL: none. */
         const char *context;
+        /* A file the child gets as its fd 3 (it names it /proc/self/fd/3), or 0: none. */
+        int pass_fd;
 } mk_spawn_opts;
 
 /*

@@ -82,3 +82,44 @@ int mk_copy_range(int in, uint64_t from, int out, uint64_t to, uint64_t len)
         }
         return 0;
 }
+
+/* pread/pwrite through a buffer: copy_file_range refuses some pairs of file systems (EXDEV). */
+static int copy_buffered(int in, uint64_t from, int out, uint64_t to, uint64_t len)
+{
+        size_t chunk = 1u << 20;
+        _cleanup_free_ char *buf = malloc(chunk);
+        if (!buf)
+                return -ENOMEM;
+        for (uint64_t done = 0; done < len;) {
+                size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
+                int r = mk_pread_all(in, buf, n, from + done);
+                if (r < 0 || (r = mk_pwrite_all(out, buf, n, to + done)) < 0)
+                        return r;
+                done += n;
+        }
+        return 0;
+}
+
+int mk_copy_data(int in, uint64_t from, uint64_t len, int out, uint64_t to)
+{
+        bool kernel = true;
+        for (uint64_t pos = from, end = from + len; pos < end;) {
+                off_t data = lseek(in, (off_t)pos, SEEK_DATA);
+                if (data < 0)
+                        return errno == ENXIO ? 0 : -errno; /* ENXIO: holes to the end */
+                if ((uint64_t)data >= end)
+                        return 0;
+                off_t hole = lseek(in, data, SEEK_HOLE);
+                uint64_t stop = hole < 0 || (uint64_t)hole > end ? end : (uint64_t)hole;
+                uint64_t n = stop - (uint64_t)data, at = to + ((uint64_t)data - from);
+                int r = kernel ? mk_copy_range(in, (uint64_t)data, out, at, n) : -EXDEV;
+                if (r == -EXDEV || r == -EINVAL || r == -EOPNOTSUPP || r == -ENOSYS) {
+                        kernel = false;
+                        r = copy_buffered(in, (uint64_t)data, out, at, n);
+                }
+                if (r < 0)
+                        return r;
+                pos = stop;
+        }
+        return 0;
+}

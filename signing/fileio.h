@@ -31,4 +31,12 @@ int mk_pwrite_all(int fd, const void *buf, size_t len, uint64_t off) __attribute
  */
 int mk_copy_range(int in, uint64_t from, int out, uint64_t to, uint64_t len) __attribute__((warn_unused_result));
 
+/*
+ * Copy the data ranges (SEEK_DATA) of [from, from + len) of fd in to offset
+ * to + (position - from) of fd out, leaving out's bytes under in's holes
+ * untouched: copy_file_range where the kernel can, else pread/pwrite (a memfd
+ * into a file of another file system). 0 or a negative errno.
+ */
+int mk_copy_data(int in, uint64_t from, uint64_t len, int out, uint64_t to) __attribute__((warn_unused_result));
+
 #endif
