@@ -16,11 +16,11 @@ CC      ?= gcc
 VERSION := 0.1.0
 export SOURCE_DATE_EPOCH ?= 1767225600
 
-PKGS := libsquashfs1 fdisk libsodium yaml-0.1 libarchive libcrypto ext2fs com_err libcryptsetup json-c
+PKGS := libsquashfs1 fdisk libsodium yaml-0.1 libarchive libcrypto ext2fs com_err libcryptsetup json-c libzstd
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := gcc make pkg-config libc6-dev \
-	libsquashfs-dev squashfs-tools-ng squashfs-tools \
+	libsquashfs-dev squashfs-tools-ng squashfs-tools libzstd-dev \
 	libfdisk-dev fdisk libsodium-dev libyaml-dev libarchive-dev \
 	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev libjson-c-dev \
 	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio \

@@ -4,6 +4,7 @@
 #include "build-data.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -301,6 +302,13 @@ static int write_slots(build *b, mk_error *err)
         return r;
 }
 
+/* Ask the kernel to start writing [off, off + len) (len 0: to the end) to disk, without waiting. A hint:
+ * errors are the final fsync's to report. */
+static void start_writeback(int fd, uint64_t off, uint64_t len)
+{
+        (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+}
+
 static int open_manifest_outputs(build *b, size_t s, mk_error *err)
 {
         char path[4200];
@@ -503,12 +511,16 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         if (ftruncate(fd, (off_t)b->l->disk_size) < 0)
                 return mk_error_set(err, errno, "%s: cannot size the image to %" PRIu64 " bytes: %s", b->out_path,
                                     b->l->disk_size, strerror(errno));
+        /* Start writing the root out now: the kernel would wait until the final fsync otherwise, and
+         * that fsync would then wait for all of it while the CPU idles. */
+        start_writeback(fd, ra->start, b->root_size);
         stage(o, "gpt");
         if ((r = mk_gpt_write(mk_output_tmp_path(b->img), b->l, err)) < 0)
                 return r;
         stage(o, "slots");
         if ((r = write_slots(b, err)) < 0)
                 return r;
+        start_writeback(fd, 0, 0); /* slot b and the verity trees */
         stage(o, "data");
         if (!o->factory_template &&
             (r = mk_data_write(&b->data, b->m, mk_output_tmp_path(b->img), fd, o->source_date_epoch, err)) < 0)
