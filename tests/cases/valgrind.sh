@@ -15,6 +15,15 @@ sed -e "s|\.\./|$SRC/|g" -e '/- name: kernel/,+2d' "$SRC/models/demo-x86_64.yaml
 sed -e 's/encryption: luks2/encryption: none/' -e '/^  \(cipher\|pbkdf\|key-source\):/d' "$T/m.yaml" >"$T/plain.yaml"
 mkdir "$T/o"
 
+# What valgrind logs about itself, not about mkimage: an ioctl it has no
+# wrapper for (libfdisk asks each loop device for its backing file, to see
+# whether the image is in use: LOOP_GET_STATUS64 on machines that have loop
+# devices). Errors it might cause are still errors and still fail.
+vg_report() {
+        grep -v -e 'Warning: noted but unhandled ioctl 0x4c05 ' -e 'This could cause spurious value errors' \
+                -e 'README_MISSING_SYSCALL_OR_IOCTL' "$T/vg.log"
+}
+
 # vg NAME CMD...: CMD under memcheck exits 0; any error or definite leak makes
 # valgrind exit 99 and the report is shown.
 vg() {
@@ -22,10 +31,10 @@ vg() {
         local rc=0
         timeout 300 valgrind -q --tool=memcheck --error-exitcode=99 --leak-check=full \
                 --errors-for-leak-kinds=definite --log-file="$T/vg.log" "$@" >"$T/vg.out" 2>"$T/vg.err" || rc=$?
-        if [ $rc = 0 ] && [ ! -s "$T/vg.log" ]; then
+        if [ $rc = 0 ] && [ -z "$(vg_report)" ]; then
                 pass "$name"
         else
-                fail "$name" "exit $rc: $(head -c 300 "$T/vg.err") $(head -c 3000 "$T/vg.log")"
+                fail "$name" "exit $rc: $(head -c 300 "$T/vg.err") $(vg_report | head -c 3000)"
         fi
 }
 
@@ -51,8 +60,8 @@ vg-fail() {
         local rc=0
         timeout 300 valgrind -q --tool=memcheck --error-exitcode=99 --leak-check=full \
                 --errors-for-leak-kinds=definite --log-file="$T/vg.log" "$@" >/dev/null 2>"$T/vg.err" || rc=$?
-        if [ $rc = "$want" ] && [ ! -s "$T/vg.log" ]; then pass "$name"; else
-                fail "$name" "exit $rc, want $want: $(head -c 300 "$T/vg.err") $(head -c 3000 "$T/vg.log")"; fi
+        if [ $rc = "$want" ] && [ -z "$(vg_report)" ]; then pass "$name"; else
+                fail "$name" "exit $rc, want $want: $(head -c 300 "$T/vg.err") $(vg_report | head -c 3000)"; fi
 }
 vg-fail verify-sig-wrong-key 1 "$M" verify-sig "$T/o/c.comp" --pub "$BUILD/keys/dev.pub"
 vg-fail build-untrusted-signer 1 "$M" build "$(sed "s|$BUILD/keys/dev.pub|$T/k.pub|" "$T/plain.yaml" >"$T/bad.yaml"; echo "$T/bad.yaml")" -o "$T/o/bad.img"
