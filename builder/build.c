@@ -110,6 +110,7 @@ static int load_key(build *b, mk_error *err)
  */
 typedef struct comp_hasher {
         build *b;
+        mk_prehashes *pre; /* then the signatures' prehashes, from the last component back */
         pthread_t thread;
         bool running;
         int r;
@@ -132,6 +133,9 @@ static void *hash_components(void *arg)
                 }
                 h->r = mk_sha256_file(path, b->comp_sha[i], &h->err);
         }
+        for (size_t i = b->m->n_components; h->pre && h->r >= 0 && i-- > 0;)
+                if (!mk_prehashes_fill(h->pre, i, b->m->components[i].path))
+                        break; /* the signature checks got here */
         return NULL;
 }
 
@@ -140,9 +144,12 @@ static int hash_start(build *b, comp_hasher *h, mk_error *err)
         *h = (comp_hasher){ .b = b };
         if (b->m->n_components > ELEMENTSOF(b->comp_sha))
                 return mk_error_set(err, E2BIG, "%s: more than %zu components", b->m->path, ELEMENTSOF(b->comp_sha));
+        h->pre = mk_prehashes_new(b->m->n_components);
         int e = pthread_create(&h->thread, NULL, hash_components, h);
-        if (e)
+        if (e) {
+                mk_prehashes_free(h->pre);
                 return mk_error_set(err, e, "cannot start a thread: %s", strerror(e));
+        }
         h->running = true;
         return 0;
 }
@@ -154,6 +161,8 @@ static int hash_wait(comp_hasher *h, mk_error *err)
                 return 0;
         pthread_join(h->thread, NULL);
         h->running = false;
+        mk_prehashes_free(h->pre);
+        h->pre = NULL;
         if (h->r < 0)
                 return mk_error_set(err, h->err.code, "%s", h->err.msg);
         return 0;
@@ -463,7 +472,7 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         comp_hasher hasher;
         if ((r = hash_start(b, &hasher, err)) < 0)
                 return r;
-        r = mk_inputs_verify(b->m, o->warn, o->userdata, &b->inputs, err);
+        r = mk_inputs_verify(b->m, hasher.pre, o->warn, o->userdata, &b->inputs, err);
         stage(o, "hash");
         int hr = hash_wait(&hasher, r < 0 ? NULL : err);
         if (r < 0 || (r = hr) < 0)

@@ -577,7 +577,7 @@ static void *worker(void *arg)
         mk_inputs *inputs = NULL;
         mk_error err = { 0 };
         /* Each worker opens the components itself (the data components' trees are read per device). */
-        if (mk_inputs_verify(f->m, NULL, NULL, &inputs, &err) < 0) {
+        if (mk_inputs_verify(f->m, NULL, NULL, NULL, &inputs, &err) < 0) {
                 set_error(f, &err);
                 return NULL;
         }

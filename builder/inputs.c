@@ -2,6 +2,7 @@
 #include "inputs.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +67,78 @@ static const char *trusted_name_of(const mk_model *m, const mk_pubkey *key)
         return "?";
 }
 
+enum { PH_FREE, PH_HELPER, PH_DONE, PH_FAILED, PH_VERIFIER };
+
+struct mk_prehashes {
+        pthread_mutex_t lock;
+        pthread_cond_t done;
+        size_t n;
+        struct ph_item {
+                int state;
+                uint8_t h[MK_PREHASH_BYTES];
+        } *items;
+};
+
+mk_prehashes *mk_prehashes_new(size_t n)
+{
+        mk_prehashes *p = calloc(1, sizeof(*p));
+        if (!p || !(p->items = calloc(n ? n : 1, sizeof(*p->items)))) {
+                free(p);
+                return NULL;
+        }
+        p->n = n;
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->done, NULL);
+        return p;
+}
+
+void mk_prehashes_free(mk_prehashes *p)
+{
+        if (!p)
+                return;
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->done);
+        free(p->items);
+        free(p);
+}
+
+bool mk_prehashes_fill(mk_prehashes *p, size_t i, const char *path)
+{
+        pthread_mutex_lock(&p->lock);
+        bool mine = i < p->n && p->items[i].state == PH_FREE;
+        if (mine)
+                p->items[i].state = PH_HELPER;
+        pthread_mutex_unlock(&p->lock);
+        if (!mine)
+                return false;
+        /* Only a regular file: opening a FIFO would block (the verifier reports what it is). */
+        struct stat st;
+        mk_error err = { 0 };
+        bool ok = stat(path, &st) == 0 && S_ISREG(st.st_mode) && mk_prehash_file(path, p->items[i].h, &err) == 0;
+        pthread_mutex_lock(&p->lock);
+        p->items[i].state = ok ? PH_DONE : PH_FAILED;
+        pthread_cond_broadcast(&p->done);
+        pthread_mutex_unlock(&p->lock);
+        return true;
+}
+
+/* The verifier: component i's prehash when the helper made it (waiting if it is at it), else NULL. */
+static const uint8_t *prehash_take(mk_prehashes *p, size_t i)
+{
+        if (!p || i >= p->n)
+                return NULL;
+        pthread_mutex_lock(&p->lock);
+        if (p->items[i].state == PH_FREE)
+                p->items[i].state = PH_VERIFIER;
+        while (p->items[i].state == PH_HELPER)
+                pthread_cond_wait(&p->done, &p->lock);
+        const uint8_t *h = p->items[i].state == PH_DONE ? p->items[i].h : NULL;
+        pthread_mutex_unlock(&p->lock);
+        return h;
+}
+
 static int verify_one(const mk_model *m, const mk_keyset *set, const mk_model_component *c, mk_input *in,
-                      void (*warn)(void *, const char *), void *ud, mk_error *err)
+                      const uint8_t *prehash, void (*warn)(void *, const char *), void *ud, mk_error *err)
 {
         struct stat st;
         if (stat(c->path, &st) < 0)
@@ -99,7 +170,7 @@ static int verify_one(const mk_model *m, const mk_keyset *set, const mk_model_co
         if (have_sig && set) {
                 _cleanup_verified_ mk_verified v = { 0 };
                 mk_error verr = { 0 };
-                mk_verify_result vr = mk_verify_file(set, c->path, sig, &v, &verr);
+                mk_verify_result vr = mk_verify_file_prehashed(set, c->path, sig, prehash, &v, &verr);
                 if (vr != MK_VERIFY_OK)
                         return mk_error_set(err, verr.code ? verr.code : EKEYREJECTED, AT_FMT "%s", AT_ARGS(m, c), verr.msg);
                 const mk_pubkey *want = c->signer ? named_key(m, set, c->signer) : NULL;
@@ -132,8 +203,8 @@ static int verify_one(const mk_model *m, const mk_keyset *set, const mk_model_co
         return 0;
 }
 
-int mk_inputs_verify(const mk_model *m, void (*warn)(void *ud, const char *line), void *ud, mk_inputs **ret,
-                     mk_error *err)
+int mk_inputs_verify(const mk_model *m, mk_prehashes *pre, void (*warn)(void *ud, const char *line), void *ud,
+                     mk_inputs **ret, mk_error *err)
 {
         _cleanup_keyset_ mk_keyset *set = NULL;
         int r;
@@ -147,7 +218,7 @@ int mk_inputs_verify(const mk_model *m, void (*warn)(void *ud, const char *line)
         for (size_t i = 0; i < m->n_components; i++) {
                 mk_input *it = &in->items[in->n++];
                 it->mc = &m->components[i];
-                if ((r = verify_one(m, set, it->mc, it, warn, ud, err)) < 0) {
+                if ((r = verify_one(m, set, it->mc, it, prehash_take(pre, i), warn, ud, err)) < 0) {
                         mk_inputs_free(in);
                         return r;
                 }

@@ -30,13 +30,27 @@ typedef struct mk_inputs {
 } mk_inputs;
 
 /*
- * Verify and open every component of m, in model order. warn (may be NULL)
+ * Component prehashes (what their minisign signatures sign) computed ahead by
+ * another thread, so that the signature checks of a build run on two cores:
+ * the helper takes components from the end of the list while
+ * mk_inputs_verify takes them from the start; a component either side has
+ * taken is the other's no more.
+ */
+typedef struct mk_prehashes mk_prehashes;
+mk_prehashes *mk_prehashes_new(size_t n); /* NULL: out of memory (then verify without) */
+void mk_prehashes_free(mk_prehashes *p);
+/* The helper: prehash component i (at path) unless the verifier has taken it. False when it has (stop). */
+bool mk_prehashes_fill(mk_prehashes *p, size_t i, const char *path);
+
+/*
+ * Verify and open every component of m, in model order, using the prehashes
+ * of pre (may be NULL) where its helper got there first. warn (may be NULL)
  * receives one line per accepted-but-unsigned input. *ret is new
  * (mk_inputs_free); untouched on failure, with err naming the model entry,
  * the component, the file and the key id.
  */
-int mk_inputs_verify(const mk_model *m, void (*warn)(void *ud, const char *line), void *ud, mk_inputs **ret,
-                     mk_error *err) __attribute__((warn_unused_result));
+int mk_inputs_verify(const mk_model *m, mk_prehashes *pre, void (*warn)(void *ud, const char *line), void *ud,
+                     mk_inputs **ret, mk_error *err) __attribute__((warn_unused_result));
 
 mk_inputs *mk_inputs_free(mk_inputs *in);
 

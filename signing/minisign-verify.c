@@ -29,6 +29,7 @@ typedef struct ms_data {
         const void *buf;
         size_t len;
         bool is_file;
+        const uint8_t *prehash; /* of the file, computed beforehand, or NULL */
 } ms_data;
 
 const char *mk_verify_result_str(mk_verify_result r)
@@ -142,7 +143,9 @@ static int check_data(const ms_sig *sig, const mk_pubkey *key, const ms_data *d,
         void *map = NULL;
         int r = 0;
         if (prehashed) {
-                if (d->is_file)
+                if (d->is_file && d->prehash)
+                        memcpy(ph, d->prehash, sizeof(ph));
+                else if (d->is_file)
                         r = ms_hash_file(d->name, ph, err);
                 else
                         crypto_generichash(ph, sizeof(ph), d->buf, d->len, NULL, 0);
@@ -211,7 +214,8 @@ static mk_verify_result verify_core(const mk_pubkey *const *keys, size_t n, cons
 }
 
 static mk_verify_result verify_file(const mk_pubkey *const *keys, size_t n, const char *path,
-                                    const char *sig_path, mk_verified *ret, mk_error *err)
+                                    const char *sig_path, const uint8_t *prehash, mk_verified *ret,
+                                    mk_error *err)
 {
         _cleanup_free_ char *sp = NULL;
         if (ms_sig_path(path, sig_path, &sp, err) < 0)
@@ -221,7 +225,7 @@ static mk_verify_result verify_file(const mk_pubkey *const *keys, size_t n, cons
         int r = ms_read_file(sp, &ms_kind_sig, false, &text, &len, err);
         if (r < 0)
                 return r == -E2BIG ? MK_VERIFY_ERROR_MALFORMED : MK_VERIFY_ERROR_IO;
-        ms_data d = { .name = path, .is_file = true };
+        ms_data d = { .name = path, .is_file = true, .prehash = prehash };
         mk_verify_result res = verify_core(keys, n, &d, sp, text, len, ret, err);
         free(text);
         return res;
@@ -242,7 +246,22 @@ mk_verify_result mk_verify_file(const mk_keyset *set, const char *path, const ch
 {
         size_t n;
         const mk_pubkey *const *keys = ms_keyset_keys(set, &n);
-        return verify_file(keys, n, path, sig_path, ret, err);
+        return verify_file(keys, n, path, sig_path, NULL, ret, err);
+}
+
+mk_verify_result mk_verify_file_prehashed(const mk_keyset *set, const char *path, const char *sig_path,
+                                          const uint8_t *prehash, mk_verified *ret, mk_error *err)
+{
+        size_t n;
+        const mk_pubkey *const *keys = ms_keyset_keys(set, &n);
+        return verify_file(keys, n, path, sig_path, prehash, ret, err);
+}
+
+int mk_prehash_file(const char *path, uint8_t out[MK_PREHASH_BYTES], mk_error *err)
+{
+        _Static_assert(MK_PREHASH_BYTES == MS_PREHASH_BYTES, "prehash size");
+        int r = ms_init(err);
+        return r < 0 ? r : ms_hash_file(path, out, err);
 }
 
 mk_verify_result mk_verify_buffer_with_key(const mk_pubkey *key, const char *data_name,
@@ -257,5 +276,5 @@ mk_verify_result mk_verify_buffer_with_key(const mk_pubkey *key, const char *dat
 mk_verify_result mk_verify_file_with_key(const mk_pubkey *key, const char *path,
                                          const char *sig_path, mk_verified *ret, mk_error *err)
 {
-        return verify_file(&key, 1, path, sig_path, ret, err);
+        return verify_file(&key, 1, path, sig_path, NULL, ret, err);
 }

@@ -210,6 +210,16 @@ mk_verify_result mk_verify_file(const mk_keyset *set, const char *path, const ch
                                 mk_verified *ret, mk_error *err)
         __attribute__((warn_unused_result));
 
+/* What an "ED" (prehashed) signature signs: the BLAKE2b-512 of the file's bytes. */
+#define MK_PREHASH_BYTES 64
+int mk_prehash_file(const char *path, uint8_t out[MK_PREHASH_BYTES], mk_error *err) __attribute__((warn_unused_result));
+
+/* mk_verify_file with the file's prehash computed beforehand (mk_prehash_file, e.g. in
+ * another thread); prehash NULL: read the file. A legacy "Ed" signature reads the file. */
+mk_verify_result mk_verify_file_prehashed(const mk_keyset *set, const char *path, const char *sig_path,
+                                          const uint8_t *prehash, mk_verified *ret, mk_error *err)
+        __attribute__((warn_unused_result));
+
 /* The same against exactly one public key. */
 mk_verify_result mk_verify_buffer_with_key(const mk_pubkey *key, const char *data_name,
                                            const void *data, size_t len, const char *sig_name,
