@@ -290,18 +290,26 @@ static int write_slots(build *b, mk_error *err)
         for (size_t i = 0; i < n_jobs; i++)
                 if (!started[i])
                         side_run(&jobs[i]);
-        int r = 0;
-        for (size_t s = 0; s < MAX_SLOTS && r >= 0; s++) {
+        /* Slot b holds the same bytes as slot a: with slot a's salt it has the same tree, hashed once
+         * and written twice (each superblock with its slot's uuid). */
+        uint8_t salt[MK_VERITY_SALT], uuids[MAX_SLOTS][16];
+        mk_derive_bytes(b->m->brand, b->m->model, "verity-salt", "a", salt, sizeof(salt));
+        mk_verity_dest dests[MAX_SLOTS];
+        size_t n_dests = 0;
+        for (size_t s = 0; s < MAX_SLOTS; s++) {
                 if (!b->populated[s])
                         continue;
                 char slot[2] = { (char)('a' + s), 0 };
                 const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot[0]);
-                uint8_t salt[MK_VERITY_SALT], uuid[16];
-                mk_derive_bytes(b->m->brand, b->m->model, "verity-salt", slot, salt, sizeof(salt));
-                mk_derive_bytes(b->m->brand, b->m->model, "verity-uuid", slot, uuid, sizeof(uuid));
-                r = mk_verity_format(fd, ra->start, b->root_size, hash->start, hash->length, salt, uuid, b->jobs,
-                                     &b->verity[s], err);
+                mk_derive_bytes(b->m->brand, b->m->model, "verity-uuid", slot, uuids[s], sizeof(uuids[s]));
+                dests[n_dests++] = (mk_verity_dest){ .hash_off = hash->start, .hash_max = hash->length,
+                                                     .uuid = uuids[s] };
         }
+        mk_verity out[MAX_SLOTS];
+        int r = mk_verity_format(fd, ra->start, b->root_size, dests, n_dests, salt, b->jobs, out, err);
+        for (size_t s = 0, k = 0; r >= 0 && s < MAX_SLOTS; s++)
+                if (b->populated[s])
+                        b->verity[s] = out[k++];
         for (size_t i = 0; i < n_jobs; i++) {
                 if (started[i])
                         pthread_join(tids[i], NULL);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 
 #define BS MK_VERITY_BLOCK
@@ -208,25 +209,8 @@ static void fill_sb(struct verity_sb *sb, uint64_t data_blocks, const uint8_t *s
         memcpy(sb->salt, salt, MK_VERITY_SALT);
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-        const uint8_t *p = buf;
-        while (len) {
-                ssize_t k = pwrite(fd, p, len, (off_t)off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                p += k;
-                len -= (size_t)k;
-                off += (uint64_t)k;
-        }
-        return 0;
-}
-
-int mk_verity_format(int fd, uint64_t data_off, uint64_t data_size, uint64_t hash_off, uint64_t hash_max,
-                     const uint8_t salt[MK_VERITY_SALT], const uint8_t uuid[16], unsigned threads, mk_verity *ret,
-                     mk_error *err)
+int mk_verity_format(int fd, uint64_t data_off, uint64_t data_size, const mk_verity_dest *dests, size_t n,
+                     const uint8_t salt[MK_VERITY_SALT], unsigned threads, mk_verity *ret, mk_error *err)
 {
         if (data_size == 0 || data_size % BS)
                 return mk_error_set(err, EINVAL, "dm-verity data size %llu is not a non-zero multiple of 4096",
@@ -237,29 +221,35 @@ int mk_verity_format(int fd, uint64_t data_off, uint64_t data_size, uint64_t has
         if (r < 0)
                 return mk_error_set(err, -r, "cannot allocate the dm-verity tree: %s", strerror(-r));
         uint64_t need = (t.blocks + 1) * BS;
-        if (need > hash_max) {
-                free(t.buf);
-                return mk_error_set(err, ENOSPC, "the verity partition holds %llu bytes but the hash tree needs %llu",
-                                    (unsigned long long)hash_max, (unsigned long long)need);
-        }
+        for (size_t i = 0; i < n; i++)
+                if (need > dests[i].hash_max) {
+                        free(t.buf);
+                        return mk_error_set(err, ENOSPC,
+                                            "the verity partition holds %llu bytes but the hash tree needs %llu",
+                                            (unsigned long long)dests[i].hash_max, (unsigned long long)need);
+                }
         uint8_t root[32];
         if ((r = build_tree(fd, data_off, data_blocks, salt, threads, &t, root, err)) < 0) {
                 free(t.buf);
                 return r;
         }
-        uint8_t block0[BS] = { 0 };
-        fill_sb((struct verity_sb *)block0, data_blocks, salt, uuid);
-        if ((r = pwrite_all(fd, block0, BS, hash_off)) < 0 ||
-            (t.blocks && (r = pwrite_all(fd, t.buf, t.blocks * BS, hash_off + BS)) < 0)) {
-                free(t.buf);
-                return mk_error_set(err, -r, "writing the dm-verity tree failed: %s", strerror(-r));
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                uint8_t block0[BS] = { 0 };
+                fill_sb((struct verity_sb *)block0, data_blocks, salt, dests[i].uuid);
+                if ((r = mk_pwrite_all(fd, block0, BS, dests[i].hash_off)) < 0 ||
+                    (t.blocks && (r = mk_pwrite_all(fd, t.buf, t.blocks * BS, dests[i].hash_off + BS)) < 0))
+                        r = mk_error_set(err, -r, "writing the dm-verity tree failed: %s", strerror(-r));
         }
         free(t.buf);
-        ret->data_blocks = data_blocks;
-        ret->hash_size = need;
-        memcpy(ret->salt, salt, MK_VERITY_SALT);
-        memcpy(ret->root_hash, root, 32);
-        memcpy(ret->uuid, uuid, 16);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                ret[i].data_blocks = data_blocks;
+                ret[i].hash_size = need;
+                memcpy(ret[i].salt, salt, MK_VERITY_SALT);
+                memcpy(ret[i].root_hash, root, 32);
+                memcpy(ret[i].uuid, dests[i].uuid, 16);
+        }
         return 0;
 }
 

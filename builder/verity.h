@@ -23,16 +23,23 @@ typedef struct mk_verity {
         uint8_t uuid[16];
 } mk_verity;
 
+/* Where a hash tree goes: the superblock and the tree at hash_off, hash_max bytes of room there. */
+typedef struct mk_verity_dest {
+        uint64_t hash_off, hash_max;
+        const uint8_t *uuid; /* the superblock's, 16 bytes */
+} mk_verity_dest;
+
 /*
  * Hash data_size bytes (a multiple of 4096) at data_off in fd and write the
- * superblock and the tree at hash_off, which must have hash_max bytes of room.
- * salt and uuid are the caller's (derived, for reproducible images). threads
- * >= 1 workers hash the data level. On success *ret is filled; on failure it
- * is untouched and nothing is promised about the hash area.
+ * superblock and the tree to each of the n destinations (the same data in
+ * two slots has the same tree: one pass over it; each superblock has its own
+ * uuid). salt and uuids are the caller's (derived, for reproducible images).
+ * threads >= 1 workers hash the data level. On success ret[0..n) are filled;
+ * on failure they are untouched and nothing is promised about the hash areas.
  */
-int mk_verity_format(int fd, uint64_t data_off, uint64_t data_size, uint64_t hash_off, uint64_t hash_max,
-                     const uint8_t salt[MK_VERITY_SALT], const uint8_t uuid[16], unsigned threads,
-                     mk_verity *ret, mk_error *err) __attribute__((warn_unused_result));
+int mk_verity_format(int fd, uint64_t data_off, uint64_t data_size, const mk_verity_dest *dests, size_t n,
+                     const uint8_t salt[MK_VERITY_SALT], unsigned threads, mk_verity *ret, mk_error *err)
+        __attribute__((warn_unused_result));
 
 /*
  * Recompute the tree from the data and compare it, block by block, with what

@@ -157,8 +157,15 @@ for s in a b; do
         check "veritysetup-verify-$s" veritysetup verify "$T/data-$s" "$T/verity-$s" "$(field "$mf" root-hash)"
         got=$(head -c "$(field "$mf" size)" "$T/data-$s" | sha256sum | cut -c1-64)
         expect_eq "sha256-$s" "$got" "$(field "$mf" sha256)"
+        veritysetup dump "$T/verity-$s" >"$T/dump-$s" 2>&1
+        tail -c +4097 "$T/verity-$s" >"$T/tree-$s"
         rm -f "$T/data-$s" "$T/verity-$s"
 done
+# Slot b is a copy of slot a, hashed once with one salt: the same tree, a superblock of its own (UUID).
+check verity-b-same-tree cmp -s "$T/tree-a" "$T/tree-b"
+expect_eq verity-b-own-uuid "$(diff <(grep -v -e '^UUID:' -e 'header information' "$T/dump-a") <(grep -v -e '^UUID:' -e 'header information' "$T/dump-b")):$(grep -c '^Salt:' "$T/dump-a")" ":1"
+check verity-b-uuid-differs bash -c "! cmp -s <(grep '^UUID:' '$T/dump-a') <(grep '^UUID:' '$T/dump-b')"
+rm -f "$T"/tree-? "$T"/dump-?
 
 # Slots made by veritysetup, manifests written by hand: verify agrees.
 cp --sparse=always "$IMG" "$T/vs.img"
