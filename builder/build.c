@@ -101,12 +101,12 @@ static int load_key(build *b, mk_error *err)
         return mk_seckey_load(path, &b->key, err);
 }
 
-/* Components' digests for the SBOM, computed before anything is written. */
 /*
- * The components' SHA-256 for the manifests, computed in a thread of its own
- * while the signatures are checked (minisign's BLAKE2b over the same files):
- * the two passes over hundreds of megabytes run side by side. The digests are
- * used only once every signature is good.
+ * The components' SHA-256 for the manifests (the SBOM), computed before
+ * anything is written, in a thread of its own while the signatures are
+ * checked (minisign's BLAKE2b over the same files): the two passes over
+ * hundreds of megabytes run side by side. The digests are used only once
+ * every signature is good.
  */
 typedef struct comp_hasher {
         build *b;

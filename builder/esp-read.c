@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading files and directories back from an ESP inside an image, and adding one (mtools). */
+/* Reading files and directories back from an ESP inside an image (mtools). */
 #include "esp.h"
 #include "esp-internal.h"
 
@@ -49,16 +49,16 @@ static int run_capture(const char *const *argv, const char *ctx, const esp_mtool
         return 0;
 }
 
-/* The context for messages and the mtools target "::/PATH" of esp_path; mtools set up with epoch. */
-static int esp_prepare(const char *image_path, uint64_t offset, const char *esp_path, uint64_t epoch, char *ctx,
-                       size_t ctx_size, char target[4200], esp_mtools *t, mk_error *err)
+/* The context for messages and the mtools target "::/PATH" of esp_path; mtools set up to read. */
+static int esp_prepare(const char *image_path, uint64_t offset, const char *esp_path, char *ctx, size_t ctx_size,
+                       char target[4200], esp_mtools *t, mk_error *err)
 {
         while (*esp_path == '/')
                 esp_path++;
         snprintf(ctx, ctx_size, "%s: ESP at byte %" PRIu64 ": /%s", image_path, offset, esp_path);
         if ((size_t)snprintf(target, 4200, "::/%s", esp_path) >= 4200)
                 return mk_error_set(err, ENAMETOOLONG, "%s: path too long", ctx);
-        return esp_mtools_setup(image_path, ctx, offset, epoch, t, err);
+        return esp_mtools_setup(image_path, ctx, offset, 0, t, err);
 }
 
 int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, size_t max, char **ret,
@@ -66,7 +66,7 @@ int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, s
 {
         char ctx[4400], target[4200];
         esp_mtools t;
-        int r = esp_prepare(image_path, offset, esp_path, 0, ctx, sizeof(ctx), target, &t, err);
+        int r = esp_prepare(image_path, offset, esp_path, ctx, sizeof(ctx), target, &t, err);
         if (r < 0)
                 return r;
         /* -n: never ask; "-" as the target writes the file to stdout. */
@@ -91,7 +91,7 @@ int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char *
 {
         char ctx[4400], target[4200];
         esp_mtools t;
-        int r = esp_prepare(image_path, offset, dir, 0, ctx, sizeof(ctx), target, &t, err);
+        int r = esp_prepare(image_path, offset, dir, ctx, sizeof(ctx), target, &t, err);
         if (r < 0)
                 return r;
         /* -b: bare output, one "::/DIR/NAME" per line, no "." and "..". */
@@ -120,21 +120,4 @@ int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char *
         qsort(names, k, sizeof(*names), cmp_str);
         *ret_names = names;
         return 0;
-}
-
-int mk_esp_put(const char *image_path, uint64_t offset, const char *esp_path, const void *data, size_t len,
-               uint64_t sde, mk_error *err)
-{
-        char ctx[4400], target[4200];
-        esp_mtools t;
-        int r = esp_prepare(image_path, offset, esp_path, sde, ctx, sizeof(ctx), target, &t, err);
-        if (r < 0)
-                return r;
-        _cleanup_close_ int fd = memfd_create("mkimage-esp-put", MFD_CLOEXEC);
-        if (fd < 0 || (len && pwrite(fd, data, len, 0) != (ssize_t)len))
-                return mk_error_set(err, errno ? errno : EIO, "%s: %s", ctx, strerror(errno ? errno : EIO));
-        /* -o: replace without asking; "-": the bytes come from stdin. */
-        const char *argv[] = { "mcopy", "-o", "-i", t.spec, "-", target, NULL };
-        mk_spawn_opts so = { .package = "mtools", .env = t.env, .stdin_fd = fd, .context = ctx };
-        return mk_spawn(argv, &so, err);
 }

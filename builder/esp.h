@@ -119,12 +119,4 @@ int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char *
         __attribute__((warn_unused_result));
 char **mk_esp_names_free(char **names);
 
-/*
- * Write len bytes of data as the file esp_path of the existing FAT at byte
- * offset of image_path (replacing it; its directory must exist), time
- * stamped source_date_epoch. For per-device files added to a built ESP.
- */
-int mk_esp_put(const char *image_path, uint64_t offset, const char *esp_path, const void *data, size_t len,
-               uint64_t source_date_epoch, mk_error *err) __attribute__((warn_unused_result));
-
 #endif

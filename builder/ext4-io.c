@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "data-internal.h"
+#include "fileio.h"
 
 typedef struct mkio {
         int fd;          /* not owned */
@@ -109,15 +110,8 @@ static errcode_t mkio_read_blk64(io_channel io, unsigned long long block, int co
 
 static errcode_t mkio_write_at(const mkio *d, uint64_t off, size_t len, const void *data)
 {
-        for (size_t done = 0; done < len;) {
-                ssize_t k = pwrite(d->fd, (const char *)data + done, len - done, (off_t)(off + done));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? errno : EXT2_ET_SHORT_WRITE;
-                done += (size_t)k;
-        }
-        return 0;
+        int r = mk_pwrite_all(d->fd, data, len, off);
+        return r == -EIO ? EXT2_ET_SHORT_WRITE : (errcode_t)-r;
 }
 
 static errcode_t mkio_write_blk64(io_channel io, unsigned long long block, int count, const void *data)

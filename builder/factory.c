@@ -26,7 +26,6 @@
 #include "build.h"
 #include "data.h"
 #include "digest.h"
-#include "esp.h"
 #include "factory-devices.h"
 #include "fat-patch.h"
 #include "fileio.h"
@@ -57,7 +56,7 @@ typedef struct fctx {
         int template_fd;
         uint64_t template_size;
         uint64_t esp_off;
-        char record_slots[2]; /* the slots whose folder holds a serial record's placeholders */
+        mk_fat_file *records[2][2]; /* per slot with placeholders: the serial record's and its signature's */
         size_t n_record_slots;
         const mk_gpt_part *data; /* in gpt */
         mk_gpt *gpt;
@@ -250,18 +249,20 @@ static int build_template(fctx *f, mk_error *err)
         if (f->template_fd < 0 || fstat(f->template_fd, &st) < 0)
                 return mk_error_set(err, errno, "%s: %s", f->template_path, strerror(errno));
         f->template_size = (uint64_t)st.st_size;
-        for (char slot = 'a'; slot <= 'b'; slot++) {
-                char p[64];
-                snprintf(p, sizeof(p), "slot-%c/" MK_SERIAL_RECORD, slot);
-                mk_fat_file *ff = NULL;
-                r = mk_fat_locate(f->template_fd, f->template_path, f->esp_off, p, &ff, err);
-                mk_fat_file_free(ff);
-                if (r == -ENOENT)
-                        continue; /* no slot b */
-                if (r < 0)
-                        return r;
-                f->record_slots[f->n_record_slots++] = slot;
-        }
+        /* The placeholders, found once: every clone has them at the same places. */
+        for (char slot = 'a'; slot <= 'b'; slot++)
+                for (int k = 0; k < 2; k++) {
+                        char p[64];
+                        snprintf(p, sizeof(p), "slot-%c/%s", slot, k ? MK_SERIAL_RECORD_SIG : MK_SERIAL_RECORD);
+                        mk_fat_file **ff = &f->records[f->n_record_slots][k];
+                        r = mk_fat_locate(f->template_fd, f->template_path, f->esp_off, p, ff, err);
+                        if (r == -ENOENT && k == 0)
+                                break; /* no slot b */
+                        if (r < 0)
+                                return r;
+                        if (k == 1)
+                                f->n_record_slots++;
+                }
         mk_error_clear(err);
         return mk_bmap_ref_new(f->template_fd, f->template_path, &f->bref, err);
 }
@@ -440,13 +441,10 @@ static int write_serial_records(fctx *f, device_out *d, int fd, const char *path
 {
         for (size_t i = 0; i < f->n_record_slots; i++)
                 for (int k = 0; k < 2; k++) {
-                        char p[64];
-                        snprintf(p, sizeof(p), "slot-%c/%s", f->record_slots[i], k ? MK_SERIAL_RECORD_SIG : MK_SERIAL_RECORD);
                         const char *text = k ? d->serial_sig : d->serial_yaml;
-                        mk_fat_file *ff = NULL;
-                        int r = mk_fat_locate(fd, path, f->esp_off, p, &ff, err);
-                        if (r >= 0)
-                                r = mk_fat_rewrite(fd, ff, text, strlen(text), mk_ranges_add_cb, &d->written, err);
+                        mk_fat_file *ff = mk_fat_file_dup(f->records[i][k], path);
+                        int r = ff ? mk_fat_rewrite(fd, ff, text, strlen(text), mk_ranges_add_cb, &d->written, err)
+                                   : mk_error_set(err, ENOMEM, "out of memory");
                         mk_fat_file_free(ff);
                         if (r < 0)
                                 return r;
@@ -691,6 +689,9 @@ out:
                 close(f.template_fd);
         remove_work_dir(&f);
         mk_bmap_ref_free(f.bref);
+        for (size_t i = 0; i < 2; i++)
+                for (int k = 0; k < 2; k++)
+                        mk_fat_file_free(f.records[i][k]);
         struct stat rst;
         if (f.record_fd >= 0 && r < 0 && fstat(f.record_fd, &rst) == 0 && rst.st_size == 0) {
                 char rp[4200];

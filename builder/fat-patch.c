@@ -340,6 +340,23 @@ mk_fat_file *mk_fat_file_free(mk_fat_file *f)
         return NULL;
 }
 
+mk_fat_file *mk_fat_file_dup(const mk_fat_file *f, const char *name)
+{
+        mk_fat_file *d = malloc(sizeof(*d));
+        if (!d)
+                return NULL;
+        *d = *f;
+        snprintf(d->where, sizeof(d->where), "%s", name);
+        d->chain = NULL;
+        if (f->n_chain && !(d->chain = reallocarray(NULL, f->n_chain, sizeof(*d->chain)))) {
+                free(d);
+                return NULL;
+        }
+        if (f->n_chain)
+                memcpy(d->chain, f->chain, f->n_chain * sizeof(*d->chain));
+        return d;
+}
+
 typedef struct writer {
         int fd;
         mk_fat_file *f;

@@ -33,6 +33,10 @@ uint64_t mk_fat_file_capacity(const mk_fat_file *f);
 
 mk_fat_file *mk_fat_file_free(mk_fat_file *f);
 
+/* A copy of f for an identical copy of its image (name: that image, for messages); NULL when out of memory.
+ * The factory locates the placeholders once in the common part and rewrites them in every clone. */
+mk_fat_file *mk_fat_file_dup(const mk_fat_file *f, const char *name);
+
 /*
  * Replace the file's content with data (len bytes, at most its capacity:
  * -EFBIG otherwise): the clusters it needs are written (the last one's tail

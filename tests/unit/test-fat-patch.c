@@ -185,6 +185,29 @@ static void test_rewrite(void)
         CHECK(fsck_esp() == 0);
 }
 
+/* A file located once, rewritten through a copy (the factory's way: locate in the common part, rewrite in clones). */
+static void test_dup(void)
+{
+        make_esp();
+        int fd = open(img, O_RDWR | O_CLOEXEC);
+        mk_fat_file *f = NULL;
+        mk_error err = { 0 };
+        CHECK(mk_fat_locate(fd, img, ESP_OFF, "slot-a/serial.yaml", &f, &err) == 0);
+        mk_fat_file *d = f ? mk_fat_file_dup(f, "clone.img") : NULL;
+        CHECK(d && mk_fat_file_capacity(d) == mk_fat_file_capacity(f));
+        static const char text[] = "serial: SN-DUP\n";
+        CHECK(d && mk_fat_rewrite(fd, d, text, strlen(text), NULL, NULL, &err) == 0);
+        CHECK(d && mk_fat_file_capacity(d) < mk_fat_file_capacity(f)); /* the copy shrank, the original did not */
+        static char big[5000];
+        CHECK(d && mk_fat_rewrite(fd, d, big, sizeof(big), NULL, NULL, &err) == -EFBIG);
+        CHECK(strncmp(err.msg, "clone.img: ESP: ", 16) == 0);
+        mk_fat_file_free(d);
+        mk_fat_file_free(f);
+        close(fd);
+        check_content("slot-a/serial.yaml", text);
+        CHECK(fsck_esp() == 0);
+}
+
 static void test_errors(void)
 {
         make_esp();
@@ -265,6 +288,7 @@ int main(void)
 {
         check_suite_ = "fat-patch";
         RUN(test_rewrite);
+        RUN(test_dup);
         RUN(test_errors);
         return check_exit();
 }
