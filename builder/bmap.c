@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "fileio.h"
 #include "macro.h"
 
 #define CHUNK (1u << 20)
@@ -48,8 +49,55 @@ static void __attribute__((format(printf, 2, 3))) put(text *t, const char *fmt, 
         t->len += (size_t)n;
 }
 
-/* Hash [from, to) of fd into the range digest (and the image digest). */
-static int hash_range(int fd, const char *name, uint64_t from, uint64_t to, uint8_t *buf, EVP_MD_CTX *img,
+struct mk_bmap_ref {
+        int fd;
+        size_t n;
+        uint64_t *start, *end; /* sorted pieces */
+        char (*hex)[65];
+};
+
+/* Where a device's bytes are read from (see read_mixed); base NULL: all from fd. */
+typedef struct source {
+        int fd;
+        const mk_bmap_ref *base;
+        const mk_ranges *written;
+} source;
+
+static bool own_block(const source *s, uint64_t from, uint64_t to)
+{
+        return !s->base || !s->written || mk_ranges_overlap(s->written, from, to);
+}
+
+/*
+ * Read [off, off + len) of the image: the blocks nothing wrote since the
+ * image was cloned from the common part are read from the common part,
+ * whose pages are in memory; a fresh clone's are not (a reflink shares the
+ * blocks, not the page cache), and reading them would wait for the disk.
+ * The bytes are the same: that is what a clone is.
+ */
+static int read_mixed(const source *s, uint8_t *buf, size_t len, uint64_t off)
+{
+        for (size_t done = 0; done < len;) {
+                uint64_t a = off + done, end = off + len;
+                uint64_t b = (a / MK_BMAP_BLOCK + 1) * MK_BMAP_BLOCK;
+                b = b < end ? b : end;
+                bool own = own_block(s, a, b);
+                while (b < end) {
+                        uint64_t nb = b + MK_BMAP_BLOCK < end ? b + MK_BMAP_BLOCK : end;
+                        if (own_block(s, b, nb) != own)
+                                break;
+                        b = nb;
+                }
+                int r = mk_pread_all(own ? s->fd : s->base->fd, buf + done, (size_t)(b - a), a);
+                if (r < 0)
+                        return r;
+                done += (size_t)(b - a);
+        }
+        return 0;
+}
+
+/* Hash [from, to) of the source into the range digest (and the image digest). */
+static int hash_range(const source *s, const char *name, uint64_t from, uint64_t to, uint8_t *buf, EVP_MD_CTX *img,
                       char hex[65], mk_error *err)
 {
         EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -59,18 +107,14 @@ static int hash_range(int fd, const char *name, uint64_t from, uint64_t to, uint
         int r = 0;
         for (uint64_t off = from; off < to;) {
                 size_t want = to - off < CHUNK ? (size_t)(to - off) : CHUNK;
-                ssize_t k = pread(fd, buf, want, (off_t)off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0) {
-                        r = mk_error_set(err, k < 0 ? errno : EIO, "%s: reading for the block map: %s", name,
-                                         k < 0 ? strerror(errno) : "short read");
+                if ((r = read_mixed(s, buf, want, off)) < 0) {
+                        r = mk_error_set(err, -r, "%s: reading for the block map: %s", name, strerror(-r));
                         break;
                 }
-                EVP_DigestUpdate(c, buf, (size_t)k);
+                EVP_DigestUpdate(c, buf, want);
                 if (img)
-                        EVP_DigestUpdate(img, buf, (size_t)k);
-                off += (uint64_t)k;
+                        EVP_DigestUpdate(img, buf, want);
+                off += want;
         }
         uint8_t md[32];
         EVP_DigestFinal_ex(c, md, NULL);
@@ -78,13 +122,6 @@ static int hash_range(int fd, const char *name, uint64_t from, uint64_t to, uint
         mk_hex(md, sizeof(md), hex);
         return r;
 }
-
-struct mk_bmap_ref {
-        int fd;
-        size_t n;
-        uint64_t *start, *end; /* sorted pieces */
-        char (*hex)[65];
-};
 
 mk_bmap_ref *mk_bmap_ref_free(mk_bmap_ref *ref)
 {
@@ -156,7 +193,8 @@ static int ref_piece(void *ctx, uint64_t from, uint64_t to)
         }
         ref->start[ref->n] = from;
         ref->end[ref->n] = to;
-        int r = hash_range(ref->fd, rb->name, from, to, rb->buf, NULL, ref->hex[ref->n], rb->err);
+        source src = { .fd = ref->fd };
+        int r = hash_range(&src, rb->name, from, to, rb->buf, NULL, ref->hex[ref->n], rb->err);
         if (r >= 0)
                 ref->n++;
         return r;
@@ -274,7 +312,8 @@ static int make_piece(void *ctx, uint64_t from, uint64_t to)
         if (known)
                 memcpy(hex, known, 65);
         else {
-                int r = hash_range(m->fd, m->name, from, to, m->buf, m->img, hex, m->err);
+                source src = { .fd = m->fd, .base = m->ref, .written = m->written };
+                int r = hash_range(&src, m->name, from, to, m->buf, m->img, hex, m->err);
                 if (r < 0)
                         return r;
         }

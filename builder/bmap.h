@@ -53,9 +53,11 @@ mk_bmap_ref *mk_bmap_ref_free(mk_bmap_ref *ref);
  * MK_BMAP_PIECE-aligned pieces. ref (may be NULL): the image fd was cloned
  * from; written: every byte range of fd written since (required with ref).
  * A piece that ref has with the same extent and that no written range
- * touches takes ref's digest without being read. When image_sha is not NULL
- * it also receives the SHA-256 of the whole image (holes hashed as zeros:
- * what sha256sum prints), computed in the same pass (ref is then not used).
+ * touches takes ref's digest without being read; the blocks of other pieces
+ * that no written range touches are read from ref's file (in memory, where
+ * the clone's own pages are not). When image_sha is not NULL it also
+ * receives the SHA-256 of the whole image (holes hashed as zeros: what
+ * sha256sum prints), computed in the same pass (ref's digests not used).
  */
 int mk_bmap_make(int fd, const char *name, const mk_bmap_ref *ref, const mk_ranges *written, char **ret_text,
                  size_t *ret_len, char image_sha[65], mk_error *err) __attribute__((warn_unused_result));

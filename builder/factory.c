@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -16,7 +17,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +47,10 @@
 #define RECORD "factory-record.jsonl"
 #define ESP_TYPE "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 #define RECORD_MAX (64u << 20)
+#define RECORD_LINE_MAX 1400
+/* Devices a worker finishes before it makes them durable together (group commit). */
+#define BATCH 8
+#define PRIME_PAGE 4096u
 #define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mk_manifest *, mk_manifest_free)
@@ -62,26 +70,35 @@ typedef struct fctx {
         mk_gpt *gpt;
         bool encrypted;
         mk_bmap_ref *bref; /* the common part's piece digests, reused where a device's bytes are the same */
+        mk_ranges prime;   /* whole pages the serial records' rewrite touches (sorted, disjoint) */
         char manifest_sha[65];
         bool *complete;
-        pthread_mutex_t lock; /* output registry, the record file, the first error */
         int record_fd;
-        atomic_size_t next;
-        atomic_bool stop;
-        mk_error err;
-        int r;
-        atomic_ulong built;
+        int dir_fd; /* OUTDIR: syncfs() and the renames' fsync */
+        struct shared *sh;
 } fctx;
 
+/* What the worker processes share: an anonymous shared mapping made before they are forked. */
+typedef struct shared {
+        pthread_mutex_t record_lock; /* process-shared and robust: appends to the record file */
+        atomic_size_t next;          /* the next device to take */
+        atomic_bool stop;
+        atomic_ulong built;
+        atomic_int err_state; /* 0 none, 1 being written, 2 written */
+        mk_error err;
+} shared;
+
+/* The first error wins; every worker stops at its next device. */
 static void set_error(fctx *f, const mk_error *e)
 {
-        pthread_mutex_lock(&f->lock);
-        if (f->r >= 0) {
-                f->r = -(e->code ? e->code : EIO);
-                f->err = *e;
+        int none = 0;
+        if (atomic_compare_exchange_strong(&f->sh->err_state, &none, 1)) {
+                f->sh->err = *e;
+                if (!f->sh->err.code)
+                        f->sh->err.code = EIO;
+                atomic_store(&f->sh->err_state, 2);
         }
-        atomic_store(&f->stop, true);
-        pthread_mutex_unlock(&f->lock);
+        atomic_store(&f->sh->stop, true);
 }
 
 static bool in_shard(const fctx *f, size_t i)
@@ -205,6 +222,44 @@ static int read_records(fctx *f, mk_error *err)
 
 /* ---- the common part ---------------------------------------------------------------------------------------- */
 
+static void add_pages(void *userdata, uint64_t off, uint64_t len)
+{
+        uint64_t a = off / PRIME_PAGE * PRIME_PAGE, b = (off + len + PRIME_PAGE - 1) / PRIME_PAGE * PRIME_PAGE;
+        mk_ranges_add(userdata, a, b - a);
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+        const struct mk_range *x = a, *y = b;
+        return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* f->prime: the pages of every placeholder's extent, sorted and merged. */
+static int prime_set(fctx *f, mk_error *err)
+{
+        mk_ranges all = { 0 };
+        for (size_t i = 0; i < f->n_record_slots; i++)
+                for (int k = 0; k < 2; k++)
+                        mk_fat_file_extent(f->records[i][k], add_pages, &all);
+        if (all.oom) {
+                mk_ranges_clear(&all);
+                return mk_error_set(err, ENOMEM, "out of memory");
+        }
+        if (all.n)
+                qsort(all.v, all.n, sizeof(*all.v), range_cmp);
+        for (size_t i = 0; i < all.n; i++) {
+                struct mk_range *last = f->prime.n ? &f->prime.v[f->prime.n - 1] : NULL;
+                if (last && all.v[i].off <= last->off + last->len) {
+                        uint64_t end = all.v[i].off + all.v[i].len;
+                        if (end > last->off + last->len)
+                                last->len = end - last->off;
+                } else
+                        mk_ranges_add(&f->prime, all.v[i].off, all.v[i].len);
+        }
+        mk_ranges_clear(&all);
+        return f->prime.oom ? mk_error_set(err, ENOMEM, "out of memory") : 0;
+}
+
 static int build_template(fctx *f, mk_error *err)
 {
         const mk_factory_opts *o = f->o;
@@ -264,16 +319,18 @@ static int build_template(fctx *f, mk_error *err)
                                 f->n_record_slots++;
                 }
         mk_error_clear(err);
+        if ((r = prime_set(f, err)) < 0)
+                return r;
         return mk_bmap_ref_new(f->template_fd, f->template_path, &f->bref, err);
 }
 
 /* ---- one device ------------------------------------------------------------------------------------------ */
 
-/* The image starts as the common part: a reflink, else a copy of its mapped ranges. */
+/* The image starts as the common part: a reflink (1), else a copy of its mapped ranges (0). */
 static int clone_template(fctx *f, int fd, const char *name, mk_error *err)
 {
         if (ioctl(fd, FICLONE, f->template_fd) == 0)
-                return 0;
+                return 1;
         if (ftruncate(fd, (off_t)f->template_size) < 0)
                 return mk_error_set(err, errno, "%s: %s", name, strerror(errno));
         for (uint64_t pos = 0; pos < f->template_size;) {
@@ -289,7 +346,29 @@ static int clone_template(fctx *f, int fd, const char *name, mk_error *err)
         return 0;
 }
 
+/*
+ * A reflinked clone shares the common part's blocks but not its page cache:
+ * the serial records' rewrite (a few sectors of FAT, directory and FSInfo,
+ * each a write of a few bytes) would make the kernel read each page from
+ * disk first. The pages it touches are copied in whole from the common
+ * part's page cache instead. Same bytes: nothing to add to the written set.
+ */
+static int prime_pages(fctx *f, int fd, const char *path, mk_error *err)
+{
+        uint8_t buf[16 * PRIME_PAGE];
+        for (size_t i = 0; i < f->prime.n; i++)
+                for (uint64_t off = f->prime.v[i].off, end = off + f->prime.v[i].len; off < end;) {
+                        size_t n = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+                        int r = mk_pread_all(f->template_fd, buf, n, off);
+                        if (r < 0 || (r = mk_pwrite_all(fd, buf, n, off)) < 0)
+                                return mk_error_set(err, -r, "%s: copying the ESP's pages: %s", path, strerror(-r));
+                        off += n;
+                }
+        return 0;
+}
+
 typedef struct device_out {
+        const mk_device *dev;
         uint8_t *key;       /* sodium_malloc */
         mk_seckey *id;      /* the device's identity key */
         char *id_text;      /* its .key text, sodium_malloc */
@@ -302,7 +381,7 @@ typedef struct device_out {
         mk_ranges written; /* bytes of the image written after the clone */
 } device_out;
 
-static void device_out_done(fctx *f, device_out *d)
+static void device_out_done(device_out *d)
 {
         sodium_free(d->key);
         sodium_free(d->id_text);
@@ -312,11 +391,10 @@ static void device_out_done(fctx *f, device_out *d)
         free(d->device_yaml);
         free(d->bmap);
         mk_ranges_clear(&d->written);
-        pthread_mutex_lock(&f->lock);
         mk_output_abort(d->img);
         mk_output_abort(d->keyf);
         mk_output_abort(d->bmapf);
-        pthread_mutex_unlock(&f->lock);
+        *d = (device_out){ 0 };
 }
 
 static void created(const fctx *f, char out[32])
@@ -456,21 +534,7 @@ static int open_out(fctx *f, const char *name, mk_output **ret, mk_error *err)
 {
         char path[4200];
         snprintf(path, sizeof(path), "%s/%s", f->o->out_dir, name);
-        pthread_mutex_lock(&f->lock);
-        int r = mk_output_open(path, ret, err);
-        pthread_mutex_unlock(&f->lock);
-        return r;
-}
-
-static int commit_out(fctx *f, mk_output **o, mk_error *err)
-{
-        /* The wait for the disk outside the lock, so that the workers' waits overlap; mk_output_commit's
-         * own fsync then finds nothing left to write (and reports an error, if any). */
-        (void)fsync(mk_output_fd(*o));
-        pthread_mutex_lock(&f->lock);
-        int r = mk_output_commit(TAKE_PTR(*o), err);
-        pthread_mutex_unlock(&f->lock);
-        return r;
+        return mk_output_open(path, ret, err);
 }
 
 static int write_buf(int fd, const char *name, const void *p, size_t len, mk_error *err)
@@ -480,27 +544,18 @@ static int write_buf(int fd, const char *name, const void *p, size_t len, mk_err
         return 0;
 }
 
-static int append_record(fctx *f, const mk_device *dev, const device_out *d, mk_error *err)
+static int record_line(const fctx *f, const device_out *d, char out[RECORD_LINE_MAX])
 {
-        char b64[128], line[1400], img[100] = "";
+        char b64[128], img[100] = "";
         if (f->o->image_digest)
                 snprintf(img, sizeof(img), "\"image-sha256\":\"%s\",", d->image_sha);
-        int n = snprintf(line, sizeof(line),
-                         "{\"serial\":\"%s\",\"image\":\"%s.img\",%s\"bmap-sha256\":\"%s\","
-                         "\"device-key\":\"%s\",\"device-key-id\":\"%s\",\"brand-key-id\":\"%s\","
-                         "\"manifest-sha256\":\"%s\",\"data-key-fingerprint\":\"%s\"}\n",
-                         dev->serial, dev->serial, img, d->bmap_sha, pub_b64(d->pub, b64),
-                         mk_seckey_id_str(d->id), mk_seckey_id_str(f->brand), f->manifest_sha,
-                         f->encrypted ? d->key_fpr : "");
-        /* One write under the lock (lines never interleave); the fdatasync outside it. */
-        pthread_mutex_lock(&f->lock);
-        ssize_t k = write(f->record_fd, line, (size_t)n);
-        pthread_mutex_unlock(&f->lock);
-        int e = k == n ? (fdatasync(f->record_fd) < 0 ? errno : 0) : (k < 0 ? errno : EIO);
-        if (e)
-                return mk_error_set(err, e, "%s/" RECORD ": cannot append %s's record: %s", f->o->out_dir, dev->serial,
-                                    strerror(e));
-        return 0;
+        return snprintf(out, RECORD_LINE_MAX,
+                        "{\"serial\":\"%s\",\"image\":\"%s.img\",%s\"bmap-sha256\":\"%s\","
+                        "\"device-key\":\"%s\",\"device-key-id\":\"%s\",\"brand-key-id\":\"%s\","
+                        "\"manifest-sha256\":\"%s\",\"data-key-fingerprint\":\"%s\"}\n",
+                        d->dev->serial, d->dev->serial, img, d->bmap_sha, pub_b64(d->pub, b64),
+                        mk_seckey_id_str(d->id), mk_seckey_id_str(f->brand), f->manifest_sha,
+                        f->encrypted ? d->key_fpr : "");
 }
 
 static int link_manifests(fctx *f, const mk_device *dev, mk_error *err)
@@ -518,91 +573,264 @@ static int link_manifests(fctx *f, const mk_device *dev, mk_error *err)
         return 0;
 }
 
-static int one_device(fctx *f, mk_inputs *inputs, const mk_device *dev, mk_error *err)
+/* A device's image, key and block map, finished under temporary names (committed by commit_batch). */
+static int build_device(fctx *f, mk_inputs *inputs, device_out *d, mk_error *err)
 {
-        device_out d = { 0 };
+        const mk_device *dev = d->dev;
         char name[MK_SERIAL_MAX + 16];
         int r;
         snprintf(name, sizeof(name), "%s.img", dev->serial);
-        if ((r = open_out(f, name, &d.img, err)) < 0)
-                goto out;
-        const char *path = mk_output_tmp_path(d.img);
-        int fd = mk_output_fd(d.img);
-        if (!(d.key = sodium_malloc(MK_DATA_KEY_GEN))) {
-                r = mk_error_set(err, ENOMEM, "out of memory");
-                goto out;
-        }
-        randombytes_buf(d.key, MK_DATA_KEY_GEN);
-        if ((r = mk_seckey_generate(&d.id, err)) < 0 || (r = mk_seckey_text(d.id, &d.id_text, err)) < 0)
-                goto out;
-        mk_seckey_pub_text(d.id, d.pub);
-        if ((r = identity_texts(f, dev, &d, err)) < 0 || (r = clone_template(f, fd, path, err)) < 0)
-                goto out;
-        mk_ranges_add(&d.written, f->data->start, f->data->size);
-        if ((r = write_data(f, inputs, dev, &d, path, fd, err)) < 0)
-                goto out;
-        r = write_serial_records(f, &d, fd, path, err);
-        if (r < 0 || (r = mk_bmap_make(fd, path, f->bref, &d.written, &d.bmap, &d.bmap_len, f->o->image_digest ? d.image_sha : NULL, err)) < 0)
-                goto out;
-        mk_sha256_buffer(d.bmap, d.bmap_len, d.bmap_sha);
+        if ((r = open_out(f, name, &d->img, err)) < 0)
+                return r;
+        const char *path = mk_output_tmp_path(d->img);
+        int fd = mk_output_fd(d->img);
+        if (!(d->key = sodium_malloc(MK_DATA_KEY_GEN)))
+                return mk_error_set(err, ENOMEM, "out of memory");
+        randombytes_buf(d->key, MK_DATA_KEY_GEN);
+        if ((r = mk_seckey_generate(&d->id, err)) < 0 || (r = mk_seckey_text(d->id, &d->id_text, err)) < 0)
+                return r;
+        mk_seckey_pub_text(d->id, d->pub);
+        if ((r = identity_texts(f, dev, d, err)) < 0 || (r = clone_template(f, fd, path, err)) < 0 ||
+            (r == 1 && (r = prime_pages(f, fd, path, err)) < 0))
+                return r;
+        mk_ranges_add(&d->written, f->data->start, f->data->size);
+        if ((r = write_data(f, inputs, dev, d, path, fd, err)) < 0 || (r = write_serial_records(f, d, fd, path, err)) < 0 ||
+            (r = mk_bmap_make(fd, path, f->bref, &d->written, &d->bmap, &d->bmap_len,
+                              f->o->image_digest ? d->image_sha : NULL, err)) < 0)
+                return r;
+        /* The image is complete: its writeback starts now, the batch's syncfs() then waits for less. */
+        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        mk_sha256_buffer(d->bmap, d->bmap_len, d->bmap_sha);
         /* A fingerprint of the key, never the key: BLAKE2b keyed with the key itself. */
         static const char fpr_msg[] = "mkimage data-key fingerprint v1";
         uint8_t fpr[32];
-        crypto_generichash(fpr, sizeof(fpr), (const uint8_t *)fpr_msg, sizeof(fpr_msg) - 1, d.key, MK_DATA_KEY_GEN);
-        mk_hex(fpr, sizeof(fpr), d.key_fpr);
+        crypto_generichash(fpr, sizeof(fpr), (const uint8_t *)fpr_msg, sizeof(fpr_msg) - 1, d->key, MK_DATA_KEY_GEN);
+        mk_hex(fpr, sizeof(fpr), d->key_fpr);
 
-        /* Key and block map first, the image last: its final name means complete; then the record. */
         snprintf(name, sizeof(name), "%s.data-key", dev->serial);
-        if (f->encrypted && ((r = open_out(f, name, &d.keyf, err)) < 0 || fchmod(mk_output_fd(d.keyf), 0600) < 0 ||
-                             (r = write_buf(mk_output_fd(d.keyf), name, d.key, MK_DATA_KEY_GEN, err)) < 0))
-                goto out_errno;
+        if (f->encrypted && ((r = open_out(f, name, &d->keyf, err)) < 0 || fchmod(mk_output_fd(d->keyf), 0600) < 0 ||
+                             (r = write_buf(mk_output_fd(d->keyf), name, d->key, MK_DATA_KEY_GEN, err)) < 0))
+                return r < 0 ? r : mk_error_set(err, errno, "%s/%s: %s", f->o->out_dir, name, strerror(errno));
         snprintf(name, sizeof(name), "%s.img.bmap", dev->serial);
-        if ((r = open_out(f, name, &d.bmapf, err)) < 0 ||
-            (r = write_buf(mk_output_fd(d.bmapf), name, d.bmap, d.bmap_len, err)) < 0)
-                goto out;
-        if ((d.keyf && (r = commit_out(f, &d.keyf, err)) < 0) || (r = commit_out(f, &d.bmapf, err)) < 0 ||
-            (r = link_manifests(f, dev, err)) < 0 || (r = commit_out(f, &d.img, err)) < 0)
-                goto out;
-        r = append_record(f, dev, &d, err);
-        goto out;
-out_errno:
+        if ((r = open_out(f, name, &d->bmapf, err)) < 0)
+                return r;
+        return write_buf(mk_output_fd(d->bmapf), name, d->bmap, d->bmap_len, err);
+}
+
+/* Take a published device back out (its record line could not be written): no image without its line. */
+static void unpublish(fctx *f, const mk_device *dev)
+{
+        static const char *const suffixes[] = { ".img", ".img.bmap", ".data-key" };
+        char p[4300];
+        for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
+                snprintf(p, sizeof(p), "%s/%s%s", f->o->out_dir, dev->serial, suffixes[k]);
+                unlink(p);
+        }
+}
+
+/* A worker that died mid-append left a torn line: cut it off before appending. */
+static void lock_record(fctx *f)
+{
+        if (pthread_mutex_lock(&f->sh->record_lock) != EOWNERDEAD)
+                return;
+        pthread_mutex_consistent(&f->sh->record_lock);
+        struct stat st;
+        char tail[RECORD_LINE_MAX];
+        if (fstat(f->record_fd, &st) < 0 || st.st_size == 0)
+                return;
+        size_t n = st.st_size < (off_t)sizeof(tail) ? (size_t)st.st_size : sizeof(tail);
+        if (mk_pread_all(f->record_fd, tail, n, (uint64_t)st.st_size - n) < 0)
+                return;
+        size_t keep = n;
+        while (keep && tail[keep - 1] != '\n')
+                keep--;
+        if (keep < n && (keep || n == (size_t)st.st_size))
+                (void)ftruncate(f->record_fd, st.st_size - (off_t)(n - keep));
+}
+
+/* The record lines of batch[0..n), in one append under the lock (lines never interleave). */
+static int append_records(fctx *f, device_out *batch, size_t n, mk_error *err)
+{
+        _cleanup_free_ char *buf = malloc(n * RECORD_LINE_MAX);
+        if (!buf)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        size_t len = 0;
+        for (size_t i = 0; i < n; i++)
+                len += (size_t)record_line(f, &batch[i], buf + len);
+        lock_record(f);
+        off_t before = lseek(f->record_fd, 0, SEEK_END);
+        ssize_t k = write(f->record_fd, buf, len);
+        int e = k == (ssize_t)len ? 0 : k < 0 ? errno : ENOSPC;
+        if (e && before >= 0)
+                (void)ftruncate(f->record_fd, before);
+        pthread_mutex_unlock(&f->sh->record_lock);
+        if (!e && fdatasync(f->record_fd) < 0)
+                e = errno;
+        if (!e)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                unpublish(f, batch[i].dev);
+        return mk_error_set(err, e, "%s/" RECORD ": cannot append the records of %s and %zu more: %s", f->o->out_dir,
+                            batch[0].dev->serial, n - 1, strerror(e));
+}
+
+/*
+ * Group commit of n finished devices: one syncfs() makes all their files
+ * durable (an fsync per file would cost a journal commit and a cache flush
+ * each, three per device), then each device's key and block map and, last,
+ * its image are renamed into place (the image's final name means complete),
+ * the folder is synced, and only then the devices' record lines are appended
+ * and synced. Frees the batch, whatever happens.
+ */
+static int commit_batch(fctx *f, device_out *batch, size_t n, mk_error *err)
+{
+        size_t published = 0;
+        int r = 0;
+        if (syncfs(f->dir_fd) < 0)
+                r = mk_error_set(err, errno, "%s: cannot write the images of %s and %zu more to disk: %s", f->o->out_dir,
+                                 batch[0].dev->serial, n - 1, strerror(errno));
+        for (; r >= 0 && published < n; published++) {
+                device_out *d = &batch[published];
+                if ((d->keyf && (r = mk_output_publish(TAKE_PTR(d->keyf), err)) < 0) ||
+                    (r = mk_output_publish(TAKE_PTR(d->bmapf), err)) < 0 || (r = link_manifests(f, d->dev, err)) < 0 ||
+                    (r = mk_output_publish(TAKE_PTR(d->img), err)) < 0)
+                        break;
+        }
+        if (published && fsync(f->dir_fd) < 0 && r >= 0)
+                r = mk_error_set(err, errno, "%s: cannot write the folder to disk: %s", f->o->out_dir, strerror(errno));
+        mk_error err2 = { 0 };
+        if (published && append_records(f, batch, published, r < 0 ? &err2 : err) < 0 && r >= 0)
+                r = -err->code;
+        for (size_t i = 0; i < n; i++) {
+                if (r >= 0)
+                        mk_callback_printf(f->o->log, f->o->userdata, "device %s: done", batch[i].dev->serial);
+                device_out_done(&batch[i]);
+        }
         if (r >= 0)
-                r = mk_error_set(err, errno, "%s/%s: %s", f->o->out_dir, name, strerror(errno));
-out:
-        device_out_done(f, &d);
+                atomic_fetch_add(&f->sh->built, n);
         return r;
 }
 
-static void *worker(void *arg)
+static void device_error(fctx *f, const mk_device *dev, const mk_error *err)
 {
-        fctx *f = arg;
+        mk_error e = { 0 };
+        mk_error_set(&e, err->code, "device %s (%s:%u): %s", dev->serial, f->o->devices_path, dev->line, err->msg);
+        set_error(f, &e);
+}
+
+/* Take devices until none is left or a worker failed; finished devices are committed BATCH at a time,
+ * and those of the last batch also when a later device failed (complete devices are kept). */
+static void worker(fctx *f)
+{
         mk_inputs *inputs = NULL;
         mk_error err = { 0 };
+        device_out batch[BATCH] = { 0 };
+        size_t n = 0;
         /* Each worker opens the components itself (the data components' trees are read per device). */
         if (mk_inputs_verify(f->m, NULL, NULL, NULL, &inputs, &err) < 0) {
                 set_error(f, &err);
-                return NULL;
+                return;
         }
         for (;;) {
-                size_t i = atomic_fetch_add(&f->next, 1);
-                if (i >= f->devs->n || atomic_load(&f->stop))
+                size_t i = atomic_fetch_add(&f->sh->next, 1);
+                if (i >= f->devs->n || atomic_load(&f->sh->stop))
                         break;
                 if (!in_shard(f, i) || f->complete[i])
                         continue;
-                const mk_device *dev = &f->devs->items[i];
                 mk_error_clear(&err);
-                if (one_device(f, inputs, dev, &err) < 0) {
-                        mk_error e2 = { 0 };
-                        mk_error_set(&e2, err.code, "device %s (%s:%u): %s", dev->serial, f->o->devices_path, dev->line,
-                                     err.msg);
-                        set_error(f, &e2);
+                batch[n].dev = &f->devs->items[i];
+                if (build_device(f, inputs, &batch[n], &err) < 0) {
+                        device_error(f, batch[n].dev, &err);
+                        device_out_done(&batch[n]);
                         break;
                 }
-                atomic_fetch_add(&f->built, 1);
-                logf_(f->o, "device %s: done", dev->serial);
+                if (++n < BATCH)
+                        continue;
+                n = 0;
+                if (commit_batch(f, batch, BATCH, &err) < 0) {
+                        set_error(f, &err);
+                        break;
+                }
         }
+        mk_error_clear(&err);
+        if (n && commit_batch(f, batch, n, &err) < 0)
+                set_error(f, &err);
         mk_inputs_free(inputs);
-        return NULL;
+}
+
+/*
+ * The workers are processes, not threads: libcryptsetup's LUKS2 format (most
+ * of a device's CPU time) fetches an OpenSSL digest for each of its 4000
+ * anti-forensic stripes, and in one process the workers' fetches contend
+ * for OpenSSL's global locks (threads: 20% more CPU per device). Each worker
+ * dies with the factory (PR_SET_PDEATHSIG; its signal handler removes its
+ * temporary files) and shares the device counter, the first error and the
+ * record file's lock through f->sh.
+ */
+static int run_workers(fctx *f, unsigned jobs, mk_error *err)
+{
+        if (jobs == 1) {
+                worker(f);
+                return 0;
+        }
+        pid_t parent = getpid(), *pids = calloc(jobs, sizeof(*pids));
+        if (!pids)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        fflush(NULL); /* nothing buffered is printed twice */
+        unsigned started = 0;
+        for (; started < jobs; started++) {
+                pid_t pid = fork();
+                if (pid < 0)
+                        break;
+                if (pid == 0) {
+                        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                                _exit(1);
+                        setvbuf(stdout, NULL, _IOLBF, 0); /* whole lines: the workers share the terminal */
+                        /* Its own description of OUTDIR: syncfs() reports a write error once per description. */
+                        int dfd = open(f->o->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (dfd >= 0)
+                                f->dir_fd = dfd;
+                        worker(f);
+                        fflush(NULL);
+                        _exit(0);
+                }
+                pids[started] = pid;
+        }
+        int r = started ? 0 : mk_error_set(err, errno, "cannot start a worker process: %s", strerror(errno));
+        for (unsigned i = 0; i < started; i++) {
+                int st;
+                while (waitpid(pids[i], &st, 0) < 0 && errno == EINTR)
+                        ;
+                if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+                        continue;
+                mk_error e = { 0 };
+                mk_error_set(&e, EIO,
+                             "a worker process %s %d (its devices not yet in the record are not complete: run the "
+                             "same command again to finish them)",
+                             WIFSIGNALED(st) ? "was killed by signal" : "exited with status",
+                             WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+                set_error(f, &e);
+        }
+        free(pids);
+        return r;
+}
+
+static int start_shared(fctx *f, mk_error *err)
+{
+        f->dir_fd = open(f->o->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (f->dir_fd < 0)
+                return mk_error_set(err, errno, "%s: %s", f->o->out_dir, strerror(errno));
+        void *p = mmap(NULL, sizeof(shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return mk_error_set(err, errno, "cannot map the workers' shared state: %s", strerror(errno));
+        f->sh = p;
+        pthread_mutexattr_t a;
+        pthread_mutexattr_init(&a);
+        pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+        pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+        int e = pthread_mutex_init(&f->sh->record_lock, &a);
+        pthread_mutexattr_destroy(&a);
+        return e ? mk_error_set(err, e, "cannot create the record lock: %s", strerror(e)) : 0;
 }
 
 /* The common part is rebuilt by every run (it is reproducible): never left behind. */
@@ -622,7 +850,7 @@ static void remove_work_dir(fctx *f)
 
 int mk_factory(const mk_factory_opts *o, mk_factory_result *ret, mk_error *err)
 {
-        fctx f = { .o = o, .template_fd = -1, .record_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+        fctx f = { .o = o, .template_fd = -1, .record_fd = -1, .dir_fd = -1 };
         int lock_fd = -1, r;
         if (o->shard_count == 0 || o->shard_index >= o->shard_count)
                 return mk_error_set(err, EINVAL, "--shard %u/%u: the index must be below the count (0/4 .. 3/4)",
@@ -665,30 +893,24 @@ int mk_factory(const mk_factory_opts *o, mk_factory_result *ret, mk_error *err)
         }
         if (jobs > todo)
                 jobs = todo ? (unsigned)todo : 1;
-        pthread_t *tids = calloc(jobs, sizeof(*tids));
-        bool *started = calloc(jobs, sizeof(*started));
-        for (unsigned i = 0; todo && tids && started && i < jobs; i++)
-                started[i] = pthread_create(&tids[i], NULL, worker, &f) == 0;
-        if (todo && tids && started && !started[0])
-                worker(&f);
-        for (unsigned i = 0; tids && started && i < jobs; i++)
-                if (started[i])
-                        pthread_join(tids[i], NULL);
-        free(tids);
-        free(started);
-        if (f.r < 0) {
-                r = mk_error_set(err, -f.r, "%s", f.err.msg);
+        if (todo && (r = start_shared(&f, err)) >= 0)
+                r = run_workers(&f, jobs, err);
+        if (r < 0)
+                goto out;
+        if (f.sh && atomic_load(&f.sh->err_state) == 2) {
+                r = mk_error_set(err, f.sh->err.code, "%s", f.sh->err.msg);
                 goto out;
         }
         if (ret)
                 *ret = (mk_factory_result){ .devices = f.devs->n, .in_shard = in, .skipped = skipped,
-                                            .built = atomic_load(&f.built) };
+                                            .built = f.sh ? atomic_load(&f.sh->built) : 0 };
         r = 0;
 out:
         if (f.template_fd >= 0)
                 close(f.template_fd);
         remove_work_dir(&f);
         mk_bmap_ref_free(f.bref);
+        mk_ranges_clear(&f.prime);
         for (size_t i = 0; i < 2; i++)
                 for (int k = 0; k < 2; k++)
                         mk_fat_file_free(f.records[i][k]);
@@ -700,6 +922,10 @@ out:
         }
         if (f.record_fd >= 0)
                 close(f.record_fd);
+        if (f.dir_fd >= 0)
+                close(f.dir_fd);
+        if (f.sh)
+                munmap(f.sh, sizeof(*f.sh));
         if (lock_fd >= 0)
                 close(lock_fd);
         free(f.gpt);

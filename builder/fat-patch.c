@@ -340,6 +340,18 @@ mk_fat_file *mk_fat_file_free(mk_fat_file *f)
         return NULL;
 }
 
+void mk_fat_file_extent(const mk_fat_file *f, void (*range)(void *userdata, uint64_t off, uint64_t len), void *userdata)
+{
+        for (size_t i = 0; i < f->n_chain; i++) {
+                range(userdata, f->data + (uint64_t)(f->chain[i] - 2) * f->csize, f->csize);
+                for (unsigned k = 0; k < f->n_fats; k++)
+                        range(userdata, f->fat + k * f->fat_size + 4ull * f->chain[i], 4);
+        }
+        range(userdata, f->dirent, 32);
+        if (f->fsinfo)
+                range(userdata, f->fsinfo + 488, 4);
+}
+
 mk_fat_file *mk_fat_file_dup(const mk_fat_file *f, const char *name)
 {
         mk_fat_file *d = malloc(sizeof(*d));

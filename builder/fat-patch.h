@@ -33,6 +33,10 @@ uint64_t mk_fat_file_capacity(const mk_fat_file *f);
 
 mk_fat_file *mk_fat_file_free(mk_fat_file *f);
 
+/* Report each byte range mk_fat_rewrite of f may read or write: its clusters, their FAT entries in every
+ * copy, its directory entry, FSInfo's free count. The factory brings these into a fresh clone's page cache
+ * first (whole pages), so that the rewrite's small writes need no read of the shared blocks from disk. */
+void mk_fat_file_extent(const mk_fat_file *f, void (*range)(void *userdata, uint64_t off, uint64_t len), void *userdata);
 /* A copy of f for an identical copy of its image (name: that image, for messages); NULL when out of memory.
  * The factory locates the placeholders once in the common part and rewrites them in every clone. */
 mk_fat_file *mk_fat_file_dup(const mk_fat_file *f, const char *name);

@@ -122,6 +122,11 @@ int mk_output_commit(mk_output *o, mk_error *err)
                 mk_output_abort(o);
                 return r;
         }
+        return mk_output_publish(o, err);
+}
+
+int mk_output_publish(mk_output *o, mk_error *err)
+{
         if (rename(o->tmp_path, o->final_path) < 0) {
                 int r = mk_error_set(err, errno, "%s: cannot rename the finished file into place: %s",
                                      o->final_path, strerror(errno));

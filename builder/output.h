@@ -28,6 +28,9 @@ const char *mk_output_final_path(const mk_output *o);
 
 /* fsync and rename into place; frees o on success and on failure (temp removed). */
 int mk_output_commit(mk_output *o, mk_error *err) __attribute__((warn_unused_result));
+/* mk_output_commit without the fsync, for a file the caller already made
+ * durable (syncfs() of its file system, once for many files). */
+int mk_output_publish(mk_output *o, mk_error *err) __attribute__((warn_unused_result));
 
 /* Remove the temporary file and free o. NULL allowed; returns NULL. */
 mk_output *mk_output_abort(mk_output *o);

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_TMP 16
+/* A factory worker holds a batch of devices with three outputs each. */
+#define MAX_TMP 32
 
 /* A slot is published (in_use = 1) only after its path is complete. */
 static struct {
