@@ -35,6 +35,7 @@
 #include "fileio.h"
 #include "gpt.h"
 #include "inputs.h"
+#include "layout.h"
 #include "luks.h"
 #include "macro.h"
 #include "manifest.h"
@@ -51,6 +52,8 @@
 /* Devices a worker finishes before it makes them durable together (group commit). */
 #define BATCH 8
 #define PRIME_PAGE 4096u
+/* Devices whose data key and LUKS2 header are made while the common part builds (on the core it leaves idle). */
+#define AHEAD_MAX 32
 #define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mk_manifest *, mk_manifest_free)
@@ -76,6 +79,15 @@ typedef struct fctx {
         int record_fd;
         int dir_fd; /* OUTDIR: syncfs() and the renames' fsync */
         struct shared *sh;
+        mk_inputs *inputs; /* verified once, ahead; the workers inherit them */
+        struct ahead {
+                size_t device; /* index in devs */
+                uint8_t *key;  /* sodium_malloc */
+                mk_luks2_header *hdr;
+        } ahead[AHEAD_MAX];
+        size_t n_ahead;
+        char *ahead_label; /* the LUKS2 label the headers made ahead carry (the layout's data partition) */
+        atomic_bool ahead_stop;
 } fctx;
 
 /* What the worker processes share: an anonymous shared mapping made before they are forked. */
@@ -369,6 +381,7 @@ static int prime_pages(fctx *f, int fd, const char *path, mk_error *err)
 
 typedef struct device_out {
         const mk_device *dev;
+        mk_luks2_header *hdr; /* encrypted: formatted for key, written into the image by write_data */
         uint8_t *key;       /* sodium_malloc */
         mk_seckey *id;      /* the device's identity key */
         char *id_text;      /* its .key text, sodium_malloc */
@@ -383,6 +396,7 @@ typedef struct device_out {
 
 static void device_out_done(device_out *d)
 {
+        mk_luks2_header_free(d->hdr);
         sodium_free(d->key);
         sodium_free(d->id_text);
         mk_seckey_free(d->id);
@@ -507,11 +521,7 @@ static int write_data(fctx *f, mk_inputs *inputs, const mk_device *dev, device_o
         fstree_free(t);
         if (r < 0 || !f->encrypted)
                 return r;
-        char uuid[37];
-        mk_uuid_derive(f->m->brand, f->m->model, "luks-uuid", dev->serial, uuid);
-        mk_luks_opts lo = { .key = d->key, .key_len = MK_DATA_KEY_GEN, .pbkdf = mk_data_luks_pbkdf(f->m),
-                            .uuid = uuid, .label = f->data->name };
-        return mk_luks2_format(path, f->data->start, f->data->size, &lo, err);
+        return mk_luks2_header_write(d->hdr, path, f->data->start, f->data->size, err);
 }
 
 /* The serial record and its signature over the common part's placeholders in each slot's folder. */
@@ -573,6 +583,59 @@ static int link_manifests(fctx *f, const mk_device *dev, mk_error *err)
         return 0;
 }
 
+/* A new data key for dev and, for an encrypted data partition labelled label, its LUKS2 header. */
+static int device_key(const fctx *f, const mk_device *dev, bool encrypted, const char *label, uint8_t **ret_key,
+                      mk_luks2_header **ret_hdr, mk_error *err)
+{
+        uint8_t *key = sodium_malloc(MK_DATA_KEY_GEN);
+        if (!key)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        randombytes_buf(key, MK_DATA_KEY_GEN);
+        int r = 0;
+        if (encrypted) {
+                char uuid[37];
+                mk_uuid_derive(f->m->brand, f->m->model, "luks-uuid", dev->serial, uuid);
+                mk_luks_opts lo = { .key = key, .key_len = MK_DATA_KEY_GEN, .pbkdf = mk_data_luks_pbkdf(f->m),
+                                    .uuid = uuid, .label = label };
+                r = mk_luks2_header_new(&lo, ret_hdr, err);
+        }
+        if (r < 0) {
+                sodium_free(key);
+                return r;
+        }
+        *ret_key = key;
+        return 0;
+}
+
+/* The key and header made ahead for device i, if any (and if they fit what the common part turned out to be). */
+static bool take_ahead(fctx *f, size_t i, device_out *d)
+{
+        for (size_t k = 0; k < f->n_ahead; k++) {
+                struct ahead *a = &f->ahead[k];
+                if (a->device != i || !a->key)
+                        continue;
+                bool fits = f->encrypted == (a->hdr != NULL) &&
+                            (!a->hdr || (f->ahead_label && !strcmp(f->ahead_label, f->data->name)));
+                if (fits) {
+                        d->key = TAKE_PTR(a->key);
+                        d->hdr = TAKE_PTR(a->hdr);
+                }
+                return fits;
+        }
+        return false;
+}
+
+/* Wipe the keys made ahead that this process did not use. */
+static void drop_ahead(fctx *f)
+{
+        for (size_t k = 0; k < f->n_ahead; k++) {
+                sodium_free(f->ahead[k].key);
+                mk_luks2_header_free(f->ahead[k].hdr);
+                f->ahead[k] = (struct ahead){ 0 };
+        }
+        f->n_ahead = 0;
+}
+
 /* A device's image, key and block map, finished under temporary names (committed by commit_batch). */
 static int build_device(fctx *f, mk_inputs *inputs, device_out *d, mk_error *err)
 {
@@ -584,9 +647,9 @@ static int build_device(fctx *f, mk_inputs *inputs, device_out *d, mk_error *err
                 return r;
         const char *path = mk_output_tmp_path(d->img);
         int fd = mk_output_fd(d->img);
-        if (!(d->key = sodium_malloc(MK_DATA_KEY_GEN)))
-                return mk_error_set(err, ENOMEM, "out of memory");
-        randombytes_buf(d->key, MK_DATA_KEY_GEN);
+        if (!take_ahead(f, (size_t)(dev - f->devs->items), d) &&
+            (r = device_key(f, dev, f->encrypted, f->data->name, &d->key, &d->hdr, err)) < 0)
+                return r;
         if ((r = mk_seckey_generate(&d->id, err)) < 0 || (r = mk_seckey_text(d->id, &d->id_text, err)) < 0)
                 return r;
         mk_seckey_pub_text(d->id, d->pub);
@@ -722,15 +785,18 @@ static void device_error(fctx *f, const mk_device *dev, const mk_error *err)
  * and those of the last batch also when a later device failed (complete devices are kept). */
 static void worker(fctx *f)
 {
-        mk_inputs *inputs = NULL;
+        mk_inputs *inputs = f->inputs, *own = NULL;
         mk_error err = { 0 };
         device_out batch[BATCH] = { 0 };
         size_t n = 0;
-        /* Each worker opens the components itself (the data components' trees are read per device). */
-        if (mk_inputs_verify(f->m, NULL, NULL, NULL, &inputs, &err) < 0) {
+        /* The components (the data components' trees are read per device), verified ahead; if that failed,
+         * again here, to report why. */
+        if (!inputs && mk_inputs_verify(f->m, NULL, NULL, NULL, &own, &err) < 0) {
                 set_error(f, &err);
                 return;
         }
+        if (!inputs)
+                inputs = own;
         for (;;) {
                 size_t i = atomic_fetch_add(&f->sh->next, 1);
                 if (i >= f->devs->n || atomic_load(&f->sh->stop))
@@ -755,7 +821,8 @@ static void worker(fctx *f)
         mk_error_clear(&err);
         if (n && commit_batch(f, batch, n, &err) < 0)
                 set_error(f, &err);
-        mk_inputs_free(inputs);
+        mk_inputs_free(own);
+        drop_ahead(f);
 }
 
 /*
@@ -813,6 +880,41 @@ static int run_workers(fctx *f, unsigned jobs, mk_error *err)
         }
         free(pids);
         return r;
+}
+
+/*
+ * While the common part builds (mostly on one core), the other core
+ * verifies the components for the workers and makes the data keys and
+ * LUKS2 headers (the bulk of a device's CPU time) of the first devices to
+ * build. The header does not depend on the partition's size or place, only
+ * on its label, taken here from the layout. Any failure just ends the work
+ * ahead: the workers then do it themselves and report the error.
+ */
+static void *work_ahead(void *arg)
+{
+        fctx *f = arg;
+        mk_error err = { 0 };
+        if (mk_inputs_verify(f->m, NULL, NULL, NULL, &f->inputs, &err) < 0)
+                return NULL;
+        mk_layout *l = NULL;
+        if (mk_layout_load(f->o->layout_path ? f->o->layout_path : f->m->layout_path, f->m, &l, &err) < 0)
+                return NULL;
+        const mk_partition *p = mk_layout_find(l, MK_ROLE_DATA, 0);
+        bool encrypted = p && f->m->data.encryption == MK_ENC_LUKS2;
+        f->ahead_label = p ? strdup(p->name) : NULL;
+        mk_layout_free(l);
+        if (!f->ahead_label)
+                return NULL;
+        for (size_t i = 0; i < f->devs->n && f->n_ahead < AHEAD_MAX && !atomic_load(&f->ahead_stop); i++) {
+                if (!in_shard(f, i) || f->complete[i])
+                        continue;
+                struct ahead *a = &f->ahead[f->n_ahead];
+                if (device_key(f, &f->devs->items[i], encrypted, f->ahead_label, &a->key, &a->hdr, &err) < 0)
+                        break;
+                a->device = i;
+                f->n_ahead++;
+        }
+        return NULL;
 }
 
 static int start_shared(fctx *f, mk_error *err)
@@ -884,7 +986,16 @@ int mk_factory(const mk_factory_opts *o, mk_factory_result *ret, mk_error *err)
                 }
         logf_(o, "factory: %zu devices, %lu in shard %u/%u, %lu already complete", f.devs->n, in, o->shard_index,
               o->shard_count, skipped);
-        if (todo && (r = build_template(&f, err)) < 0)
+        pthread_t ahead;
+        bool ahead_started = todo && pthread_create(&ahead, NULL, work_ahead, &f) == 0;
+        if (todo)
+                r = build_template(&f, err);
+        atomic_store(&f.ahead_stop, true);
+        if (ahead_started)
+                pthread_join(ahead, NULL);
+        if (todo)
+                logf_(o, "factory: common part built; %zu devices' keys made meanwhile", f.n_ahead);
+        if (r < 0)
                 goto out;
         unsigned jobs = o->jobs;
         if (!jobs) {
@@ -911,6 +1022,9 @@ out:
         remove_work_dir(&f);
         mk_bmap_ref_free(f.bref);
         mk_ranges_clear(&f.prime);
+        drop_ahead(&f);
+        free(f.ahead_label);
+        mk_inputs_free(f.inputs);
         for (size_t i = 0; i < 2; i++)
                 for (int k = 0; k < 2; k++)
                         mk_fat_file_free(f.records[i][k]);

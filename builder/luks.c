@@ -344,21 +344,72 @@ static int copy_range(const char *at, int from, int to, uint64_t offset, uint64_
         return 0;
 }
 
-int mk_luks2_format(const char *image_path, uint64_t offset, uint64_t size, const mk_luks_opts *o, mk_error *err)
+struct mk_luks2_header {
+        int fd;      /* memfd of MK_LUKS2_DATA_OFFSET bytes: the header as formatted */
+        uint8_t *vk; /* the volume key, locked memory */
+        header_used used;
+};
+
+mk_luks2_header *mk_luks2_header_free(mk_luks2_header *h)
 {
-        char at[512];
-        snprintf(at, sizeof(at), "%s: data partition (LUKS2 at offset %" PRIu64 ")", image_path, offset);
+        if (h) {
+                if (h->fd >= 0)
+                        close(h->fd);
+                sodium_free(h->vk); /* wipes */
+                free(h);
+        }
+        return NULL;
+}
+
+/*
+ * The data device libcryptsetup is given is an empty memfd of a nominal
+ * size: the header does not depend on the partition's size (the data
+ * segment is "dynamic", to the end of the device), so one header fits any
+ * partition of at least MK_LUKS2_DATA_OFFSET + MK_LUKS2_MIN_PAYLOAD bytes.
+ */
+static int header_new(const char *at, const mk_luks_opts *o, mk_luks2_header **ret, mk_error *err)
+{
         int r = mk_luks_opts_check(o, err);
         if (r < 0)
                 return r;
+        if (sodium_init() < 0)
+                return mk_error_set(err, EIO, "%s: libsodium failed to initialize", at);
+        mk_luks2_header *h = calloc(1, sizeof(*h));
+        if (!h)
+                return mk_error_set(err, ENOMEM, "%s: out of memory", at);
+        h->fd = memfd_create("mkimage-luks2-header", MFD_CLOEXEC);
+        _cleanup_close_ int dev = memfd_create("mkimage-luks2-device", MFD_CLOEXEC);
+        if (h->fd < 0 || dev < 0 || ftruncate(h->fd, (off_t)MK_LUKS2_DATA_OFFSET) < 0 ||
+            ftruncate(dev, (off_t)(MK_LUKS2_DATA_OFFSET + MK_LUKS2_MIN_PAYLOAD)) < 0)
+                r = mk_error_set(err, errno, "%s: creating the header in memory: %m", at);
+        else if (!(h->vk = sodium_malloc(MK_LUKS2_KEY_BYTES)))
+                r = mk_error_set(err, ENOMEM, "%s: cannot allocate locked memory for the volume key", at);
+        else {
+                randombytes_buf(h->vk, MK_LUKS2_KEY_BYTES);
+                r = format_header(at, h->fd, dev, h->vk, o, &h->used, err);
+        }
+        if (r < 0) {
+                mk_luks2_header_free(h);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+int mk_luks2_header_new(const mk_luks_opts *o, mk_luks2_header **ret, mk_error *err)
+{
+        return header_new("data partition (LUKS2)", o, ret, err);
+}
+
+static int header_write(const char *at, const mk_luks2_header *h, const char *image_path, uint64_t offset,
+                        uint64_t size, mk_error *err)
+{
         if (offset % MK_LUKS2_SECTOR || size % MK_LUKS2_SECTOR || mk_luks2_payload_size(size) < MK_LUKS2_MIN_PAYLOAD ||
             offset > UINT64_MAX - size)
                 return mk_error_set(err, EINVAL,
                                     "%s: %" PRIu64 " bytes is not a usable size (LUKS2 needs multiples of 512 bytes "
                                     "and at least %u MiB: 16 for the header, 1 or more for the data)",
                                     at, size, (MK_LUKS2_DATA_OFFSET + MK_LUKS2_MIN_PAYLOAD) >> 20);
-        if (sodium_init() < 0)
-                return mk_error_set(err, EIO, "%s: libsodium failed to initialize", at);
         _cleanup_close_ int fd = open(image_path, O_RDWR | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
@@ -369,20 +420,26 @@ int mk_luks2_format(const char *image_path, uint64_t offset, uint64_t size, cons
                 return mk_error_set(err, EINVAL,
                                     "%s: the partition ends at %" PRIu64 ", beyond the end of the image (%jd bytes)",
                                     at, offset + size, (intmax_t)st.st_size);
-        _cleanup_close_ int hdr = memfd_create("mkimage-luks2-header", MFD_CLOEXEC);
-        _cleanup_close_ int dev = memfd_create("mkimage-luks2-device", MFD_CLOEXEC);
-        if (hdr < 0 || dev < 0 || ftruncate(hdr, (off_t)MK_LUKS2_DATA_OFFSET) < 0 || ftruncate(dev, (off_t)size) < 0)
-                return mk_error_set(err, errno, "%s: creating the header in memory: %m", at);
-        uint8_t *vk = sodium_malloc(MK_LUKS2_KEY_BYTES);
-        if (!vk)
-                return mk_error_set(err, ENOMEM, "%s: cannot allocate locked memory for the volume key", at);
-        randombytes_buf(vk, MK_LUKS2_KEY_BYTES);
-        header_used used = { 0 };
-        r = format_header(at, hdr, dev, vk, o, &used, err);
+        int r = encrypt_payload(at, fd, offset + MK_LUKS2_DATA_OFFSET, mk_luks2_payload_size(size), h->vk, err);
+        return r < 0 ? r : copy_header(at, h->fd, fd, offset, &h->used, err);
+}
+
+int mk_luks2_header_write(const mk_luks2_header *h, const char *image_path, uint64_t offset, uint64_t size,
+                          mk_error *err)
+{
+        char at[512];
+        snprintf(at, sizeof(at), "%s: data partition (LUKS2 at offset %" PRIu64 ")", image_path, offset);
+        return header_write(at, h, image_path, offset, size, err);
+}
+
+int mk_luks2_format(const char *image_path, uint64_t offset, uint64_t size, const mk_luks_opts *o, mk_error *err)
+{
+        char at[512];
+        snprintf(at, sizeof(at), "%s: data partition (LUKS2 at offset %" PRIu64 ")", image_path, offset);
+        mk_luks2_header *h = NULL;
+        int r = header_new(at, o, &h, err);
         if (r >= 0)
-                r = encrypt_payload(at, fd, offset + MK_LUKS2_DATA_OFFSET, mk_luks2_payload_size(size), vk, err);
-        sodium_free(vk); /* wipes */
-        if (r >= 0)
-                r = copy_header(at, hdr, fd, offset, &used, err);
+                r = header_write(at, h, image_path, offset, size, err);
+        mk_luks2_header_free(h); /* wipes the volume key */
         return r;
 }

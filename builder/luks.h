@@ -95,4 +95,19 @@ uint8_t *mk_data_key_free(uint8_t *key);
  */
 int mk_data_key_generate(const char *path, mk_error *err) __attribute__((warn_unused_result));
 
+/*
+ * mk_luks2_format in two steps, for the factory, which formats headers ahead
+ * (while its common part is built): mk_luks2_header_new formats a header
+ * for o in memory (the partition's size does not enter it: the data
+ * segment is dynamic), mk_luks2_header_write encrypts the payload with its
+ * volume key and writes it into the partition, as mk_luks2_format does.
+ * mk_luks2_header_free wipes the volume key. A header is written once.
+ */
+typedef struct mk_luks2_header mk_luks2_header;
+int mk_luks2_header_new(const mk_luks_opts *o, mk_luks2_header **ret, mk_error *err)
+        __attribute__((warn_unused_result));
+int mk_luks2_header_write(const mk_luks2_header *h, const char *image_path, uint64_t offset, uint64_t size,
+                          mk_error *err) __attribute__((warn_unused_result));
+mk_luks2_header *mk_luks2_header_free(mk_luks2_header *h);
+
 #endif
