@@ -153,6 +153,19 @@ check luks-open-key cryptsetup open --test-passphrase --disable-locks --key-file
 # The keyslots area holds four keyslots of a 512-bit key: the device's, then e.g. a recovery key
 # and a TPM-sealed one enrolled in the field.
 expect_eq luks-keyslots-area "$(grep -E '^Keyslots area:' dump.txt | tr -s ' \t' ' ')" "Keyslots area: 1048576 [bytes]"
+# Only keyslot 0's area holds libcryptsetup's bytes; the rest of the keyslots area stays zero (a hole
+# in the image): no key material lives there, and a keyslot added later writes its whole area.
+ks_off=$(sed -n 's/^\s*Area offset:\s*\([0-9]*\) \[bytes\]/\1/p' dump.txt | head -n 1)
+ks_len=$(sed -n 's/^\s*Area length:\s*\([0-9]*\) \[bytes\]/\1/p' dump.txt | head -n 1)
+expect_eq luks-unused-keyslots-zero "$(python3 - e.part "$ks_off" "$ks_len" <<'PY'
+import sys
+f = open(sys.argv[1], "rb")
+off, n = int(sys.argv[2]), int(sys.argv[3])
+f.seek(off); used = f.read(n)
+f.seek(off + n); rest = f.read(32768 + 1048576 - off - n)
+print("used-nonzero" if used.count(0) < n // 2 else "used-zero", "rest-zero" if rest and not any(rest) else "rest-nonzero")
+PY
+)" "used-nonzero rest-zero"
 cp --sparse=always e.part slots.part
 for i in 1 2 3; do
         head -c 32 /dev/urandom >"slot$i.key"
