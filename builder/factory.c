@@ -42,6 +42,7 @@
 #include "minisign.h"
 #include "model.h"
 #include "output.h"
+#include "tmpfiles.h"
 #include "uuid.h"
 
 #define WORK_DIR ".mkimage-factory"
@@ -52,6 +53,7 @@
 /* Devices a worker finishes before it makes them durable together (group commit). */
 #define BATCH 8
 #define PRIME_PAGE 4096u
+#define ELEMENTS_MANIFEST 4 /* the signed manifests beside an image (manifest_suffixes) */
 /* Devices whose data key and LUKS2 header are made while the common part builds (on the core it leaves idle). */
 #define AHEAD_MAX 32
 #define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)
@@ -88,6 +90,7 @@ typedef struct fctx {
         size_t n_ahead;
         char *ahead_label; /* the LUKS2 label the headers made ahead carry (the layout's data partition) */
         atomic_bool ahead_stop;
+        int work_slots[1 + 1 + ELEMENTS_MANIFEST]; /* the work folder, the common part and its manifests */
 } fctx;
 
 /* What the worker processes share: an anonymous shared mapping made before they are forked. */
@@ -132,8 +135,8 @@ static const mk_device *find_serial(const fctx *f, const char *serial, size_t *r
 /* ---- OUTDIR: ours only; stale temporaries removed; records read -------------------------------- */
 
 /* The signed manifests beside each image (hard links to the common part's), for `mkimage verify`. */
-static const char *const manifest_suffixes[] = { ".manifest.yaml", ".manifest.yaml.minisig", ".manifest-b.yaml",
-                                                 ".manifest-b.yaml.minisig" };
+static const char *const manifest_suffixes[ELEMENTS_MANIFEST] = { ".manifest.yaml", ".manifest.yaml.minisig",
+                                                                  ".manifest-b.yaml", ".manifest-b.yaml.minisig" };
 
 /* "SERIAL.img", "SERIAL.img.bmap", "SERIAL.data-key", "SERIAL.img.manifest*.yaml*" of a listed device. */
 static bool our_name(const fctx *f, const char *name)
@@ -272,6 +275,20 @@ static int prime_set(fctx *f, mk_error *err)
         return f->prime.oom ? mk_error_set(err, ENOMEM, "out of memory") : 0;
 }
 
+/* The common part is removed when the factory ends, and by a signal too (mk_tmp_unlink_all). */
+static void adopt_work(fctx *f, size_t k, const char *path, bool folder)
+{
+        f->work_slots[k] = mk_tmp_adopt(path, folder);
+}
+
+static void forget_work(fctx *f)
+{
+        for (size_t k = 0; k < ELEMENTSOF(f->work_slots); k++) {
+                mk_tmp_forget(f->work_slots[k]);
+                f->work_slots[k] = -1;
+        }
+}
+
 static int build_template(fctx *f, mk_error *err)
 {
         const mk_factory_opts *o = f->o;
@@ -279,6 +296,7 @@ static int build_template(fctx *f, mk_error *err)
         snprintf(dir, sizeof(dir), "%s/" WORK_DIR, o->out_dir);
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return mk_error_set(err, errno, "%s: %s", dir, strerror(errno));
+        adopt_work(f, 0, dir, true);
         snprintf(f->template_path, sizeof(f->template_path), "%s/common.img", dir);
         mk_build_opts bo = { .model_path = o->model_path, .layout_path = o->layout_path, .out_path = f->template_path,
                              .sign_key = o->sign_key, .jobs = o->jobs, .source_date_epoch = o->source_date_epoch,
@@ -286,6 +304,12 @@ static int build_template(fctx *f, mk_error *err)
         int r = mk_build(&bo, NULL, err);
         if (r < 0)
                 return r;
+        adopt_work(f, 1, f->template_path, false);
+        for (size_t k = 0; k < ELEMENTS_MANIFEST; k++) {
+                char p[4500];
+                snprintf(p, sizeof(p), "%s%s", f->template_path, manifest_suffixes[k]);
+                adopt_work(f, 2 + k, p, false);
+        }
         char mpath[4400];
         snprintf(mpath, sizeof(mpath), "%s.manifest.yaml", f->template_path);
         _cleanup_free_ char *mtext = NULL;
@@ -852,6 +876,7 @@ static int run_workers(fctx *f, unsigned jobs, mk_error *err)
                 if (pid == 0) {
                         if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
                                 _exit(1);
+                        forget_work(f); /* the factory's, not this worker's, to remove */
                         setvbuf(stdout, NULL, _IOLBF, 0); /* whole lines: the workers share the terminal */
                         /* Its own description of OUTDIR: syncfs() reports a write error once per description. */
                         int dfd = open(f->o->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -938,6 +963,7 @@ static int start_shared(fctx *f, mk_error *err)
 /* The common part is rebuilt by every run (it is reproducible): never left behind. */
 static void remove_work_dir(fctx *f)
 {
+        forget_work(f);
         if (!f->template_path[0])
                 return;
         char p[4500];
@@ -952,7 +978,8 @@ static void remove_work_dir(fctx *f)
 
 int mk_factory(const mk_factory_opts *o, mk_factory_result *ret, mk_error *err)
 {
-        fctx f = { .o = o, .template_fd = -1, .record_fd = -1, .dir_fd = -1 };
+        fctx f = { .o = o, .template_fd = -1, .record_fd = -1, .dir_fd = -1,
+                   .work_slots = { -1, -1, -1, -1, -1, -1 } };
         int lock_fd = -1, r;
         if (o->shard_count == 0 || o->shard_index >= o->shard_count)
                 return mk_error_set(err, EINVAL, "--shard %u/%u: the index must be below the count (0/4 .. 3/4)",

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,15 +15,38 @@
 
 /* A slot is published (in_use = 1) only after its path is complete. */
 static struct {
-        volatile sig_atomic_t in_use;
+        volatile sig_atomic_t in_use; /* 1: a file, 2: a folder (removed after the files) */
         char path[PATH_MAX];
 } tmp[MAX_TMP];
 
 void mk_tmp_unlink_all(void)
 {
         for (int i = 0; i < MAX_TMP; i++)
-                if (tmp[i].in_use)
+                if (tmp[i].in_use == 1)
                         unlink(tmp[i].path);
+        for (int i = 0; i < MAX_TMP; i++)
+                if (tmp[i].in_use == 2)
+                        rmdir(tmp[i].path);
+}
+
+int mk_tmp_adopt(const char *path, bool folder)
+{
+        if (strlen(path) >= PATH_MAX)
+                return -ENAMETOOLONG;
+        sigset_t all, old;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, &old);
+        int slot = -1;
+        for (int i = 0; i < MAX_TMP && slot < 0; i++)
+                if (!tmp[i].in_use)
+                        slot = i;
+        if (slot >= 0) {
+                strcpy(tmp[slot].path, path);
+                __atomic_signal_fence(__ATOMIC_SEQ_CST);
+                tmp[slot].in_use = folder ? 2 : 1;
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return slot < 0 ? -EMFILE : slot;
 }
 
 void mk_tmp_forget(int slot)
