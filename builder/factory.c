@@ -783,18 +783,27 @@ static int commit_batch(fctx *f, device_out *batch, size_t n, mk_error *err)
                     (r = mk_output_publish(TAKE_PTR(d->img), err)) < 0)
                         break;
         }
-        if (published && fsync(f->dir_fd) < 0 && r >= 0)
-                r = mk_error_set(err, errno, "%s: cannot write the folder to disk: %s", f->o->out_dir, strerror(errno));
-        mk_error err2 = { 0 };
-        if (published && append_records(f, batch, published, r < 0 ? &err2 : err) < 0 && r >= 0)
-                r = -err->code;
-        for (size_t i = 0; i < n; i++) {
+        /* The devices published before an error still get their lines, once their names are on disk. */
+        mk_error later = { 0 };
+        bool recorded = false;
+        if (published && fsync(f->dir_fd) < 0) {
+                int e = errno;
+                for (size_t i = 0; i < published; i++)
+                        unpublish(f, batch[i].dev);
                 if (r >= 0)
+                        r = mk_error_set(err, e, "%s: cannot write the folder to disk: %s", f->o->out_dir, strerror(e));
+        } else if (published) {
+                recorded = append_records(f, batch, published, r < 0 ? &later : err) >= 0;
+                if (!recorded && r >= 0)
+                        r = -err->code;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (recorded && i < published)
                         mk_callback_printf(f->o->log, f->o->userdata, "device %s: done", batch[i].dev->serial);
                 device_out_done(&batch[i]);
         }
-        if (r >= 0)
-                atomic_fetch_add(&f->sh->built, n);
+        if (recorded)
+                atomic_fetch_add(&f->sh->built, published);
         return r;
 }
 
@@ -817,6 +826,7 @@ static void worker(fctx *f)
          * again here, to report why. */
         if (!inputs && mk_inputs_verify(f->m, NULL, NULL, NULL, &own, &err) < 0) {
                 set_error(f, &err);
+                drop_ahead(f);
                 return;
         }
         if (!inputs)
