@@ -170,3 +170,157 @@ if mount -t tmpfs -o size=200m tmpfs "$MNT" 2>/dev/null; then
 else
         fail full-disk "cannot mount a tmpfs (the test needs root)"
 fi
+
+
+# SIGKILL half way through a batch (-j 2), then the same command again: the
+# re-run removes the temporaries, keeps the devices already recorded, builds
+# the rest, and ends with one record line per device. Two kills: of the
+# factory process alone (its workers must stop too) and of its whole process
+# group (no signal handler runs: temporaries are left for the re-run). The
+# kill must land while the batch runs: if a run ends before its record has two
+# lines (or with all of them: lines come a group commit at a time), the list
+# doubles and the batch runs again.
+outputs_of() { # SERIAL...: the files mkimage factory writes for these devices
+        local s
+        for s in "$@"; do
+                echo "$s.img" "$s.img.bmap" "$s.data-key" "$s.img.manifest.yaml" "$s.img.manifest.yaml.minisig" \
+                        "$s.img.manifest-b.yaml" "$s.img.manifest-b.yaml.minisig"
+        done
+}
+# Processes left of the killed run's group (zombies wait for this machine's init to reap them).
+survivors() { ps -e -o pgid=,stat=,pid=,args= | awk -v g="$1" '$1 == g && $2 !~ /^Z/'; }
+lines_of() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+C="$T/crash"
+CREC="$C/factory-record.jsonl"
+crash_run=("$MKIMAGE" factory "$MODEL" --brand-key "$BRAND" --devices "$T/crash.csv" -o "$C" -j 2)
+for mode in process group; do
+        n=16 killed_at=-1
+        for _ in 1 2 3 4; do
+                rm -rf "$C"
+                (echo serial; seq -f 'K%04g' 1 $n) >"$T/crash.csv"
+                # In a process group of its own (setsid execs in place: $! is mkimage).
+                setsid "${crash_run[@]}" >/dev/null 2>&1 &
+                pid=$!
+                deadline=$((SECONDS + 60))
+                while [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ] && [ $SECONDS -lt $deadline ] &&
+                        [ "$(lines_of "$CREC")" -lt 2 ]; do
+                        sleep 0.01
+                done
+                if [ $mode == process ]; then kill -KILL "$pid"; else kill -KILL -- "-$pid"; fi 2>/dev/null
+                wait "$pid" 2>/dev/null
+                rc=$?
+                # 2 s for the workers to see their parent gone and remove their temporaries; count after that.
+                grace_end=$(($(date +%s%N) + 2000000000))
+                while [ -n "$(survivors "$pid")" ] && [ "$(date +%s%N)" -lt $grace_end ]; do sleep 0.02; done
+                lines=$(lines_of "$CREC")
+                left=$(find "$C" -maxdepth 1 -name '.*.mkimage-*' | wc -l) # the outputs' temporaries
+                if [ $rc -eq 137 ] && [ "$lines" -ge 2 ] && [ "$lines" -lt $n ] && { [ $mode == process ] || [ "$left" -gt 0 ]; }; then
+                        killed_at=$lines
+                        break
+                fi
+                n=$((n * 2))
+        done
+        if [ "$killed_at" -ge 2 ]; then pass "crash-$mode-killed-mid-batch"; else
+                fail "crash-$mode-killed-mid-batch" "last try: $n devices, exit $rc, $lines record lines, $left temporaries"
+        fi
+        # Nothing of the killed run goes on writing (no worker outlives the factory).
+        if [ -n "$(survivors "$pid")" ]; then
+                fail "crash-$mode-no-survivors" "$(survivors "$pid" | head -3 | tr '\n' ' ')"
+                pkill -KILL -g "$pid"
+        else
+                pass "crash-$mode-no-survivors"
+        fi
+        head -n "$killed_at" "$CREC" >"$T/crash-before.jsonl" # without a torn last line
+        serials=$(seq -f 'K%04g' 1 $n)
+        if "${crash_run[@]}" >"$T/crash.log" 2>&1; then pass "crash-$mode-rerun-exit-0"; else
+                fail "crash-$mode-rerun-exit-0" "$(tail -3 "$T/crash.log")"
+        fi
+        check "crash-$mode-rerun-skips-recorded" \
+                grep -q "$n devices in this shard: $((n - killed_at)) built, $killed_at already complete" "$T/crash.log"
+        check "crash-$mode-recorded-lines-kept" cmp -s <(head -n "$killed_at" "$CREC") "$T/crash-before.jsonl"
+        # shellcheck disable=SC2086 # one word a serial
+        python3 - "$C" $serials >"$T/crash-rec.out" 2>&1 <<'PY'
+import collections, hashlib, json, os, sys
+out, want = sys.argv[1], sys.argv[2:]
+recs = [json.loads(line) for line in open(os.path.join(out, "factory-record.jsonl"))]
+count = collections.Counter(r["serial"] for r in recs)
+print("lines", "ok" if sorted(count) == want and set(count.values()) == {1} else
+      f"duplicates {sorted(s for s, c in count.items() if c > 1)} missing {sorted(set(want) - set(count))}")
+bad = []
+for r in recs:
+    with open(os.path.join(out, r["serial"] + ".img.bmap"), "rb") as f:
+        if r["bmap-sha256"] != hashlib.sha256(f.read()).hexdigest() or r["image"] != r["serial"] + ".img":
+            bad.append(r["serial"])
+    if os.path.getsize(os.path.join(out, r["serial"] + ".data-key")) != 64:
+        bad.append(r["serial"] + ".data-key")
+print("bmap", "ok" if not bad else f"wrong: {bad[:5]}")
+PY
+        expect_eq "crash-$mode-record-one-line-per-device" "$(sed -n 's/^lines //p' "$T/crash-rec.out")" ok
+        expect_eq "crash-$mode-record-bmap-digests" "$(sed -n 's/^bmap //p' "$T/crash-rec.out")" ok
+        # shellcheck disable=SC2046,SC2086 # one word a file name
+        if only_files "$C" factory-record.jsonl $(outputs_of $serials); then pass "crash-$mode-only-outputs"; else
+                want=$( (outputs_of $serials; echo factory-record.jsonl) | tr ' ' '\n' | sort)
+                fail "crash-$mode-only-outputs" "$(comm -3 <(find "$C" -mindepth 1 -printf '%f\n' | sort) <(echo "$want") | head -5 | tr '\n' ' ')"
+        fi
+        # Spot checks: the first device recorded before the kill, and the first one the re-run built
+        # (likely one in flight when the kill came).
+        first=$(head -n1 "$T/crash-before.jsonl" | cut -d'"' -f4)
+        redone=$(sed -n "$((killed_at + 1))p" "$CREC" | cut -d'"' -f4)
+        for s in "$first" "$redone"; do
+                what=$([ "$s" == "$first" ] && echo before || echo after)
+                check "crash-$mode-verify-$what-kill" "$MKIMAGE" verify "$C/$s.img" --pub "$K/dev.pub"
+                slice "$C/$s.img" data "$T/crash.data"
+                check "crash-$mode-key-opens-$what-kill" \
+                        cryptsetup open --test-passphrase --disable-locks --key-file "$C/$s.data-key" "$T/crash.data"
+        done
+        rm -rf "$C" "$T/crash.data"
+done
+
+# Shards 0/3, 1/3 and 2/3 of one list, each into its own folder, together
+# equal one unsharded run of it: the same devices (each once), the same files,
+# the same reproducible record fields, fresh random ones; the LUKS2 UUID
+# (derived from the serial) and the root slot's bytes are the same too.
+printf 'serial\nQ1\nQ2\nQ3\nQ4\nQ5\nQ6\n' >"$T/six.csv"
+ok=1
+for i in whole 0 1 2; do
+        shard=(--shard "$i/3")
+        [ $i == whole ] && shard=()
+        factory --devices "$T/six.csv" -o "$T/six-$i" "${shard[@]}" >/dev/null 2>"$T/six.err" || { ok=0; cat "$T/six.err" >&2; }
+done
+expect_eq shard3-runs-succeed $ok 1
+# shellcheck disable=SC2046 # one word a file name
+for i in 0 1 2; do
+        check "shard3-$i-holds-positions-$i-and-$((i + 3))" only_files "$T/six-$i" factory-record.jsonl $(outputs_of Q$((i + 1)) Q$((i + 4)))
+done
+python3 - "$T"/six-whole "$T"/six-0 "$T"/six-1 "$T"/six-2 >"$T/six.out" 2>&1 <<'PY'
+import collections, json, os, sys
+whole, shards = sys.argv[1], sys.argv[2:]
+def records(d):
+    return [json.loads(line) for line in open(os.path.join(d, "factory-record.jsonl"))]
+def files(d):
+    return sorted(f for f in os.listdir(d) if f != "factory-record.jsonl")
+w = {r["serial"]: r for r in records(whole)}
+cat = [r for d in shards for r in records(d)]
+count = collections.Counter(r["serial"] for r in cat)
+print("serials", "ok" if sorted(count) == sorted(w) and len(w) == 6 and set(count.values()) == {1} else
+      f"{sorted(count.items())} vs {sorted(w)}")
+print("files", "ok" if sorted(f for d in shards for f in files(d)) == files(whole) else "differ")
+fixed = ("serial", "image", "manifest-sha256", "brand-key-id")
+random = ("device-key", "device-key-id", "data-key-fingerprint", "bmap-sha256")
+print("fixed", "ok" if all(r[k] == w[r["serial"]][k] for r in cat for k in fixed) else "differ")
+bad = [(r["serial"], k) for r in cat for k in random if not r.get(k) or r[k] == w[r["serial"]].get(k)]
+print("random", "ok" if not bad else f"missing or equal: {bad[:4]}")
+PY
+for k in serials:concat-serials-equal-whole files:files-equal-whole fixed:fixed-fields-equal-whole \
+        random:random-fields-fresh; do
+        expect_eq "shard3-${k#*:}" "$(sed -n "s/^${k%%:*} //p" "$T/six.out")" ok
+done
+# Q5 is position 4: shard 1.
+for i in whole 1; do
+        slice "$T/six-$i/Q5.img" data "$T/six-$i.data"
+        slice "$T/six-$i/Q5.img" root-a "$T/six-$i.root-a"
+done
+uuid=$(cryptsetup luksUUID "$T/six-1.data")
+expect_eq shard3-luks-uuid-from-serial "$uuid:$(cryptsetup luksUUID "$T/six-whole.data")" "${uuid:-none}:$uuid"
+check shard3-root-a-identical cmp -s "$T/six-1.root-a" "$T/six-whole.root-a"
+rm -rf "$T"/six-*
