@@ -304,7 +304,7 @@ static int copy_header(const char *at, int from, int to, uint64_t offset, const 
                 return mk_error_set(err, ENOMEM, "%s: out of memory", at);
         bool sparse = fallocate(to, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
                                 (off_t)MK_LUKS2_DATA_OFFSET) == 0;
-        if (!sparse) /* everything counts: the unused keyslots area keeps libcryptsetup's bytes */
+        if (!sparse) /* no holes here: all of it is written, the unused areas as zeros */
                 return copy_range(at, from, to, offset, 0, MK_LUKS2_DATA_OFFSET, false, buf, err);
         int r = copy_range(at, from, to, offset, 0, used->metadata_end, true, buf, err);
         return r < 0 ? r
@@ -388,6 +388,15 @@ static int header_new(const char *at, const mk_luks_opts *o, mk_luks2_header **r
                 randombytes_buf(h->vk, MK_LUKS2_KEY_BYTES);
                 r = format_header(at, h->fd, dev, h->vk, o, &h->used, err);
         }
+        /* The unused keyslots area is not copied (copy_header): its random bytes need not be kept in
+         * memory either, while the factory holds headers made ahead. */
+        if (r >= 0 && h->used.keyslot_off > h->used.metadata_end)
+                (void)fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)h->used.metadata_end,
+                                (off_t)(h->used.keyslot_off - h->used.metadata_end));
+        if (r >= 0 && h->used.keyslot_off + h->used.keyslot_len < MK_LUKS2_DATA_OFFSET)
+                (void)fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                (off_t)(h->used.keyslot_off + h->used.keyslot_len),
+                                (off_t)(MK_LUKS2_DATA_OFFSET - h->used.keyslot_off - h->used.keyslot_len));
         if (r < 0) {
                 mk_luks2_header_free(h);
                 return r;
