@@ -15,10 +15,12 @@
  *      switched to restart_on_corruption; the squashfs mounted read-only;
  *   6. switch_root into the root's /sbin/init.
  *
- * Any failure: "mkimage: VERIFY FAILED: <reason>", the slot's boot entry is
- * marked bad (renamed slot-X+0-N.conf, Boot Loader Specification boot
- * counting) and the machine reboots into the other slot; when the other
- * slot is marked bad too, it stops with a clear message instead of looping.
+ * A failure of the slot: "mkimage: VERIFY FAILED: <reason>", the slot's
+ * boot entry is marked bad (renamed slot-X+0-N.conf, Boot Loader
+ * Specification boot counting) and the machine reboots into the other slot;
+ * when the other slot is marked bad too, it stops with a clear message
+ * instead of looping. A failure of the data partition (shared by both
+ * slots): "mkimage: BOOT REFUSED: <reason>", nothing marked, power off.
  * See docs/boot-chain.md.
  */
 #include "boot.h"
@@ -168,6 +170,33 @@ static void __attribute__((noreturn)) fail(boot *b, const char *fmt, ...)
         __builtin_unreachable();
 }
 
+/*
+ * A failure of the device, not of the slot: the data partition is shared by
+ * both slots, so when it cannot be found, opened with the platform's key or
+ * mounted, the other slot would fail the same way, and marking this one bad
+ * would leave a device whose key is restored (a re-provisioned TPM, a
+ * corrected factory key) with no slot to boot. Nothing is marked; the
+ * machine powers off. Booting without /data is no option either: the
+ * anti-rollback minimum lives there.
+ */
+static void __attribute__((noreturn)) refuse(boot *b, const char *fmt, ...)
+{
+        char why[900];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        say("BOOT REFUSED: %s", why);
+        say("not a fault of slot %c (the data partition is shared by both slots): no slot marked bad; "
+            "powering off",
+            b->slot);
+        if (b->data_mounted)
+                umount2(DATA_DIR, 0);
+        if (b->esp_mounted)
+                umount2(ESP_DIR, 0);
+        halt_now(true);
+}
+
 /* ---- the steps ----------------------------------------------------------------- */
 
 static void step_esp(boot *b)
@@ -266,15 +295,15 @@ static void open_luks(boot *b, const part_dev *dev)
         _cleanup_free_ char *raw = NULL;
         size_t len = 0;
         if (mk_read_file(KEY_PATH, KEY_MAX, &raw, &len, &err) < 0)
-                fail(b, "no data key from the platform: %s (QEMU: -fw_cfg name=opt/mkimage/data-key,file=KEY)",
-                     err.msg);
+                refuse(b, "no data key from the platform: %s (QEMU: -fw_cfg name=opt/mkimage/data-key,file=KEY)",
+                       err.msg);
         if (len == 0)
-                fail(b, "the platform's data key is empty");
+                refuse(b, "the platform's data key is empty");
         sodium_mlock(raw, len);
         int r = run_cryptsetup(dev->node, (const uint8_t *)raw, len, &err);
         sodium_munlock(raw, len); /* zeroes it */
         if (r < 0)
-                fail(b, "data partition %s: %s", dev->node, err.msg);
+                refuse(b, "data partition %s: %s", dev->node, err.msg);
 }
 
 static void step_data(boot *b)
@@ -286,7 +315,7 @@ static void step_data(boot *b)
         }
         part_dev dev;
         if (find_partition(b->mf->data.partuuid, false, DISK_WAIT_MS, &dev, &err) < 0)
-                fail(b, "data partition '%s': %s", b->mf->data.partition, err.msg);
+                refuse(b, "data partition '%s': %s", b->mf->data.partition, err.msg);
         bool luks = !strcmp(b->mf->data.encryption, "luks2");
         const char *node = dev.node;
         if (luks) {
@@ -295,7 +324,7 @@ static void step_data(boot *b)
         }
         mkdir(DATA_DIR, 0755);
         if (mount(node, DATA_DIR, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0)
-                fail(b, "cannot mount the data file system %s: %s", node, strerror(errno));
+                refuse(b, "cannot mount the data file system %s: %s", node, strerror(errno));
         b->data_mounted = true;
         char table[600] = "";
         if (luks && dm_table("data", table, sizeof(table), &err) < 0)
@@ -307,14 +336,14 @@ static void step_data(boot *b)
         size_t len;
         if (mk_read_file(DATA_DIR "/" MIN_VERSION_FILE, 64, &text, &len, &err) < 0) {
                 if (err.code != ENOENT)
-                        fail(b, "the stored minimum version: %s", err.msg);
+                        refuse(b, "the stored minimum version: %s", err.msg);
                 return; /* first boot: no minimum yet */
         }
         char *end;
         errno = 0;
         unsigned long long v = strtoull(text, &end, 10);
         if (errno || end == text || (*end && *end != '\n'))
-                fail(b, "the stored minimum version in /data/" MIN_VERSION_FILE " is not a number");
+                refuse(b, "the stored minimum version in /data/" MIN_VERSION_FILE " is not a number");
         b->min_version = v;
 }
 
