@@ -145,14 +145,20 @@ static bool other_slot_left(const boot *b)
         return entry_parse(name, &s, &left, &done) && left != 0;
 }
 
-static void __attribute__((noreturn)) fail(boot *b, const char *fmt, ...)
+/* "mkimage: VERDICT: reason" on the console. */
+static void __attribute__((format(printf, 2, 0))) say_verdict(const char *verdict, const char *fmt, va_list ap)
 {
         char why[900];
+        vsnprintf(why, sizeof(why), fmt, ap);
+        say("%s: %s", verdict, why);
+}
+
+static void __attribute__((noreturn)) fail(boot *b, const char *fmt, ...)
+{
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(why, sizeof(why), fmt, ap);
+        say_verdict("VERIFY FAILED", fmt, ap);
         va_end(ap);
-        say("VERIFY FAILED: %s", why);
         if (b->data_mounted)
                 umount2(DATA_DIR, 0);
         mark_bad(b);
@@ -181,12 +187,10 @@ static void __attribute__((noreturn)) fail(boot *b, const char *fmt, ...)
  */
 static void __attribute__((noreturn)) refuse(boot *b, const char *fmt, ...)
 {
-        char why[900];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(why, sizeof(why), fmt, ap);
+        say_verdict("BOOT REFUSED", fmt, ap);
         va_end(ap);
-        say("BOOT REFUSED: %s", why);
         say("not a fault of slot %c (the data partition is shared by both slots): no slot marked bad; "
             "powering off",
             b->slot);
@@ -195,6 +199,7 @@ static void __attribute__((noreturn)) refuse(boot *b, const char *fmt, ...)
         if (b->esp_mounted)
                 umount2(ESP_DIR, 0);
         halt_now(true);
+        __builtin_unreachable();
 }
 
 /* ---- the steps ----------------------------------------------------------------- */
