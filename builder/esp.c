@@ -462,11 +462,14 @@ int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const m
         if (!valid_label(label))
                 return mk_error_set(err, EINVAL, "%s: volume label '%s' must be 1 to 11 of A-Z 0-9 _ -", ctx,
                                     label);
-        if (o->source_date_epoch < FAT_EPOCH_MIN || o->source_date_epoch > FAT_EPOCH_MAX)
+        /* FAT's clock starts in 1980: an earlier time (0, SOURCE_DATE_EPOCH unset) is stored as its first
+         * second, as deterministic as the rest. Beyond 2107 nothing sensible can be stored. */
+        uint64_t when = o->source_date_epoch < FAT_EPOCH_MIN ? FAT_EPOCH_MIN : o->source_date_epoch;
+        if (when > FAT_EPOCH_MAX)
                 return mk_error_set(err, EINVAL,
-                                    "%s: time stamp %" PRIu64 " is outside what FAT stores (1980-01-01 to "
-                                    "2107-12-31); set SOURCE_DATE_EPOCH between %llu and %llu",
-                                    ctx, o->source_date_epoch, FAT_EPOCH_MIN, FAT_EPOCH_MAX);
+                                    "%s: time stamp %" PRIu64 " is beyond what FAT stores (2107-12-31); set "
+                                    "SOURCE_DATE_EPOCH to at most %llu",
+                                    ctx, o->source_date_epoch, FAT_EPOCH_MAX);
         if (offset % SECTOR || size % 1024 || size == 0)
                 return mk_error_set(err, EINVAL,
                                     "%s: the ESP must start on a 512-byte sector and its size (%" PRIu64
@@ -521,7 +524,7 @@ int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const m
                 r = too_big(ctx, &p, sizes, plan_bytes(&p, sizes, csize), "the FAT32 file system has room for",
                             clusters * csize, csize, err);
         if (r == 0)
-                r = run_mtools(tool_path, mem, ctx, 0, &p, fds, o->source_date_epoch, err);
+                r = run_mtools(tool_path, mem, ctx, 0, &p, fds, when, err);
         if (r == 0 && (r = zero_range(fd, ctx, offset, size, err)) == 0 &&
             (r = mk_copy_data(mem, 0, size, fd, offset)) < 0)
                 r = mk_error_set(err, -r, "%s: writing the ESP: %s", ctx, strerror(-r));

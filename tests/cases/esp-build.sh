@@ -211,3 +211,17 @@ model "$T/noesp-model.yaml" "$T/noesp.yaml" "$T/kernel.comp"
 expect_eq kernel-without-esp-exit "$rc" 1
 check kernel-without-esp-message grep -q "component 'kernel' is a kernel, but layout $T/noesp.yaml has no ESP to boot it from (add a partition with 'role: esp', or drop the component)" "$T/e"
 check kernel-without-esp-no-output only_files "$T/bad"
+
+# SOURCE_DATE_EPOCH unset means time 0, which FAT cannot store: the ESP's files carry FAT's
+# first second (1980-01-01 00:00) instead of the build failing, and two such builds are equal.
+mkdir -p "$T/nosde"
+for k in 1 2; do
+        env -u SOURCE_DATE_EPOCH "$MKIMAGE" build "$T/m.yaml" -o "$T/nosde/$k.img" >/dev/null 2>"$T/e$k"
+        expect_eq "no-sde-build-$k" "$?:$(cat "$T/e$k")" "0:"
+done
+if [ -f "$T/nosde/1.img" ]; then
+        read -r off _ <<<"$(part_offset "$T/nosde/1.img" esp)"
+        expect_eq no-sde-esp-dated-1980 "$(mdir -i "$T/nosde/1.img@@$off" ::/loader | awk '$NF == "loader.conf" { print $(NF - 2) }')" 1980-01-01
+        check no-sde-reproducible cmp -s "$T/nosde/1.img" "$T/nosde/2.img"
+fi
+rm -rf "$T/nosde"
