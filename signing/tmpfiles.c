@@ -29,6 +29,23 @@ void mk_tmp_unlink_all(void)
                         rmdir(tmp[i].path);
 }
 
+/* With signals blocked: a free slot, or -1. */
+static int free_slot(void)
+{
+        for (int i = 0; i < MAX_TMP; i++)
+                if (!tmp[i].in_use)
+                        return i;
+        return -1;
+}
+
+/* With signals blocked: the handler sees the slot only once its path is complete. */
+static void publish(int slot, const char *path, int kind)
+{
+        strcpy(tmp[slot].path, path);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        tmp[slot].in_use = kind;
+}
+
 int mk_tmp_adopt(const char *path, bool folder)
 {
         if (strlen(path) >= PATH_MAX)
@@ -36,15 +53,9 @@ int mk_tmp_adopt(const char *path, bool folder)
         sigset_t all, old;
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, &old);
-        int slot = -1;
-        for (int i = 0; i < MAX_TMP && slot < 0; i++)
-                if (!tmp[i].in_use)
-                        slot = i;
-        if (slot >= 0) {
-                strcpy(tmp[slot].path, path);
-                __atomic_signal_fence(__ATOMIC_SEQ_CST);
-                tmp[slot].in_use = folder ? 2 : 1;
-        }
+        int slot = free_slot();
+        if (slot >= 0)
+                publish(slot, path, folder ? 2 : 1);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return slot < 0 ? -EMFILE : slot;
 }
@@ -62,17 +73,11 @@ int mk_tmp_create(char *template_path, int *ret_slot)
         sigset_t all, old;
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, &old);
-        int slot = -1;
-        for (int i = 0; i < MAX_TMP && slot < 0; i++)
-                if (!tmp[i].in_use)
-                        slot = i;
+        int slot = free_slot();
         int fd = slot < 0 ? (errno = EMFILE, -1) : mkostemp(template_path, O_CLOEXEC);
         int saved = errno;
-        if (fd >= 0) {
-                strcpy(tmp[slot].path, template_path);
-                __atomic_signal_fence(__ATOMIC_SEQ_CST);
-                tmp[slot].in_use = 1;
-        }
+        if (fd >= 0)
+                publish(slot, template_path, 1);
         sigprocmask(SIG_SETMASK, &old, NULL);
         if (fd < 0)
                 return -saved;
