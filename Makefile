@@ -1,11 +1,12 @@
 # mkimage — build, test, demo. See README.md.
 #
-#   make            build/mkimage (installs missing Debian packages first)
-#   make check      unit tests (plain + ASan/UBSan), golden and bad-input tests
+#   make            build/mkimage (never installs; a missing library names `make deps`)
+#   make deps       install the Debian packages below (as root; apt-get)
+#   make check      deps, then unit tests (plain + ASan/UBSan), golden, bad-input, QEMU
 #   make image      build/demo.img from models/demo-x86_64.yaml
 #   make demo       make image, then show it
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make format     clang-format the sources
+#   make format     clang-format the sources (format-check: fail if one is not)
 #   make fuzz       run every libFuzzer target FUZZ_SECONDS (default 60) each
 #   make bench      cold benchmark against gensquashfs + veritysetup (not a test)
 
@@ -24,7 +25,7 @@ DEB_PKGS := gcc make pkg-config libc6-dev \
 	libfdisk-dev fdisk libsodium-dev libyaml-dev libarchive-dev \
 	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev libjson-c-dev \
 	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio \
-	clang libclang-rt-14-dev valgrind bmap-tools time \
+	clang clang-format libclang-rt-14-dev valgrind bmap-tools time \
 	qemu-system-x86 ovmf kmod qemu-utils
 
 # pkg-config runs once, lazily: after `deps` has installed the packages.
@@ -34,22 +35,39 @@ PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread)$(P
 WERROR   := $(if $(CI),-Werror,)
 WARN     := -Wall -Wextra -Wmissing-prototypes -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(WERROR) -Isigning -Ibuilder \
+# Includes are written from the top of the tree ("signing/base/error.h"); build
+# paths never reach an object (-ffile-prefix-map), so outputs do not depend on
+# where the checkout lives.
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(WERROR) -I. -ffile-prefix-map=$(CURDIR)=. \
 	-DMKIMAGE_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRCS := $(sort $(wildcard signing/*.c) $(filter-out builder/main.c builder/cli-%.c,$(wildcard builder/*.c)))
-CLI_SRCS := builder/main.c $(sort $(wildcard builder/cli-*.c))
+# Two libraries (docs/architecture.md):
+#   libmkimage-core.a  signing/: the trust core; the only library a program that
+#                      runs on the device links (with libsodium and libyaml)
+#   libmkimage.a       builder/ without builder/cli/: the image builder
+CORE_SRCS := $(sort $(wildcard signing/*/*.c))
+LIB_SRCS  := $(sort $(filter-out builder/cli/%,$(wildcard builder/*/*.c)))
+CLI_SRCS  := $(sort $(wildcard builder/cli/*.c))
+VERIFY_SRCS := $(sort $(wildcard qemu-boot/verifier/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
+ALL_HDRS  := $(sort $(wildcard signing/*/*.h builder/*/*.h qemu-boot/*/*.h tests/lib/*.h tests/unit/*.h tests/fuzz/*.h))
 
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+VERIFY_OBJS := $(VERIFY_SRCS:%.c=$(BUILD)/obj/%.o)
+ASAN_CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/asan/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/obj/%.o)
 ASAN_CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/obj/%.o)
+CORE_LIB  := $(BUILD)/libmkimage-core.a
+BUILDER_LIB := $(BUILD)/libmkimage.a
+LIBS      := $(BUILDER_LIB) $(CORE_LIB)
+ASAN_LIBS := $(BUILD)/asan/libmkimage.a $(BUILD)/asan/libmkimage-core.a
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
-.PHONY: all deps check unit-bins image demo components install format clean bench fuzz
+.PHONY: all deps have-deps check unit-bins image demo components install format format-check clean bench fuzz
 
 # Example components: each components/NAME/build.sh OUTDIR assembles a tree,
 # which is packed with components/NAME/component.yaml and signed with the
@@ -73,15 +91,32 @@ deps:
 	  fi; \
 	fi
 
-$(BUILD)/obj/%.o: %.c | deps
+# Plain `make` never installs anything: when a library or the compiler is
+# missing it says so and names `make deps`. The goals that need the whole tool
+# set (check, demo, image, bench, fuzz, components) run `make deps` first.
+NEEDS_DEPS := $(filter check demo image bench fuzz components,$(MAKECMDGOALS))
+have-deps: $(if $(NEEDS_DEPS),deps)
+	@command -v $(CC) >/dev/null && pkg-config --exists $(PKGS) 2>/dev/null || { \
+	  echo "make: missing build dependencies (compiler or one of: $(PKGS))." >&2; \
+	  echo "  run 'make deps' as root (Debian 12: installs them with apt-get), then 'make' again" >&2; exit 1; }
+
+$(BUILD)/obj/%.o: %.c | have-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/asan/obj/%.o: %.c | deps
+$(BUILD)/asan/obj/%.o: %.c | have-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libmkimage.a: $(LIB_OBJS)
+$(CORE_LIB): $(CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILDER_LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/asan/libmkimage-core.a: $(ASAN_CORE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -89,26 +124,35 @@ $(BUILD)/asan/libmkimage.a: $(ASAN_LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/mkimage: $(CLI_OBJS) $(BUILD)/libmkimage.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libmkimage.a $(PKG_LIBS)
+$(BUILD)/mkimage: $(CLI_OBJS) $(LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(LIBS) $(PKG_LIBS)
 
-# The boot-chain verifier for the initrd (qemu-boot/): static, stripped, no
-# build paths, so the kernel component's initrd is reproducible.
-VERIFY_SRCS := $(sort $(wildcard qemu-boot/*.c))
-$(BUILD)/mkimage-verify: $(VERIFY_SRCS) qemu-boot/boot.h $(BUILD)/libmkimage.a
-	$(CC) $(ALL_CFLAGS) -Iqemu-boot -static -s -ffile-prefix-map=$(CURDIR)=. -o $@ $(VERIFY_SRCS) \
-		$(BUILD)/libmkimage.a -lsodium -lyaml
+# The boot-chain verifier for the initrd (qemu-boot/verifier/): static,
+# stripped, no build paths, so the kernel component's initrd is reproducible.
+# It runs on the device, so it links the trust core and nothing of builder/:
+# make stops before anything is built if a device program's link line names
+# a builder object or the builder library (tests/cases/architecture.sh
+# shows that it does, with DEVICE_LINK_EXTRA).
+DEVICE_LINK_EXTRA ?=
+MKIMAGE_VERIFY_LINK := $(VERIFY_OBJS) $(CORE_LIB) $(DEVICE_LINK_EXTRA)
+DEVICE_BAD := $(filter $(BUILD)/obj/builder/% %/libmkimage.a,$(MKIMAGE_VERIFY_LINK))
+$(if $(DEVICE_BAD),$(error mkimage-verify runs on the device and may link only the trust core \
+	(signing/, libmkimage-core.a); its link line names builder code: $(DEVICE_BAD)))
+$(BUILD)/mkimage-verify: $(MKIMAGE_VERIFY_LINK)
+	$(CC) $(CFLAGS) -static -s -o $@ $(MKIMAGE_VERIFY_LINK) -lsodium -lyaml
 
-$(BUILD)/asan/mkimage: $(ASAN_CLI_OBJS) $(BUILD)/asan/libmkimage.a
-	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(ASAN_CLI_OBJS) $(BUILD)/asan/libmkimage.a $(PKG_LIBS)
+$(BUILD)/asan/mkimage: $(ASAN_CLI_OBJS) $(ASAN_LIBS)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(ASAN_CLI_OBJS) $(ASAN_LIBS) $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmkimage.a | deps
+# Unit tests: one program per tests/unit/test-*.c, plain and sanitized; -MMD
+# so a change to tests/lib/check.h (or any header) rebuilds them.
+$(BUILD)/tests/%: tests/unit/%.c $(LIBS) | have-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(BUILD)/libmkimage.a $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -MMD -MP -MF $@.d -o $@ $< $(LIBS) $(PKG_LIBS)
 
-$(BUILD)/asan/tests/%: tests/unit/%.c $(BUILD)/asan/libmkimage.a | deps
+$(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_LIBS) | have-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/lib -o $@ $< $(BUILD)/asan/libmkimage.a $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/lib -MMD -MP -MF $@.d -o $@ $< $(ASAN_LIBS) $(PKG_LIBS)
 
 unit-bins: $(UNIT_BINS) $(ASAN_UNIT_BINS) $(BUILD)/asan/mkimage
 
@@ -129,14 +173,14 @@ $(BUILD)/components/%.comp: $(BUILD)/mkimage $(DEV_KEY) $$(wildcard components/$
 	@rm -rf $(BUILD)/components/$*.tree $(BUILD)/components/$*.tree.meta.yaml
 
 # The kernel component (Debian's kernel + the initrd) also holds the verifier
-# and qemu-boot/init. MKIMAGE_VERIFY=FILE puts another static binary in its place.
+# and qemu-boot/initrd/init. MKIMAGE_VERIFY=FILE puts another static binary in its place.
 MKIMAGE_VERIFY ?= $(BUILD)/mkimage-verify
-$(BUILD)/components/kernel.comp: $(MKIMAGE_VERIFY) qemu-boot/init qemu-boot/mkinitrd.sh
+$(BUILD)/components/kernel.comp: $(MKIMAGE_VERIFY) qemu-boot/initrd/init qemu-boot/initrd/mkinitrd.sh
 $(BUILD)/components/kernel.comp: export MKIMAGE_VERIFY := $(MKIMAGE_VERIFY)
 
 components: $(COMP_FILES)
 
-check: $(BUILD)/mkimage unit-bins components $$(FUZZERS)
+check: $(BUILD)/mkimage unit-bins components $$(FUZZERS) format-check
 	@BUILD=$(BUILD) bash tests/run
 
 # A benchmark against the standard tools, not a test (never part of check):
@@ -168,9 +212,14 @@ install: $(BUILD)/mkimage
 	install -D -m 0755 $(BUILD)/mkimage $(DESTDIR)$(PREFIX)/bin/mkimage
 	install -D -m 0644 docs/mkimage.1 $(DESTDIR)$(PREFIX)/share/man/man1/mkimage.1
 
+FORMAT_FILES = $(CORE_SRCS) $(LIB_SRCS) $(CLI_SRCS) $(VERIFY_SRCS) $(UNIT_SRCS) $(FUZZ_SRCS) $(ALL_HDRS)
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(VERIFY_SRCS) \
-		$(wildcard signing/*.h builder/*.h qemu-boot/*.h tests/lib/*.h)
+	clang-format -i $(FORMAT_FILES)
+
+# Part of `make check`: every C file is as clang-format (.clang-format) writes it.
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) || { \
+	  echo "make format-check: the files above are not clang-formatted; run 'make format'" >&2; exit 1; }
 
 clean:
 	rm -rf $(BUILD)
@@ -182,27 +231,30 @@ clean:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE -g -O1 $(WARN) -Isigning -Ibuilder \
+FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE -g -O1 $(WARN) $(WERROR) -I. -ffile-prefix-map=$(CURDIR)=. \
 	-DMKIMAGE_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 FUZZERS      := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_LIBS    := $(BUILD)/fuzz/libmkimage.a $(BUILD)/fuzz/libmkimage-core.a
 
-$(BUILD)/fuzz/obj/%.o: %.c | deps
+$(BUILD)/fuzz/obj/%.o: %.c | have-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -MMD -MP -c $< -o $@
 
-$(BUILD)/fuzz/libmkimage.a: $(FUZZ_LIB_OBJS)
+$(BUILD)/fuzz/libmkimage-core.a: $(CORE_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(BUILD)/fuzz/libmkimage.a | deps
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< \
-		$(BUILD)/fuzz/libmkimage.a $(PKG_LIBS)
+$(BUILD)/fuzz/libmkimage.a: $(LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_LIBS) | have-deps
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer $(FUZZ_SAN) -MMD -MP -MF $@.d -o $@ $< \
+		$(FUZZ_LIBS) $(PKG_LIBS)
 
 fuzz: $(FUZZERS)
 	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
--include $(shell find $(BUILD)/fuzz/obj -type f -name '*.d' 2>/dev/null)
-
--include $(shell find $(BUILD)/obj $(BUILD)/asan/obj -type f -name '*.d' 2>/dev/null)
+# Header dependencies of every object, unit test and fuzzer (-MMD above).
+-include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

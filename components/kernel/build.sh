@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the kernel component's tree: Debian's kernel (the package
 # linux-image-amd64 depends on, at the version in component.yaml) as /vmlinuz,
-# and the initrd with the boot verifier (qemu-boot/mkinitrd.sh) as /initrd.img.
+# and the initrd with the boot verifier (qemu-boot/initrd/mkinitrd.sh) as /initrd.img.
 #
 #   MKIMAGE_VERIFY=build/mkimage-verify components/kernel/build.sh OUTDIR
 #   build/mkimage component pack OUTDIR --meta components/kernel/component.yaml -o kernel.comp
@@ -63,4 +63,4 @@ depmod -b "$kroot" "$kver"
 umask 022
 mkdir -p "$out"
 install -m 0644 "$kroot/boot/vmlinuz-$kver" "$out/vmlinuz"
-bash "$top/qemu-boot/mkinitrd.sh" "$kroot" "$kver" "$verifier" "$out/initrd.img"
+bash "$top/qemu-boot/initrd/mkinitrd.sh" "$kroot" "$kver" "$verifier" "$out/initrd.img"

@@ -92,7 +92,7 @@ bounded model-component-directory 5 1 \
         "mkimage: $T/m.yaml:15:5: component 'hello': $T/dir.comp is a directory; grade 'signed' accepts only signed component artifacts (pack and sign it, or use 'grade: dangerous' for development)" build
 
 # A FIFO nobody writes to where a signature or a key is read: opening it used
-# to block forever (signing/minisign-io.c ms_open); now it reads as empty.
+# to block forever (signing/minisign/minisign-io.c ms_open); now it reads as empty.
 cp "$BUILD/components/hello.comp" "$T/h.comp" && mkfifo "$T/h.comp.minisig"
 model "$T/m.yaml" "$T/h.comp"
 bounded model-signature-fifo 5 1 \

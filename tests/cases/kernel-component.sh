@@ -2,7 +2,7 @@
 # exactly /vmlinuz and /initrd.img; the initrd (gzip'ed newc cpio, entries
 # sorted, 0:0, dated $SOURCE_DATE_EPOCH) holds /init, the verifier, cryptsetup
 # with its ldd libraries (run with the initrd's own files) and the modules of
-# /etc/mkimage/modules, dependencies first; qemu-boot/mkinitrd.sh rebuilds it
+# /etc/mkimage/modules, dependencies first; qemu-boot/initrd/mkinitrd.sh rebuilds it
 # byte for byte; and under QEMU (direct kernel boot, TCG) every module loads,
 # fw_cfg shows the key, and cryptsetup opens a LUKS2 volume with it.
 # About 40 s in all, half of it the QEMU boot.
@@ -75,7 +75,7 @@ for a in sh mount umount insmod mkdir cat echo sleep ls mv sync reboot poweroff 
         [ "$(readlink "$T/ird/bin/$a" || readlink "$T/ird/sbin/$a")" = /bin/busybox ] || missing="$missing $a"
 done
 expect_eq busybox-applets "$missing" ""
-check init-is-qemu-boot-init cmp "$T/ird/init" qemu-boot/init
+check init-is-qemu-boot-init cmp "$T/ird/init" qemu-boot/initrd/init
 [ ! -f "$BUILD/mkimage-verify" ] || check verifier-is-build-mkimage-verify cmp "$T/ird/sbin/mkimage-verify" "$BUILD/mkimage-verify"
 
 # cryptsetup: what ldd lists is there as a regular file at the same path, and
@@ -147,9 +147,9 @@ expect_eq modules-deps-first "$(cat "$T/deps")" ""
 # Rebuilt from the package with the initrd's own verifier: the same bytes as in
 # the component, twice, whatever the umask and scratch directory.
 cp "$T/ird/sbin/mkimage-verify" "$T/verifier"
-bash qemu-boot/mkinitrd.sh "$T/k" "$kver" "$T/verifier" "$T/again1.img" 2>"$T/err1"
+bash qemu-boot/initrd/mkinitrd.sh "$T/k" "$kver" "$T/verifier" "$T/again1.img" 2>"$T/err1"
 mkdir "$T/tmp2"
-(umask 077 && TMPDIR="$T/tmp2" bash qemu-boot/mkinitrd.sh "$T/k" "$kver" "$T/verifier" "$T/again2.img") 2>"$T/err2"
+(umask 077 && TMPDIR="$T/tmp2" bash qemu-boot/initrd/mkinitrd.sh "$T/k" "$kver" "$T/verifier" "$T/again2.img") 2>"$T/err2"
 check mkinitrd-twice-identical cmp "$T/again1.img" "$T/again2.img"
 check mkinitrd-equals-component cmp "$T/again1.img" "$T/c/initrd.img"
 expect_eq mkinitrd-mode "$(stat -c %a "$T/again2.img")" 644

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target: component images, squashfs (builder/sqfs-read.c through
- * component_open): the superblock, the tables, meta/component.yaml and its
- * parser, then the whole tree (component_load_tree: names through the fstree
+ * Fuzz target: component images, squashfs (builder/squashfs/sqfs-read.c through
+ * mk_component_open): the superblock, the tables, meta/component.yaml and its
+ * parser, then the whole tree (mk_component_load_tree: names through the fstree
  * path rules, owners, modes, symlinks, devices, xattrs, hard links) and the
  * first bytes of every regular file. The image is a memfd (fuzz.h).
  *
  * libsquashfs and the decompressors are not instrumented: coverage comes
  * from our side of the calls only.
  */
-#include "component.h"
-#include "fstree.h"
+#include "builder/component/component.h"
+#include "builder/tree/fstree.h"
 #include "fuzz.h"
 
 /* corpus/component/open-inode-count.comp: an image claiming more inodes than
- * it has names is refused by sqimage_load_tree (docs/fuzzing.md, finding 1). */
+ * it has names is refused by mk_sqimage_load_tree (docs/fuzzing.md, finding 1). */
 
 /*
  * libsquashfs 1.2 allocates an xattr value buffer of the size the image
@@ -52,29 +52,29 @@ typedef struct walk {
 static int visit(fsnode *n, void *ctx)
 {
         walk *w = ctx;
-        char *path = fsnode_path(n);
+        char *path = mk_fsnode_path(n);
         if (!path)
                 fuzz_die("out of memory");
         free(path);
-        switch (fsnode_get_kind(n)) {
+        switch (mk_fsnode_get_kind(n)) {
         case FSNODE_SYMLINK:
-                if (!fsnode_symlink_target(n))
+                if (!mk_fsnode_symlink_target(n))
                         fuzz_die("symlink without a target");
                 break;
         case FSNODE_HARDLINK:
-                if (!fsnode_hardlink_target(n))
+                if (!mk_fsnode_hardlink_target(n))
                         fuzz_die("hard link without a target");
                 break;
         case FSNODE_FILE: {
-                uint64_t size = fsnode_file_size(n);
+                uint64_t size = mk_fsnode_file_size(n);
                 size_t len = size < READ_PER_FILE ? (size_t)size : READ_PER_FILE;
                 if (w->read + len > READ_TOTAL)
                         break;
                 w->files++;
                 w->read += len;
                 mk_error_clear(&w->err);
-                if (len && fsnode_read(n, 0, buf, len, &w->err) < 0 && !w->err.msg[0])
-                        fuzz_die("fsnode_read failed without a message");
+                if (len && mk_fsnode_read(n, 0, buf, len, &w->err) < 0 && !w->err.msg[0])
+                        fuzz_die("mk_fsnode_read failed without a message");
                 break;
         }
         default:
@@ -88,39 +88,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_file_set(&input, data, size, 0);
         component *c = NULL;
         mk_error err = {0};
-        int r = component_open(input.path, &c, &err);
+        int r = mk_component_open(input.path, &c, &err);
         fuzz_report("component", r, &err);
         if (r < 0) {
                 if (c)
-                        fuzz_die("component_open failed but wrote *ret");
+                        fuzz_die("mk_component_open failed but wrote *ret");
                 if (!err.msg[0])
-                        fuzz_die("component_open returned %d without a message", r);
+                        fuzz_die("mk_component_open returned %d without a message", r);
                 return 0;
         }
-        const component_meta *m = component_get_meta(c);
+        const component_meta *m = mk_component_get_meta(c);
         if (!m || !m->name || !m->raw)
                 fuzz_die("open component without metadata");
 
         fstree *t = NULL;
-        if (fstree_new("fuzz.comp", &t) < 0)
+        if (mk_fstree_new("fuzz.comp", &t) < 0)
                 fuzz_die("out of memory");
         mk_error_clear(&err);
-        r = component_load_tree(c, t, &err);
+        r = mk_component_load_tree(c, t, &err);
         fuzz_report("tree", r, &err);
         if (r < 0 && !err.msg[0])
-                fuzz_die("component_load_tree returned %d without a message", r);
+                fuzz_die("mk_component_load_tree returned %d without a message", r);
         if (r >= 0) {
                 mk_error_clear(&err);
                 unsigned allow =
                         (m->allow_devices ? FSTREE_ALLOW_DEVICES : 0) | (m->allow_setuid ? FSTREE_ALLOW_SETUID : 0);
-                r = fstree_check_policy(t, allow, &err);
+                r = mk_fstree_check_policy(t, allow, &err);
                 fuzz_report("policy", r, &err);
                 walk w = {0};
-                fstree_sort(t);
-                fstree_walk(t, visit, &w);
+                mk_fstree_sort(t);
+                mk_fstree_walk(t, visit, &w);
         }
         /* The tree holds references to the image: free it first, then c. */
-        fstree_free(t);
-        component_close(c);
+        mk_fstree_free(t);
+        mk_component_close(c);
         return 0;
 }

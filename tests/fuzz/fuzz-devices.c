@@ -4,12 +4,12 @@
  * or JSON Lines via json-c; mk_devices_load). The model is fixed and
  * declares two fields, so both known and unknown columns are reachable.
  */
-#include "factory-devices.h"
+#include "builder/factory/factory-devices.h"
 #include "fuzz.h"
 
 static fuzz_file input;
-static const char *fields[] = { "hostname", "region" };
-static mk_model model = { .model = "fuzz", .factory = { .fields = fields, .n_fields = 2 } };
+static const char *fields[] = {"hostname", "region"};
+static mk_model model = {.model = "fuzz", .factory = {.fields = fields, .n_fields = 2}};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         fuzz_file_set(&input, data, size, 0);
         mk_devices *d = NULL;
-        mk_error err = { 0 };
+        mk_error err = {0};
         int r = mk_devices_load(input.path, &model, &d, &err);
         fuzz_report("devices", r, &err);
         if (r < 0) {

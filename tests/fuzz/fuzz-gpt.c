@@ -11,8 +11,8 @@
  * only from our side of the calls; ASan still checks every byte we read.
  */
 #include "fuzz.h"
-#include "gpt.h"
-#include "inspect.h"
+#include "builder/image/gpt.h"
+#include "builder/image/inspect.h"
 
 #define MIN_DISK (68 * 512)
 

@@ -7,8 +7,8 @@
  * valid model is loaded once. Both go through memfds (fuzz.h).
  */
 #include "fuzz.h"
-#include "layout.h"
-#include "model.h"
+#include "builder/model/layout.h"
+#include "builder/model/model.h"
 
 static const char model_text[] = "model: fuzz\n"
                                  "brand: example\n"

@@ -6,7 +6,7 @@
  * canonical bytes (the build signs what emit writes; verify reads it back).
  */
 #include "fuzz.h"
-#include "manifest.h"
+#include "signing/manifest/manifest.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -5,7 +5,7 @@
  * the model are resolved, never opened, so nothing outside the input is read.
  */
 #include "fuzz.h"
-#include "model.h"
+#include "builder/model/model.h"
 
 static fuzz_file input;
 

@@ -5,7 +5,7 @@
  * (mk_keyset_add: duplicates, key id clashes) and the .pub text round trip.
  */
 #include "fuzz.h"
-#include "minisign-internal.h"
+#include "signing/minisign/minisign-internal.h"
 
 /* tests/fuzz/corpus/pubkey/fuzz.pub: the key that signs the verify seeds. */
 static const char fixed_pub[] = "untrusted comment: minisign public key 6CBA539FA7F23CAF\n"
@@ -14,7 +14,7 @@ static const char fixed_pub[] = "untrusted comment: minisign public key 6CBA539F
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
         mk_error err = {0};
-        if (ms_init(&err) < 0)
+        if (mk_ms_init(&err) < 0)
                 fuzz_die("%s", err.msg);
         return 0;
 }
@@ -28,7 +28,7 @@ static void check_key(const mk_pubkey *k)
 
         /* The .pub text of an accepted key parses back to the same key. */
         char text[MS_PUB_TEXT_SIZE];
-        ms_pubkey_text(k->id, k->pk, text);
+        mk_ms_pubkey_text(k->id, k->pk, text);
         mk_pubkey *k2 = NULL;
         mk_error err = {0};
         if (mk_pubkey_parse("round-trip.pub", text, strlen(text), &k2, &err) < 0)

@@ -8,7 +8,7 @@
  * and verify.
  */
 #include "fuzz.h"
-#include "minisign-internal.h"
+#include "signing/minisign/minisign-internal.h"
 
 #define CHEAP_OPSLIMIT 65536u
 #define CHEAP_MEMLIMIT (16u << 20)
@@ -16,7 +16,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
         mk_error err = {0};
-        if (ms_init(&err) < 0)
+        if (mk_ms_init(&err) < 0)
                 fuzz_die("%s", err.msg);
         return 0;
 }

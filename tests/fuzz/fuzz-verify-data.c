@@ -7,7 +7,7 @@
  * in which bytes get hashed).
  */
 #include "fuzz.h"
-#include "minisign.h"
+#include "signing/minisign/minisign.h"
 
 /* tests/fuzz/corpus/pubkey/fuzz.pub */
 static const char fixed_pub[] = "untrusted comment: minisign public key 6CBA539FA7F23CAF\n"

@@ -9,7 +9,7 @@
  * accepted signature must name the fixed key and carry its comment.
  */
 #include "fuzz.h"
-#include "minisign-internal.h"
+#include "signing/minisign/minisign-internal.h"
 
 /* tests/fuzz/corpus/pubkey/fuzz.pub */
 static const char fixed_pub[] = "untrusted comment: minisign public key 6CBA539FA7F23CAF\n"
@@ -26,8 +26,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         /* A second trusted key with another id, made up: only its id matters. */
         uint8_t id2[MK_KEYID_BYTES] = {0x8c, 0x04, 0x2e, 0xed, 0xc0, 0xb7, 0xf1, 0x49};
         uint8_t pk2[crypto_sign_PUBLICKEYBYTES] = {1};
-        if (ms_init(&err) < 0 || mk_pubkey_parse("fuzz.pub", fixed_pub, sizeof(fixed_pub) - 1, &key, &err) < 0 ||
-            mk_keyset_new(&set, &err) < 0 || ms_pubkey_new(id2, pk2, "other.pub", &k2, &err) < 0 ||
+        if (mk_ms_init(&err) < 0 || mk_pubkey_parse("fuzz.pub", fixed_pub, sizeof(fixed_pub) - 1, &key, &err) < 0 ||
+            mk_keyset_new(&set, &err) < 0 || mk_ms_pubkey_new(id2, pk2, "other.pub", &k2, &err) < 0 ||
             mk_keyset_add(set, k2, &err) < 0)
                 fuzz_die("setup: %s", err.msg);
         mk_pubkey *k1 = NULL;

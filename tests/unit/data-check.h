@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "check.h"
-#include "error.h"
+#include "signing/base/error.h"
 
 /* err holds exactly the formatted message; then it is cleared. */
 #define CHECK_ERR(err, ...)                                                                                            \

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: the boot-chain verifier's Boot Loader Specification names
- * (qemu-boot/entries.c, compiled in): parsing boot counters, the name that
- * marks an entry bad, finding a slot's entry in a directory.
+ * (signing/conventions/ and qemu-boot/verifier/entries.c, compiled in):
+ * parsing boot counters, the name that marks an entry bad, the name the
+ * builder writes, finding a slot's entry in a directory.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../qemu-boot/entries.c"
+#include "../../qemu-boot/verifier/entries.c"
 #include "check.h"
 
 static void test_parse(void)
@@ -21,41 +22,60 @@ static void test_parse(void)
                 char slot;
                 int left, done;
         } ok[] = {
-                { "slot-a.conf", 'a', -1, 0 },      { "slot-b+3.conf", 'b', 3, 0 },
-                { "slot-a+2-1.conf", 'a', 2, 1 },   { "slot-b+0-3.conf", 'b', 0, 3 },
-                { "slot-a+0.conf", 'a', 0, 0 },
+                {"slot-a.conf", 'a', -1, 0},    {"slot-b+3.conf", 'b', 3, 0}, {"slot-a+2-1.conf", 'a', 2, 1},
+                {"slot-b+0-3.conf", 'b', 0, 3}, {"slot-a+0.conf", 'a', 0, 0},
         };
         static const char *const bad[] = {
-                "slot-c.conf", "slot-a", "slot-a+.conf", "slot-a+3-.conf", "slot-a+x.conf", "slot-a+1234567.conf",
-                "slot-ab.conf", "loader.conf", "slot-a.conf~", "Slot-a.conf", "slot-a+3.conf.bak", "",
+                "slot-c.conf",       "slot-a",
+                "slot-a+.conf",      "slot-a+3-.conf",
+                "slot-a+x.conf",     "slot-a+1234567.conf",
+                "slot-ab.conf",      "loader.conf",
+                "slot-a.conf~",      "Slot-a.conf",
+                "slot-a+3.conf.bak", "",
         };
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
                 char s = 0;
                 int l = 99, d = 99;
-                CHECK(entry_parse(ok[i].name, &s, &l, &d));
+                CHECK(mk_bls_entry_parse(ok[i].name, &s, &l, &d));
                 CHECK(s == ok[i].slot && l == ok[i].left && d == ok[i].done);
         }
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 char s;
                 int l, d;
-                CHECK(!entry_parse(bad[i], &s, &l, &d));
+                CHECK(!mk_bls_entry_parse(bad[i], &s, &l, &d));
         }
 }
 
 static void test_bad_name(void)
 {
         static const char *const pairs[][2] = {
-                { "slot-a+2-1.conf", "slot-a+0-1.conf" }, /* systemd-boot counted this boot already */
-                { "slot-b+1-2.conf", "slot-b+0-2.conf" },
-                { "slot-a+3.conf", "slot-a+0-1.conf" },
-                { "slot-a.conf", "slot-a+0-1.conf" }, /* a blessed entry found broken later */
-                { "slot-b+0-4.conf", "slot-b+0-4.conf" },
+                {"slot-a+2-1.conf", "slot-a+0-1.conf"}, /* systemd-boot counted this boot already */
+                {"slot-b+1-2.conf", "slot-b+0-2.conf"}, {"slot-a+3.conf", "slot-a+0-1.conf"},
+                {"slot-a.conf", "slot-a+0-1.conf"}, /* a blessed entry found broken later */
+                {"slot-b+0-4.conf", "slot-b+0-4.conf"},
         };
         for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
                 char out[64];
-                entry_bad_name(pairs[i][0], out, sizeof(out));
+                mk_bls_entry_bad_name(pairs[i][0], out, sizeof(out));
                 CHECK_STREQ(out, pairs[i][1]);
         }
+}
+
+/* The builder writes names (mk_bls_entry_name) that the device parses back. */
+static void test_name_roundtrip(void)
+{
+        char out[64], s = 0;
+        int l = 99, d = 99;
+        CHECK(mk_bls_entry_name("a", 0, out, sizeof(out)));
+        CHECK_STREQ(out, "slot-a.conf");
+        CHECK(mk_bls_entry_parse(out, &s, &l, &d) && s == 'a' && l == -1 && d == 0);
+        CHECK(mk_bls_entry_name("b", 3, out, sizeof(out)));
+        CHECK_STREQ(out, "slot-b+3.conf");
+        CHECK(mk_bls_entry_parse(out, &s, &l, &d) && s == 'b' && l == 3 && d == 0);
+        CHECK(mk_bls_entry_name("rescue1", 0, out, sizeof(out)));
+        CHECK_STREQ(out, "slot-rescue1.conf");
+        CHECK(!mk_bls_entry_parse(out, &s, &l, &d)); /* not an A/B slot */
+        CHECK(!mk_bls_entry_name("a", 3, out, 8));   /* does not fit */
 }
 
 static void touch(const char *dir, const char *name)
@@ -95,6 +115,7 @@ int main(void)
         check_suite_ = "bootentry";
         RUN(test_parse);
         RUN(test_bad_name);
+        RUN(test_name_roundtrip);
         RUN(test_find);
         return check_exit();
 }

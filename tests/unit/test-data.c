@@ -27,11 +27,11 @@
 
 #include "check.h"
 #include "data-check.h"
-#include "data-internal.h"
-#include "data.h"
-#include "fstree.h"
-#include "luks.h"
-#include "tree-source.h"
+#include "builder/data/ext4-internal.h"
+#include "builder/data/ext4.h"
+#include "builder/tree/fstree.h"
+#include "builder/data/luks.h"
+#include "builder/tree/tree-source.h"
 
 #define OFF (3u << 20) /* where the file system starts inside the test file */
 #define FS_SIZE (64u << 20)
@@ -40,7 +40,7 @@
 static int gen_read_at(fs_source *src, const fsnode *file, uint64_t offset, void *buf, size_t len, mk_error *err)
 {
         uint64_t seed;
-        fsnode_file_source(file, &seed, NULL);
+        mk_fsnode_file_source(file, &seed, NULL);
         for (size_t i = 0; i < len; i++)
                 ((unsigned char *)buf)[i] = (unsigned char)(((offset + i) >> 3) * 31 + seed);
         return 0;
@@ -59,8 +59,8 @@ static int add_gen(fstree *t, const char *path, uint64_t seed, uint64_t size, co
         if (!src)
                 return -ENOMEM;
         *src = (fs_source){&gen_ops, 1};
-        int r = fstree_add_file(t, path, a, src, seed, NULL, size, NULL, err);
-        fs_source_unref(src);
+        int r = mk_fstree_add_file(t, path, a, src, seed, NULL, size, NULL, err);
+        mk_fs_source_unref(src);
         return r;
 }
 
@@ -73,34 +73,34 @@ static fstree *sample_tree(void)
         fsnode *n;
         char xl[600];
         memset(xl, 'x', sizeof(xl));
-        int r = fstree_new("sample", &t);
-        r = r ?: fstree_add_dir(t, "", &(fsnode_attr){.perm = 0751, .uid = 0, .gid = 0}, NULL, &err);
+        int r = mk_fstree_new("sample", &t);
+        r = r ?: mk_fstree_add_dir(t, "", &(fsnode_attr){.perm = 0751, .uid = 0, .gid = 0}, NULL, &err);
         r = r ?: add_gen(t, "srv/big.bin", 7, 3000001, &(fsnode_attr){.perm = 0640, .uid = 1000, .gid = 100}, &err);
-        r = r ?: fstree_add_file_mem(t, "etc/hello.txt", &(fsnode_attr){.perm = 0644}, "hello\n", 6, &n, &err);
-        r = r ?: fstree_add_xattr(t, n, "user.probe", "yes", 3, &err);
-        r = r ?: fstree_add_xattr(t, n, "security.big", xl, sizeof(xl), &err); /* needs an xattr block */
+        r = r ?: mk_fstree_add_file_mem(t, "etc/hello.txt", &(fsnode_attr){.perm = 0644}, "hello\n", 6, &n, &err);
+        r = r ?: mk_fstree_add_xattr(t, n, "user.probe", "yes", 3, &err);
+        r = r ?: mk_fstree_add_xattr(t, n, "security.big", xl, sizeof(xl), &err); /* needs an xattr block */
         r = r
-                    ?: fstree_add_file_mem(t, "etc/empty", &(fsnode_attr){.perm = 0600, .uid = 70000, .gid = 80000}, "",
-                                           0, NULL, &err);
+                    ?: mk_fstree_add_file_mem(t, "etc/empty", &(fsnode_attr){.perm = 0600, .uid = 70000, .gid = 80000},
+                                              "", 0, NULL, &err);
         /* "aaa-link" sorts before its target: the target is created through the link. */
-        r = r ?: fstree_add_hardlink(t, "aaa-link", "etc/hello.txt", NULL, &err);
-        r = r ?: fstree_add_symlink(t, "link", &(fsnode_attr){.perm = 0777}, "etc/hello.txt", NULL, &err);
-        r = r ?: fstree_add_symlink(t, "srv/long", &(fsnode_attr){.perm = 0777, .uid = 5}, long_target, NULL, &err);
+        r = r ?: mk_fstree_add_hardlink(t, "aaa-link", "etc/hello.txt", NULL, &err);
+        r = r ?: mk_fstree_add_symlink(t, "link", &(fsnode_attr){.perm = 0777}, "etc/hello.txt", NULL, &err);
+        r = r ?: mk_fstree_add_symlink(t, "srv/long", &(fsnode_attr){.perm = 0777, .uid = 5}, long_target, NULL, &err);
         r = r
-                    ?: fstree_add_special(t, "dev/console", &(fsnode_attr){.perm = 0600}, FSNODE_CHRDEV, makedev(5, 1),
-                                          NULL, &err);
+                    ?: mk_fstree_add_special(t, "dev/console", &(fsnode_attr){.perm = 0600}, FSNODE_CHRDEV,
+                                             makedev(5, 1), NULL, &err);
         r = r
-                    ?: fstree_add_special(t, "dev/nvme", &(fsnode_attr){.perm = 0660, .gid = 6}, FSNODE_BLKDEV,
-                                          makedev(259, 70000), NULL, &err);
-        r = r ?: fstree_add_special(t, "run/fifo", &(fsnode_attr){.perm = 0644}, FSNODE_FIFO, 0, NULL, &err);
-        r = r ?: fstree_add_special(t, "run/sock", &(fsnode_attr){.perm = 0755}, FSNODE_SOCKET, 0, NULL, &err);
-        r = r ?: fstree_add_dir(t, "lost+found", &(fsnode_attr){.perm = 0700}, NULL, &err);
-        r = r ?: fstree_add_dir(t, "tmp", &(fsnode_attr){.perm = 01777}, &n, &err);
-        r = r ?: fstree_add_xattr(t, n, "trusted.dir", "d", 1, &err);
+                    ?: mk_fstree_add_special(t, "dev/nvme", &(fsnode_attr){.perm = 0660, .gid = 6}, FSNODE_BLKDEV,
+                                             makedev(259, 70000), NULL, &err);
+        r = r ?: mk_fstree_add_special(t, "run/fifo", &(fsnode_attr){.perm = 0644}, FSNODE_FIFO, 0, NULL, &err);
+        r = r ?: mk_fstree_add_special(t, "run/sock", &(fsnode_attr){.perm = 0755}, FSNODE_SOCKET, 0, NULL, &err);
+        r = r ?: mk_fstree_add_dir(t, "lost+found", &(fsnode_attr){.perm = 0700}, NULL, &err);
+        r = r ?: mk_fstree_add_dir(t, "tmp", &(fsnode_attr){.perm = 01777}, &n, &err);
+        r = r ?: mk_fstree_add_xattr(t, n, "trusted.dir", "d", 1, &err);
         for (int i = 0; i < 300 && !r; i++) { /* several directory blocks */
                 char p[64];
                 snprintf(p, sizeof(p), "many/file-with-a-longish-name-%03d", i);
-                r = fstree_add_file_mem(t, p, &(fsnode_attr){.perm = 0644}, p, strlen(p), NULL, &err);
+                r = mk_fstree_add_file_mem(t, p, &(fsnode_attr){.perm = 0644}, p, strlen(p), NULL, &err);
         }
         if (r < 0) {
                 fprintf(stderr, "sample tree: %s\n", err.msg);
@@ -113,7 +113,7 @@ static fstree *big_tree(uint64_t size, unsigned files)
 {
         fstree *t = NULL;
         mk_error err = {0};
-        int r = fstree_new("big", &t);
+        int r = mk_fstree_new("big", &t);
         for (unsigned i = 0; i < files && !r; i++) {
                 char p[32];
                 snprintf(p, sizeof(p), "f%05u", i);
@@ -191,7 +191,7 @@ static void test_reproducible_at_offset(void)
                 fprintf(stderr, "%s\n", err.msg);
         CHECK(markers_ok(fd1, OFF, FS_SIZE) && markers_ok(fd2, OFF, FS_SIZE));
         CHECK(same_bytes(fd1, fd2, OFF + FS_SIZE + 4096));
-        fstree_free(t);
+        mk_fstree_free(t);
         unlink(p1);
         unlink(p2);
         close(fd1);
@@ -206,7 +206,7 @@ static void test_read_back(void)
         fstree *t = sample_tree();
         mk_error err = {0};
         CHECK(write_fs(p, fd, FS_SIZE - 4096, t, &err) == 0);
-        fstree_free(t);
+        mk_fstree_free(t);
         ext2_filsys fs = NULL;
         char opt[32];
         snprintf(opt, sizeof(opt), "offset=%u", OFF);
@@ -329,13 +329,13 @@ static void test_too_big(void)
         CHECK(pread(fd, keep, 4, OFF + 4096) == 4 && !memcmp(keep, "KEEP", 4)); /* nothing written */
         /* Without the check, libext2fs runs out of blocks: the same kind of message. */
         mk_ext4_opts o = test_opts();
-        CHECK(ext4_write_unchecked(p, fd, OFF, size, &o, t, &err) == -ENOSPC);
+        CHECK(mk_ext4_write_unchecked(p, fd, OFF, size, &o, t, &err) == -ENOSPC);
         CHECK_ERR(&err,
                   "%s: data partition (ext4 of 16.0 MiB at offset 3145728): the content of 'big' does not fit: the "
                   "file system ran out of blocks while writing 'f00000' (make the data partition larger, or the "
                   "content smaller)",
                   p);
-        fstree_free(t);
+        mk_fstree_free(t);
 
         /* Too many files for the inodes (8 MiB, one inode per 64 KiB). */
         t = big_tree(0, 200);
@@ -343,7 +343,7 @@ static void test_too_big(void)
         CHECK(mk_ext4_write(p, fd, OFF, 8u << 20, &o, t, &err) == -ENOSPC);
         CHECK(strstr(err.msg, ": the content of 'big' needs 200 inodes but the file system has 117 (make the data "
                               "partition at least 14 MiB, or the content hold fewer files)") != NULL);
-        fstree_free(t);
+        mk_fstree_free(t);
         CHECK(markers_ok(fd, OFF, size));
         unlink(p);
         close(fd);
@@ -358,33 +358,33 @@ static void test_bad_content(void)
         fsnode *n;
         char big[4200];
         memset(big, 'v', sizeof(big));
-        CHECK(fstree_new("xa", &t) == 0);
-        CHECK(fstree_add_file_mem(t, "x", &(fsnode_attr){.perm = 0644}, "", 0, &n, &err) == 0);
-        CHECK(fstree_add_xattr(t, n, "user.huge", big, sizeof(big), &err) == 0);
+        CHECK(mk_fstree_new("xa", &t) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "x", &(fsnode_attr){.perm = 0644}, "", 0, &n, &err) == 0);
+        CHECK(mk_fstree_add_xattr(t, n, "user.huge", big, sizeof(big), &err) == 0);
         CHECK(write_fs(p, fd, FS_SIZE, t, &err) == -EFBIG);
         CHECK(strstr(err.msg, ": entry 'x' of 'xa': its extended attributes take 4224 bytes, more than the 4060 "
                               "ext4 holds for one file (make them smaller)") != NULL);
-        fstree_free(t);
+        mk_fstree_free(t);
         mk_error_clear(&err);
-        CHECK(fstree_new("links", &t) == 0);
-        CHECK(fstree_add_file_mem(t, "f", &(fsnode_attr){.perm = 0644}, "", 0, NULL, &err) == 0);
+        CHECK(mk_fstree_new("links", &t) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "f", &(fsnode_attr){.perm = 0644}, "", 0, NULL, &err) == 0);
         for (unsigned i = 0; i < 65000; i++) {
                 char l[32];
                 snprintf(l, sizeof(l), "d%03u/l%u", i % 300, i);
-                if (fstree_add_hardlink(t, l, "f", NULL, &err) < 0)
+                if (mk_fstree_add_hardlink(t, l, "f", NULL, &err) < 0)
                         break;
         }
         CHECK(write_fs(p, fd, FS_SIZE, t, &err) == -EMLINK);
         CHECK(strstr(err.msg, ": entry 'f' of 'links': 65001 hard links, more than the 65000 ext4 allows (use "
                               "fewer)") != NULL);
-        fstree_free(t);
+        mk_fstree_free(t);
         mk_error_clear(&err);
-        CHECK(fstree_new("lpf", &t) == 0);
-        CHECK(fstree_add_file_mem(t, "lost+found", &(fsnode_attr){.perm = 0644}, "", 0, NULL, &err) == 0);
+        CHECK(mk_fstree_new("lpf", &t) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "lost+found", &(fsnode_attr){.perm = 0644}, "", 0, NULL, &err) == 0);
         CHECK(write_fs(p, fd, FS_SIZE, t, &err) == -EEXIST);
         CHECK(strstr(err.msg, ": entry 'lost+found' of 'lpf': not a directory, but ext4 keeps its lost+found "
                               "directory there (rename or remove it)") != NULL);
-        fstree_free(t);
+        mk_fstree_free(t);
         unlink(p);
         close(fd);
 }
@@ -399,7 +399,7 @@ static fstree *content_arg(const char *arg)
                 return sample_tree();
         if (!strncmp(arg, "big:", 4))
                 return big_tree(strtoull(arg + 4, NULL, 10), 1);
-        if (fstree_new(arg, &t) < 0 || tree_load_dir(arg, t, 0, &err) < 0) {
+        if (mk_fstree_new(arg, &t) < 0 || mk_tree_load_dir(arg, t, 0, &err) < 0) {
                 fprintf(stderr, "error: %s\n", err.msg);
                 exit(1);
         }
@@ -436,7 +436,7 @@ static int helper(int argc, char **argv)
                 clock_gettime(CLOCK_MONOTONIC, &t1);
                 if (fd >= 0)
                         close(fd);
-                fstree_free(t);
+                mk_fstree_free(t);
                 if (r == 0 && luks) {
                         mk_luks_opts lo = {.label = "data"};
                         uint8_t *key = NULL;

@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "cpio.h"
-#include "esp.h"
-#include "macro.h"
-#include "subprocess.h"
+#include "builder/esp/cpio.h"
+#include "builder/esp/esp.h"
+#include "signing/base/macro.h"
+#include "builder/esp/subprocess.h"
 
 #define EPOCH 1767225600u
 #define MIB (1024ull * 1024)
@@ -35,7 +35,7 @@
 static void test_loader_conf(void)
 {
         char *s = NULL;
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(mk_esp_loader_conf(0, &s, &err) == 0);
         CHECK_STREQ(s, "# mkimage: no 'default' line on purpose; the entries' sort-key and version pick the slot\n"
                        "timeout 0\n"
@@ -47,9 +47,9 @@ static void test_loader_conf(void)
 static void test_entries(void)
 {
         char *path = NULL, *text = NULL;
-        mk_error err = { 0 };
-        CHECK(mk_esp_entry("a", 3, 2, "Demo (slot a)", "/slot-a/vmlinuz", "slot-a/initrd.img", "console=ttyS0",
-                           &path, &text, &err) == 0);
+        mk_error err = {0};
+        CHECK(mk_esp_entry("a", 3, 2, "Demo (slot a)", "/slot-a/vmlinuz", "slot-a/initrd.img", "console=ttyS0", &path,
+                           &text, &err) == 0);
         CHECK_STREQ(path, "loader/entries/slot-a+3.conf");
         CHECK_STREQ(text, "title Demo (slot a)\n"
                           "version 2\n"
@@ -75,7 +75,7 @@ static const char *entry_err(const char *slot, const char *title, const char *lx
 {
         static char out[MK_ERROR_MAX];
         char *path = (char *)"untouched", *text = (char *)"untouched";
-        mk_error err = { 0 };
+        mk_error err = {0};
         int r = mk_esp_entry(slot, 3, 2, title, lx, ird, opts, &path, &text, &err);
         CHECK(r == -EINVAL);
         CHECK_STREQ(path, "untouched");
@@ -119,8 +119,8 @@ static size_t ref_put(char *out, size_t o, uint32_t ino, uint32_t mode, uint32_t
                       const char *name, const char *data)
 {
         size_t size = data ? strlen(data) : 0;
-        o += (size_t)sprintf(out + o, "070701%08x%08x%08x%08x%08x%08x%08zx%08x%08x%08x%08x%08zx%08x", ino, mode, 0,
-                             0, nlink, mtime, size, 0, 0, 0, 0, strlen(name) + 1, 0);
+        o += (size_t)sprintf(out + o, "070701%08x%08x%08x%08x%08x%08x%08zx%08x%08x%08x%08x%08zx%08x", ino, mode, 0, 0,
+                             nlink, mtime, size, 0, 0, 0, 0, strlen(name) + 1, 0);
         memcpy(out + o, name, strlen(name) + 1);
         o += strlen(name) + 1;
         while (o % 4)
@@ -135,16 +135,16 @@ static size_t ref_put(char *out, size_t o, uint32_t ino, uint32_t mode, uint32_t
 static void test_cpio_bytes(void)
 {
         const mk_cpio_entry e[] = {
-                { "etc/mkimage/trusted.pub", S_IFREG | 0644, "untrusted comment: k\nRWQ=\n", 26 },
-                { "etc/mkimage/model", S_IFREG | 0644, "demo-x86_64\n", 12 },
-                { "etc/mkimage/empty", S_IFREG | 0600, NULL, 0 },
+                {"etc/mkimage/trusted.pub", S_IFREG | 0644, "untrusted comment: k\nRWQ=\n", 26},
+                {"etc/mkimage/model", S_IFREG | 0644, "demo-x86_64\n", 12},
+                {"etc/mkimage/empty", S_IFREG | 0600, NULL, 0},
         };
         void *buf = NULL;
         size_t len = 0;
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(mk_cpio_newc(e, ELEMENTSOF(e), EPOCH, &buf, &len, &err) == 0);
 
-        char want[2048] = { 0 };
+        char want[2048] = {0};
         size_t o = 0;
         o = ref_put(want, o, 1, 040755, 2, EPOCH, "etc", NULL);
         o = ref_put(want, o, 2, 040755, 2, EPOCH, "etc/mkimage", NULL);
@@ -158,7 +158,7 @@ static void test_cpio_bytes(void)
         CHECK(buf && len == o && !memcmp(buf, want, o));
 
         /* Same input in another order: the same bytes. */
-        const mk_cpio_entry rev[] = { e[2], e[1], e[0] };
+        const mk_cpio_entry rev[] = {e[2], e[1], e[0]};
         void *buf2 = NULL;
         size_t len2 = 0;
         CHECK(mk_cpio_newc(rev, ELEMENTSOF(rev), EPOCH, &buf2, &len2, &err) == 0);
@@ -170,8 +170,8 @@ static void test_cpio_bytes(void)
         archive_read_support_format_cpio(a);
         CHECK(archive_read_open_memory(a, buf, len) == ARCHIVE_OK);
         struct archive_entry *ae;
-        const char *names[] = { "etc", "etc/mkimage", "etc/mkimage/empty", "etc/mkimage/model",
-                                "etc/mkimage/trusted.pub" };
+        const char *names[] = {"etc", "etc/mkimage", "etc/mkimage/empty", "etc/mkimage/model",
+                               "etc/mkimage/trusted.pub"};
         size_t i = 0;
         while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
                 CHECK(i < ELEMENTSOF(names) && !strcmp(archive_entry_pathname(ae), names[i]));
@@ -189,7 +189,7 @@ static const char *cpio_err(const mk_cpio_entry *e, size_t n)
         static char out[MK_ERROR_MAX];
         void *buf = (void *)"untouched";
         size_t len = 7;
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(mk_cpio_newc(e, n, EPOCH, &buf, &len, &err) < 0);
         CHECK(len == 7 && !strcmp(buf, "untouched"));
         snprintf(out, sizeof(out), "%s", err.msg);
@@ -198,18 +198,18 @@ static const char *cpio_err(const mk_cpio_entry *e, size_t n)
 
 static void test_cpio_errors(void)
 {
-        const mk_cpio_entry dup[] = { { "a", S_IFREG | 0644, "x", 1 }, { "a", S_IFREG | 0644, "y", 1 } };
+        const mk_cpio_entry dup[] = {{"a", S_IFREG | 0644, "x", 1}, {"a", S_IFREG | 0644, "y", 1}};
         CHECK(strstr(cpio_err(dup, 2), "initrd appendix: entry 'a'"));
-        const mk_cpio_entry under_file[] = { { "a", S_IFREG | 0644, "x", 1 }, { "a/b", S_IFREG | 0644, "y", 1 } };
+        const mk_cpio_entry under_file[] = {{"a", S_IFREG | 0644, "x", 1}, {"a/b", S_IFREG | 0644, "y", 1}};
         CHECK(strstr(cpio_err(under_file, 2), "initrd appendix: entry 'a/b'"));
-        const mk_cpio_entry up[] = { { "../etc/x", S_IFREG | 0644, "x", 1 } };
+        const mk_cpio_entry up[] = {{"../etc/x", S_IFREG | 0644, "x", 1}};
         CHECK(strstr(cpio_err(up, 1), "'..' is not allowed in a path"));
-        const mk_cpio_entry abs[] = { { "/etc/x", S_IFREG | 0644, "x", 1 } };
+        const mk_cpio_entry abs[] = {{"/etc/x", S_IFREG | 0644, "x", 1}};
         CHECK(strstr(cpio_err(abs, 1), "absolute paths are not allowed"));
-        const mk_cpio_entry link[] = { { "etc/x", S_IFLNK | 0777, "y", 1 } };
+        const mk_cpio_entry link[] = {{"etc/x", S_IFLNK | 0777, "y", 1}};
         CHECK_STREQ(cpio_err(link, 1), "initrd appendix: entry 'etc/x': mode 0120777 is neither a directory "
                                        "without data nor a regular file with its data (a bug in mkimage)");
-        const mk_cpio_entry nodata[] = { { "etc/x", S_IFREG | 0644, NULL, 3 } };
+        const mk_cpio_entry nodata[] = {{"etc/x", S_IFREG | 0644, NULL, 3}};
         CHECK(strstr(cpio_err(nodata, 1), "neither a directory"));
 }
 
@@ -217,14 +217,14 @@ static void test_cpio_errors(void)
 
 static int sh(const char *script, const char *const *env, int stdin_fd, mk_error *err)
 {
-        const char *argv[] = { "sh", "-c", script, NULL };
-        const mk_spawn_opts o = { .env = env, .stdin_fd = stdin_fd, .context = "ctx" };
+        const char *argv[] = {"sh", "-c", script, NULL};
+        const mk_spawn_opts o = {.env = env, .stdin_fd = stdin_fd, .context = "ctx"};
         return mk_spawn(argv, &o, err);
 }
 
 static void test_spawn(void)
 {
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(sh("exit 0", NULL, 0, &err) == 0);
 
         CHECK(sh("echo out; echo err >&2; exit 3", NULL, 0, &err) == -EIO);
@@ -242,7 +242,7 @@ static void test_spawn(void)
 
         /* A clean environment: only PATH, LC_ALL=C and what the caller gives. */
         setenv("MKIMAGE_TEST_LEAK", "1", 1);
-        const char *env[] = { "X=1", NULL };
+        const char *env[] = {"X=1", NULL};
         CHECK(sh("[ \"$X\" = 1 ] && [ \"$LC_ALL\" = C ] && [ -z \"${MKIMAGE_TEST_LEAK+set}\" ]", env, 0, &err) == 0);
         unsetenv("MKIMAGE_TEST_LEAK");
 
@@ -254,8 +254,8 @@ static void test_spawn(void)
         CHECK(sh("if read x; then exit 1; fi", NULL, 0, &err) == 0);
 
         /* A missing tool names its Debian package. */
-        const char *none[] = { "mkimage-no-such-tool", "-x", NULL };
-        const mk_spawn_opts o = { .package = "dosfstools", .context = "out.img: ESP at byte 1048576" };
+        const char *none[] = {"mkimage-no-such-tool", "-x", NULL};
+        const mk_spawn_opts o = {.package = "dosfstools", .context = "out.img: ESP at byte 1048576"};
         CHECK(mk_spawn(none, &o, &err) == -ENOENT);
         CHECK_STREQ(err.msg, "out.img: ESP at byte 1048576: mkimage-no-such-tool: command not found in $PATH, "
                              "/usr/sbin or /sbin (install the Debian package 'dosfstools': apt-get install "
@@ -265,8 +265,8 @@ static void test_spawn(void)
         /* /usr/sbin is searched even when PATH lacks it (a rootless user's PATH). */
         char *saved = strdup(getenv("PATH") ? getenv("PATH") : "");
         setenv("PATH", "/usr/bin:/bin", 1);
-        const char *mkfs[] = { "mkfs.vfat", "--help", NULL };
-        const mk_spawn_opts so = { .package = "dosfstools" };
+        const char *mkfs[] = {"mkfs.vfat", "--help", NULL};
+        const mk_spawn_opts so = {.package = "dosfstools"};
         CHECK(mk_spawn(mkfs, &so, &err) == 0);
         setenv("PATH", saved, 1);
         free(saved);
@@ -288,12 +288,12 @@ static void scratch_image(uint64_t size)
         CHECK(truncate(scratch, 0) == 0 && truncate(scratch, (off_t)size) == 0);
 }
 
-static const mk_esp_opts OPTS = { .label = "ESP", .volume_id = 0x1234abcd, .source_date_epoch = EPOCH };
+static const mk_esp_opts OPTS = {.label = "ESP", .volume_id = 0x1234abcd, .source_date_epoch = EPOCH};
 
 static const char *esp_err(int want, uint64_t size, const mk_esp_file *f, size_t n, const mk_esp_opts *o)
 {
         static char out[MK_ERROR_MAX];
-        mk_error err = { 0 };
+        mk_error err = {0};
         int r = mk_esp_write(scratch, MIB, size, f, n, o ? o : &OPTS, &err);
         if (r != want)
                 fprintf(stderr, "mk_esp_write returned %d, want %d: %s\n", r, want, err.msg);
@@ -305,9 +305,9 @@ static const char *esp_err(int want, uint64_t size, const mk_esp_file *f, size_t
 static void test_esp_ok(void)
 {
         scratch_image(40 * MIB);
-        const mk_esp_file f[] = { { .esp_path = "EFI/BOOT/BOOTX64.EFI", .source = "/bin/sh" },
-                                  { .esp_path = "loader/loader.conf", .data = "timeout 0\n", .size = 10 },
-                                  { .esp_path = "empty", .data = NULL, .size = 0 } };
+        const mk_esp_file f[] = {{.esp_path = "EFI/BOOT/BOOTX64.EFI", .source = "/bin/sh"},
+                                 {.esp_path = "loader/loader.conf", .data = "timeout 0\n", .size = 10},
+                                 {.esp_path = "empty", .data = NULL, .size = 0}};
         CHECK_STREQ(esp_err(0, 34 * MIB, f, ELEMENTSOF(f), NULL), "");
         CHECK(mk_esp_volume_id("example", "demo") == mk_esp_volume_id("example", "demo"));
         CHECK(mk_esp_volume_id("example", "demo") != mk_esp_volume_id("example", "other"));
@@ -316,7 +316,7 @@ static void test_esp_ok(void)
 static void test_esp_errors(void)
 {
         scratch_image(40 * MIB);
-        const mk_esp_file one[] = { { .esp_path = "a", .data = "x", .size = 1 } };
+        const mk_esp_file one[] = {{.esp_path = "a", .data = "x", .size = 1}};
         mk_esp_opts o = OPTS;
         o.label = "esp";
         CHECK_STREQ(esp_err(-EINVAL, 34 * MIB, one, 1, &o),
@@ -330,33 +330,33 @@ static void test_esp_errors(void)
                     ": ESP at byte 1048576: the ESP must start on a 512-byte sector and its size (35652096) be a "
                     "non-zero multiple of 1024 (a bug in the layout)");
 
-        const mk_esp_file colon[] = { { .esp_path = "EFI/a:b", .data = "x", .size = 1 } };
+        const mk_esp_file colon[] = {{.esp_path = "EFI/a:b", .data = "x", .size = 1}};
         CHECK_STREQ(esp_err(-EINVAL, 34 * MIB, colon, 1, NULL),
                     ": ESP at byte 1048576: ESP path 'EFI/a:b': FAT names here take only ASCII letters, digits, "
                     "space and !#$%&'()+,-.;=@^_`{}~ (rename it)");
-        const mk_esp_file dot[] = { { .esp_path = "EFI/name.", .data = "x", .size = 1 } };
+        const mk_esp_file dot[] = {{.esp_path = "EFI/name.", .data = "x", .size = 1}};
         CHECK_STREQ(esp_err(-EINVAL, 34 * MIB, dot, 1, NULL),
                     ": ESP at byte 1048576: ESP path 'EFI/name.': a FAT name must not end in '.' or ' ' (rename it)");
-        const mk_esp_file abs[] = { { .esp_path = "/EFI/x", .data = "x", .size = 1 } };
+        const mk_esp_file abs[] = {{.esp_path = "/EFI/x", .data = "x", .size = 1}};
         CHECK_STREQ(esp_err(-EINVAL, 34 * MIB, abs, 1, NULL),
                     ": ESP at byte 1048576: ESP path '/EFI/x': write it as NAME/NAME/..., without a leading '/' and "
                     "without empty, '.' or '..' parts (rename it)");
-        const mk_esp_file cases[] = { { .esp_path = "EFI/x", .data = "x", .size = 1 },
-                                      { .esp_path = "efi/y", .data = "y", .size = 1 } };
+        const mk_esp_file cases[] = {{.esp_path = "EFI/x", .data = "x", .size = 1},
+                                     {.esp_path = "efi/y", .data = "y", .size = 1}};
         CHECK_STREQ(esp_err(-EINVAL, 34 * MIB, cases, 2, NULL),
                     ": ESP at byte 1048576: ESP path 'efi': 'EFI' and 'efi' are the same name on FAT (it ignores "
                     "case); spell them the same (rename it)");
-        const mk_esp_file dup[] = { { .esp_path = "a/x", .data = "x", .size = 1 },
-                                    { .esp_path = "a/x", .data = "y", .size = 1 } };
+        const mk_esp_file dup[] = {{.esp_path = "a/x", .data = "x", .size = 1},
+                                   {.esp_path = "a/x", .data = "y", .size = 1}};
         CHECK(strstr(esp_err(-EEXIST, 34 * MIB, dup, 2, NULL), ": ESP at byte 1048576: entry 'a/x'"));
-        const mk_esp_file both[] = { { .esp_path = "a", .source = "/bin/sh", .data = "x", .size = 1 } };
+        const mk_esp_file both[] = {{.esp_path = "a", .source = "/bin/sh", .data = "x", .size = 1}};
         CHECK_STREQ(esp_err(-EINVAL, 34 * MIB, both, 1, NULL),
                     ": ESP at byte 1048576: ESP file 'a': give either a source file or data (a bug in mkimage)");
-        const mk_esp_file missing[] = { { .esp_path = "a", .source = "/nonexistent/vmlinuz" } };
+        const mk_esp_file missing[] = {{.esp_path = "a", .source = "/nonexistent/vmlinuz"}};
         CHECK_STREQ(esp_err(-ENOENT, 34 * MIB, missing, 1, NULL),
                     ": ESP at byte 1048576: ESP file 'a': cannot open /nonexistent/vmlinuz: No such file or "
                     "directory");
-        const mk_esp_file dir[] = { { .esp_path = "a", .source = "/" } };
+        const mk_esp_file dir[] = {{.esp_path = "a", .source = "/"}};
         CHECK_STREQ(esp_err(-EINVAL, 34 * MIB, dir, 1, NULL),
                     ": ESP at byte 1048576: ESP file 'a': / is not a regular file");
 
@@ -370,15 +370,15 @@ static void test_esp_errors(void)
                     "or firmware reads it as FAT16); make the ESP partition at least 33 MiB");
         /* Too big, found before anything is written. */
         static char big[35 * MIB];
-        const mk_esp_file huge[] = { { .esp_path = "EFI/BOOT/BOOTX64.EFI", .data = "x", .size = 1 },
-                                     { .esp_path = "slot-a/vmlinuz", .data = big, .size = sizeof(big) } };
+        const mk_esp_file huge[] = {{.esp_path = "EFI/BOOT/BOOTX64.EFI", .data = "x", .size = 1},
+                                    {.esp_path = "slot-a/vmlinuz", .data = big, .size = sizeof(big)}};
         CHECK_STREQ(esp_err(-EFBIG, 34 * MIB, huge, 2, NULL),
                     ": ESP at byte 1048576: the ESP files do not fit: they need 36702720 bytes (in 512-byte clusters, "
                     "directories included) but the whole partition holds 35651584 bytes; the largest is "
                     "'slot-a/vmlinuz' (36700160 bytes). Make the ESP partition at least 2 MiB larger or the files "
                     "smaller");
         /* Too big for the file system made (FAT and reserved sectors take their share). */
-        const mk_esp_file near[] = { { .esp_path = "slot-a/vmlinuz", .data = big, .size = 34 * MIB - 4096 } };
+        const mk_esp_file near[] = {{.esp_path = "slot-a/vmlinuz", .data = big, .size = 34 * MIB - 4096}};
         CHECK(strstr(esp_err(-EFBIG, 34 * MIB, near, 1, NULL),
                      "the ESP files do not fit: they need 35648512 bytes (in 512-byte clusters, directories included) "
                      "but the FAT32 file system has room for "));
@@ -412,9 +412,9 @@ static uint64_t epoch(void)
 
 static int tool_write(const char *img, const char *off, const char *size, mk_esp_file *f, size_t n)
 {
-        mk_esp_opts o = { .label = "ESP", .volume_id = mk_esp_volume_id("example", "demo-x86_64"),
-                          .source_date_epoch = epoch() };
-        mk_error err = { 0 };
+        mk_esp_opts o = {
+                .label = "ESP", .volume_id = mk_esp_volume_id("example", "demo-x86_64"), .source_date_epoch = epoch()};
+        mk_error err = {0};
         if (mk_esp_write(img, strtoull(off, NULL, 0), strtoull(size, NULL, 0), f, n, &o, &err) < 0) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
@@ -426,15 +426,15 @@ static int tool_write(const char *img, const char *off, const char *size, mk_esp
 static int tool_demo(char **argv)
 {
         const char *dir = argv[5];
-        char *texts[3] = { NULL }, *paths[3] = { NULL }, src[8][512];
-        mk_esp_file f[12] = { { .esp_path = "EFI/BOOT/BOOTX64.EFI", .source = argv[4] } };
+        char *texts[3] = {NULL}, *paths[3] = {NULL}, src[8][512];
+        mk_esp_file f[12] = {{.esp_path = "EFI/BOOT/BOOTX64.EFI", .source = argv[4]}};
         size_t n = 1;
-        mk_error err = { 0 };
+        mk_error err = {0};
         int rc = 1;
 
         if (mk_esp_loader_conf(0, &texts[2], &err) < 0)
                 goto out;
-        f[n++] = (mk_esp_file){ .esp_path = MK_ESP_LOADER_CONF, .data = texts[2], .size = strlen(texts[2]) };
+        f[n++] = (mk_esp_file){.esp_path = MK_ESP_LOADER_CONF, .data = texts[2], .size = strlen(texts[2])};
         for (int s = 0; s < 2; s++) {
                 const char *slot = s ? "b" : "a";
                 char title[64], lx[64], ird[64];
@@ -444,13 +444,13 @@ static int tool_demo(char **argv)
                 snprintf(ird, sizeof(ird), "/slot-%s/initrd.img", slot);
                 if (mk_esp_entry(slot, 3, s ? 1 : 2, title, lx, ird, "console=ttyS0", &paths[s], &texts[s], &err) < 0)
                         goto out;
-                f[n++] = (mk_esp_file){ .esp_path = paths[s], .data = texts[s], .size = strlen(texts[s]) };
-                const char *files[] = { "vmlinuz", "initrd.img", "manifest.yaml", "manifest.yaml.minisig" };
+                f[n++] = (mk_esp_file){.esp_path = paths[s], .data = texts[s], .size = strlen(texts[s])};
+                const char *files[] = {"vmlinuz", "initrd.img", "manifest.yaml", "manifest.yaml.minisig"};
                 for (int i = 0; i < 4; i++) {
                         int k = s * 4 + i;
                         snprintf(names[k], sizeof(names[k]), "slot-%s/%s", slot, files[i]);
                         snprintf(src[k], sizeof(src[k]), "%s/%s", dir, names[k]);
-                        f[n++] = (mk_esp_file){ .esp_path = names[k], .source = src[k] };
+                        f[n++] = (mk_esp_file){.esp_path = names[k], .source = src[k]};
                 }
         }
         rc = tool_write(argv[1], argv[2], argv[3], f, n);
@@ -467,13 +467,13 @@ out:
 static int tool_cpio(int argc, char **argv)
 {
         mk_cpio_entry e[16];
-        char *bufs[16] = { NULL };
+        char *bufs[16] = {NULL};
         int n = 0, rc = 1;
         for (int i = 3; i < argc && n < 16; i++, n++) {
-                mk_esp_file f = { 0 };
+                mk_esp_file f = {0};
                 if (parse_spec(argv[i], &f) < 0)
                         goto out;
-                e[n] = (mk_cpio_entry){ .path = f.esp_path, .mode = S_IFREG | 0644, .data = f.data, .size = f.size };
+                e[n] = (mk_cpio_entry){.path = f.esp_path, .mode = S_IFREG | 0644, .data = f.data, .size = f.size};
                 if (f.source) {
                         FILE *in = fopen(f.source, "rb");
                         if (!in)
@@ -486,7 +486,7 @@ static int tool_cpio(int argc, char **argv)
         }
         void *buf = NULL;
         size_t len = 0;
-        mk_error err = { 0 };
+        mk_error err = {0};
         if (mk_cpio_newc(e, (size_t)n, (uint32_t)epoch(), &buf, &len, &err) < 0) {
                 fprintf(stderr, "%s\n", err.msg);
                 goto out;
@@ -507,7 +507,7 @@ static int tool(int argc, char **argv)
         if (argc == 7 && !strcmp(argv[1], "demo"))
                 return tool_demo(argv + 1);
         if (argc >= 5 && !strcmp(argv[1], "esp")) {
-                mk_esp_file f[32] = { { 0 } };
+                mk_esp_file f[32] = {{0}};
                 int n = 0;
                 for (int i = 5; i < argc && n < 32; i++, n++)
                         if (parse_spec(argv[i], &f[n]) < 0)

@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "esp.h"
-#include "fat-patch.h"
-#include "fileio.h"
-#include "macro.h"
-#include "subprocess.h"
+#include "builder/esp/esp.h"
+#include "builder/esp/fat-patch.h"
+#include "signing/base/fileio.h"
+#include "signing/base/macro.h"
+#include "builder/esp/subprocess.h"
 
 #define EPOCH 1767225600u
 #define MIB (1024ull * 1024)
@@ -42,12 +42,12 @@ static void make_esp(void)
         static const char zeros[4096];
         static char big[20000];
         memset(big, 'x', sizeof(big));
-        const mk_esp_file f[] = { { .esp_path = "EFI/BOOT/BOOTX64.EFI", .data = big, .size = sizeof(big) },
-                                  { .esp_path = "loader/loader.conf", .data = "timeout 0\n", .size = 10 },
-                                  { .esp_path = "slot-a/serial.yaml", .data = zeros, .size = sizeof(zeros) },
-                                  { .esp_path = "slot-a/serial.yaml.minisig", .data = zeros, .size = sizeof(zeros) },
-                                  { .esp_path = "slot-a/VMLINUZ", .data = big, .size = 3000 } };
-        const mk_esp_opts o = { .label = "ESP", .volume_id = 0x1234abcd, .source_date_epoch = EPOCH };
+        const mk_esp_file f[] = {{.esp_path = "EFI/BOOT/BOOTX64.EFI", .data = big, .size = sizeof(big)},
+                                 {.esp_path = "loader/loader.conf", .data = "timeout 0\n", .size = 10},
+                                 {.esp_path = "slot-a/serial.yaml", .data = zeros, .size = sizeof(zeros)},
+                                 {.esp_path = "slot-a/serial.yaml.minisig", .data = zeros, .size = sizeof(zeros)},
+                                 {.esp_path = "slot-a/VMLINUZ", .data = big, .size = 3000}};
+        const mk_esp_opts o = {.label = "ESP", .volume_id = 0x1234abcd, .source_date_epoch = EPOCH};
         if (!*img) {
                 snprintf(img, sizeof(img), "/tmp/mkimage-fat-XXXXXX");
                 int fd = mkstemp(img);
@@ -55,7 +55,7 @@ static void make_esp(void)
                 close(fd);
         }
         CHECK(truncate(img, 0) == 0 && truncate(img, (off_t)IMG_SIZE) == 0);
-        mk_error err = { 0 };
+        mk_error err = {0};
         int r = mk_esp_write(img, ESP_OFF, ESP_SIZE, f, ELEMENTSOF(f), &o, &err);
         if (r < 0)
                 fprintf(stderr, "mk_esp_write: %s\n", err.msg);
@@ -65,7 +65,7 @@ static void make_esp(void)
 static uint8_t *slurp(size_t *len)
 {
         char *p = NULL;
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(mk_read_file(img, 2 * IMG_SIZE, &p, len, &err) == 0);
         return (uint8_t *)p;
 }
@@ -97,11 +97,12 @@ static bool covered(const ranges *r, uint64_t at)
 static int fsck_esp(void)
 {
         char cmd[512];
-        snprintf(cmd, sizeof(cmd),
-                 "set -e; dd if=%s of=%s.esp bs=1M skip=%llu count=%llu status=none; "
-                 "out=$(fsck.vfat -n %s.esp 2>&1) || { echo \"$out\" >&2; exit 1; }; "
-                 "if echo \"$out\" | grep -iE 'wrong|differ|lost|free cluster|incorrect'; then exit 1; fi; rm -f %s.esp",
-                 img, img, ESP_OFF / MIB, ESP_SIZE / MIB, img, img);
+        snprintf(
+                cmd, sizeof(cmd),
+                "set -e; dd if=%s of=%s.esp bs=1M skip=%llu count=%llu status=none; "
+                "out=$(fsck.vfat -n %s.esp 2>&1) || { echo \"$out\" >&2; exit 1; }; "
+                "if echo \"$out\" | grep -iE 'wrong|differ|lost|free cluster|incorrect'; then exit 1; fi; rm -f %s.esp",
+                img, img, ESP_OFF / MIB, ESP_SIZE / MIB, img, img);
         return system(cmd);
 }
 
@@ -117,7 +118,7 @@ static void rewrite_ok(const char *path, const char *text, ranges *rg)
         int fd = open(img, O_RDWR | O_CLOEXEC);
         CHECK(fd >= 0);
         mk_fat_file *f = NULL;
-        mk_error err = { 0 };
+        mk_error err = {0};
         int r = mk_fat_locate(fd, img, ESP_OFF + fresh(&err), path, &f, &err);
         if (r < 0)
                 fprintf(stderr, "locate %s: %s\n", path, err.msg);
@@ -136,7 +137,7 @@ static void check_content(const char *path, const char *want)
 {
         char *got = NULL;
         size_t len = 0;
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(mk_esp_read(img, ESP_OFF, path, 1 << 20, &got, &len, &err) == 0);
         CHECK(got && len == strlen(want) && !memcmp(got, want, len));
         free(got);
@@ -147,7 +148,7 @@ static void test_rewrite(void)
         make_esp();
         size_t n0 = 0, n1 = 0;
         uint8_t *before = slurp(&n0);
-        ranges rg = { .n = 0 };
+        ranges rg = {.n = 0};
         const char *rec = "mkimage-serial: 1\nserial: SN-1\n", *sig = "untrusted comment: x\nRWQ...\n";
         /* Matched case-insensitively, through long and short names. */
         rewrite_ok("SLOT-A/Serial.YAML", rec, &rg);
@@ -175,7 +176,7 @@ static void test_rewrite(void)
         /* Shrunk to one cluster: the capacity follows; the file can be emptied. */
         int fd = open(img, O_RDWR | O_CLOEXEC);
         mk_fat_file *f = NULL;
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a/serial.yaml", &f, &err) == 0);
         CHECK(f && mk_fat_file_capacity(f) > 0 && mk_fat_file_capacity(f) < 4096);
         mk_fat_file_free(f);
@@ -191,7 +192,7 @@ static void test_dup(void)
         make_esp();
         int fd = open(img, O_RDWR | O_CLOEXEC);
         mk_fat_file *f = NULL;
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(mk_fat_locate(fd, img, ESP_OFF, "slot-a/serial.yaml", &f, &err) == 0);
         mk_fat_file *d = f ? mk_fat_file_dup(f, "clone.img") : NULL;
         CHECK(d && mk_fat_file_capacity(d) == mk_fat_file_capacity(f));
@@ -214,7 +215,7 @@ static void test_errors(void)
         int fd = open(img, O_RDWR | O_CLOEXEC);
         CHECK(fd >= 0);
         mk_fat_file *f = NULL;
-        mk_error err = { 0 };
+        mk_error err = {0};
 
         CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-b/serial.yaml", &f, &err) == -ENOENT && !f);
         CHECK_STREQ(msg(&err), ": ESP: no 'slot-b' (looking for 'slot-b/serial.yaml')");
@@ -230,7 +231,7 @@ static void test_errors(void)
         CHECK(mk_fat_locate(fd, img, ESP_OFF + fresh(&err), "slot-a/serial.yaml", &f, &err) == 0);
         static char big[4097];
         memset(big, 'y', sizeof(big));
-        ranges rg = { .n = 0 };
+        ranges rg = {.n = 0};
         CHECK(mk_fat_rewrite(fd, f, big + fresh(&err), sizeof(big), note, &rg, &err) == -EFBIG);
         CHECK_STREQ(msg(&err), ": ESP: 4097 bytes do not fit in the 4096 bytes reserved for 'slot-a/serial.yaml' "
                                "(shorten it, or raise the reservation and rebuild the common part)");

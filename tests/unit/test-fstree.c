@@ -7,14 +7,14 @@
 #include <sys/sysmacros.h>
 
 #include "check.h"
-#include "fstree.h"
+#include "builder/tree/fstree.h"
 
 static const fsnode_attr A644 = {.perm = 0644};
 
 static fstree *new_tree(void)
 {
         fstree *t = NULL;
-        CHECK(fstree_new("t.tar", &t) == 0);
+        CHECK(mk_fstree_new("t.tar", &t) == 0);
         return t;
 }
 
@@ -24,7 +24,7 @@ static const char *norm(const char *path)
         static char out[MK_ERROR_MAX];
         mk_error err = {0};
         char *p = NULL;
-        if (fstree_normalize_path("t.tar", path, &p, &err) < 0)
+        if (mk_fstree_normalize_path("t.tar", path, &p, &err) < 0)
                 snprintf(out, sizeof out, "%s", err.msg);
         else
                 snprintf(out, sizeof out, "ok:%s", p);
@@ -69,37 +69,37 @@ static void test_build_and_sort(void)
 {
         fstree *t = new_tree();
         mk_error err = {0};
-        CHECK(fstree_add_file_mem(t, "usr/bin/b", &A644, "bb", 2, NULL, &err) == 0);
-        CHECK(fstree_add_file_mem(t, "usr/bin/a", &A644, "a", 1, NULL, &err) == 0);
-        CHECK(fstree_add_file_mem(t, "usr/bin/B", &A644, "", 0, NULL, &err) == 0);
-        CHECK(fstree_add_file_mem(t, "usr/bin/a.txt", &A644, "", 0, NULL, &err) == 0);
-        CHECK(fstree_add_dir(t, "usr", &(fsnode_attr){.perm = 0750, .uid = 7, .gid = 8}, NULL, &err) == 0);
-        CHECK(fstree_add_symlink(t, "lib", &(fsnode_attr){.perm = 0777}, "usr/lib", NULL, &err) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "usr/bin/b", &A644, "bb", 2, NULL, &err) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "usr/bin/a", &A644, "a", 1, NULL, &err) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "usr/bin/B", &A644, "", 0, NULL, &err) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "usr/bin/a.txt", &A644, "", 0, NULL, &err) == 0);
+        CHECK(mk_fstree_add_dir(t, "usr", &(fsnode_attr){.perm = 0750, .uid = 7, .gid = 8}, NULL, &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "lib", &(fsnode_attr){.perm = 0777}, "usr/lib", NULL, &err) == 0);
         CHECK(!mk_error_isset(&err));
-        fstree_sort(t);
-        fsnode *bin = fstree_lookup(t, "usr/bin");
-        CHECK(bin && fsnode_get_kind(bin) == FSNODE_DIR && fsnode_mode(bin) == (S_IFDIR | 0755));
-        CHECK(fsnode_nchildren(bin) == 4);
-        CHECK_STREQ(fsnode_name(fsnode_child(bin, 0)), "B");
-        CHECK_STREQ(fsnode_name(fsnode_child(bin, 1)), "a");
-        CHECK_STREQ(fsnode_name(fsnode_child(bin, 2)), "a.txt");
-        CHECK_STREQ(fsnode_name(fsnode_child(bin, 3)), "b");
-        fsnode *usr = fstree_lookup(t, "./usr/");
-        CHECK(usr && fsnode_mode(usr) == (S_IFDIR | 0750) && fsnode_uid(usr) == 7 && fsnode_gid(usr) == 8);
-        fsnode *b = fstree_lookup(t, "usr/bin/b");
+        mk_fstree_sort(t);
+        fsnode *bin = mk_fstree_lookup(t, "usr/bin");
+        CHECK(bin && mk_fsnode_get_kind(bin) == FSNODE_DIR && mk_fsnode_mode(bin) == (S_IFDIR | 0755));
+        CHECK(mk_fsnode_nchildren(bin) == 4);
+        CHECK_STREQ(mk_fsnode_name(mk_fsnode_child(bin, 0)), "B");
+        CHECK_STREQ(mk_fsnode_name(mk_fsnode_child(bin, 1)), "a");
+        CHECK_STREQ(mk_fsnode_name(mk_fsnode_child(bin, 2)), "a.txt");
+        CHECK_STREQ(mk_fsnode_name(mk_fsnode_child(bin, 3)), "b");
+        fsnode *usr = mk_fstree_lookup(t, "./usr/");
+        CHECK(usr && mk_fsnode_mode(usr) == (S_IFDIR | 0750) && mk_fsnode_uid(usr) == 7 && mk_fsnode_gid(usr) == 8);
+        fsnode *b = mk_fstree_lookup(t, "usr/bin/b");
         char buf[2];
-        CHECK(b && fsnode_file_size(b) == 2 && fsnode_read(b, 0, buf, 2, &err) == 0 && !memcmp(buf, "bb", 2));
-        char *p = fsnode_path(b);
+        CHECK(b && mk_fsnode_file_size(b) == 2 && mk_fsnode_read(b, 0, buf, 2, &err) == 0 && !memcmp(buf, "bb", 2));
+        char *p = mk_fsnode_path(b);
         CHECK_STREQ(p, "usr/bin/b");
         free(p);
-        p = fsnode_path(fstree_root(t));
+        p = mk_fsnode_path(mk_fstree_root(t));
         CHECK_STREQ(p, "");
         free(p);
-        CHECK_STREQ(fsnode_symlink_target(fstree_lookup(t, "lib")), "usr/lib");
-        CHECK(fstree_lookup(t, "usr/nope") == NULL);
-        CHECK(fstree_lookup(t, "lib/x") == NULL);
-        CHECK(fstree_count(t) == 8);
-        fstree_free(t);
+        CHECK_STREQ(mk_fsnode_symlink_target(mk_fstree_lookup(t, "lib")), "usr/lib");
+        CHECK(mk_fstree_lookup(t, "usr/nope") == NULL);
+        CHECK(mk_fstree_lookup(t, "lib/x") == NULL);
+        CHECK(mk_fstree_count(t) == 8);
+        mk_fstree_free(t);
 }
 
 static void test_many_entries(void)
@@ -110,50 +110,50 @@ static void test_many_entries(void)
         /* Reverse order: every insertion lands before the previous one. */
         for (int i = 20000; i > 0; i--) {
                 snprintf(name, sizeof name, "d/f%05d", i);
-                if (fstree_add_file_mem(t, name, &A644, "", 0, NULL, &err) < 0)
+                if (mk_fstree_add_file_mem(t, name, &A644, "", 0, NULL, &err) < 0)
                         break;
         }
         CHECK(!mk_error_isset(&err));
-        fstree_sort(t);
-        fsnode *d = fstree_lookup(t, "d");
-        CHECK(fsnode_nchildren(d) == 20000);
-        CHECK_STREQ(fsnode_name(fsnode_child(d, 0)), "f00001");
-        CHECK_STREQ(fsnode_name(fsnode_child(d, 19999)), "f20000");
-        CHECK(fstree_lookup(t, "d/f12345") != NULL);
-        fstree_free(t);
+        mk_fstree_sort(t);
+        fsnode *d = mk_fstree_lookup(t, "d");
+        CHECK(mk_fsnode_nchildren(d) == 20000);
+        CHECK_STREQ(mk_fsnode_name(mk_fsnode_child(d, 0)), "f00001");
+        CHECK_STREQ(mk_fsnode_name(mk_fsnode_child(d, 19999)), "f20000");
+        CHECK(mk_fstree_lookup(t, "d/f12345") != NULL);
+        mk_fstree_free(t);
 }
 
 static void test_conflicts(void)
 {
         fstree *t = new_tree();
         mk_error err = {0};
-        CHECK(fstree_add_symlink(t, "link", &A644, "/etc", NULL, &err) == 0);
-        CHECK(fstree_add_file_mem(t, "link/passwd", &A644, "x", 1, NULL, &err) == -EINVAL);
+        CHECK(mk_fstree_add_symlink(t, "link", &A644, "/etc", NULL, &err) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "link/passwd", &A644, "x", 1, NULL, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry 'link/passwd': goes through symlink 'link' (a path may not pass through "
                              "a symlink; store the entry under the real directory)");
         mk_error_clear(&err);
-        CHECK(fstree_add_file_mem(t, "f", &A644, "x", 1, NULL, &err) == 0);
-        CHECK(fstree_add_dir(t, "f/sub", &A644, NULL, &err) == -EINVAL);
+        CHECK(mk_fstree_add_file_mem(t, "f", &A644, "x", 1, NULL, &err) == 0);
+        CHECK(mk_fstree_add_dir(t, "f/sub", &A644, NULL, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry 'f/sub': parent 'f' is not a directory (remove one of the two entries)");
         mk_error_clear(&err);
-        CHECK(fstree_add_file_mem(t, "./f", &A644, "y", 1, NULL, &err) == -EEXIST);
+        CHECK(mk_fstree_add_file_mem(t, "./f", &A644, "y", 1, NULL, &err) == -EEXIST);
         CHECK_STREQ(err.msg, "t.tar: entry './f': duplicate entry (the path appears twice; remove one)");
         mk_error_clear(&err);
-        CHECK(fstree_add_dir(t, "f", &A644, NULL, &err) == -EEXIST);
+        CHECK(mk_fstree_add_dir(t, "f", &A644, NULL, &err) == -EEXIST);
         mk_error_clear(&err);
-        CHECK(fstree_add_symlink(t, "", &A644, "x", NULL, &err) == -EINVAL);
+        CHECK(mk_fstree_add_symlink(t, "", &A644, "x", NULL, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry '': the root must be a directory");
         mk_error_clear(&err);
-        CHECK(fstree_add_symlink(t, "empty", &A644, "", NULL, &err) == -EINVAL);
+        CHECK(mk_fstree_add_symlink(t, "empty", &A644, "", NULL, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry 'empty': symlink target is empty (point it somewhere or remove it)");
         mk_error_clear(&err);
         /* A directory seen again (tar -r, or a parent created first) takes the new attributes. */
-        CHECK(fstree_add_file_mem(t, "d/x", &A644, "", 0, NULL, &err) == 0);
-        CHECK(fstree_add_dir(t, "d", &(fsnode_attr){.perm = 0700}, NULL, &err) == 0);
-        CHECK(fsnode_mode(fstree_lookup(t, "d")) == (S_IFDIR | 0700));
-        CHECK(fstree_add_dir(t, "./", &(fsnode_attr){.perm = 0711, .uid = 3}, NULL, &err) == 0);
-        CHECK(fsnode_mode(fstree_root(t)) == (S_IFDIR | 0711) && fsnode_uid(fstree_root(t)) == 3);
-        fstree_free(t);
+        CHECK(mk_fstree_add_file_mem(t, "d/x", &A644, "", 0, NULL, &err) == 0);
+        CHECK(mk_fstree_add_dir(t, "d", &(fsnode_attr){.perm = 0700}, NULL, &err) == 0);
+        CHECK(mk_fsnode_mode(mk_fstree_lookup(t, "d")) == (S_IFDIR | 0700));
+        CHECK(mk_fstree_add_dir(t, "./", &(fsnode_attr){.perm = 0711, .uid = 3}, NULL, &err) == 0);
+        CHECK(mk_fsnode_mode(mk_fstree_root(t)) == (S_IFDIR | 0711) && mk_fsnode_uid(mk_fstree_root(t)) == 3);
+        mk_fstree_free(t);
 }
 
 static void test_hardlinks(void)
@@ -161,22 +161,22 @@ static void test_hardlinks(void)
         fstree *t = new_tree();
         mk_error err = {0};
         fsnode *f, *h;
-        CHECK(fstree_add_file_mem(t, "bin/busybox", &(fsnode_attr){.perm = 0755}, "BB", 2, &f, &err) == 0);
-        CHECK(fstree_add_hardlink(t, "bin/sh", "./bin/busybox", &h, &err) == 0);
-        CHECK(fstree_add_hardlink(t, "bin/ls", "bin/sh", NULL, &err) == 0);
-        CHECK(fsnode_nlink(f) == 3 && fsnode_nlink(h) == 3);
-        CHECK(fsnode_hardlink_target(h) == f && fsnode_mode(h) == (S_IFREG | 0755));
-        CHECK(fsnode_hardlink_target(fstree_lookup(t, "bin/ls")) == f);
-        CHECK(fstree_add_hardlink(t, "bin/x", "bin/missing", NULL, &err) == -EINVAL);
+        CHECK(mk_fstree_add_file_mem(t, "bin/busybox", &(fsnode_attr){.perm = 0755}, "BB", 2, &f, &err) == 0);
+        CHECK(mk_fstree_add_hardlink(t, "bin/sh", "./bin/busybox", &h, &err) == 0);
+        CHECK(mk_fstree_add_hardlink(t, "bin/ls", "bin/sh", NULL, &err) == 0);
+        CHECK(mk_fsnode_nlink(f) == 3 && mk_fsnode_nlink(h) == 3);
+        CHECK(mk_fsnode_hardlink_target(h) == f && mk_fsnode_mode(h) == (S_IFREG | 0755));
+        CHECK(mk_fsnode_hardlink_target(mk_fstree_lookup(t, "bin/ls")) == f);
+        CHECK(mk_fstree_add_hardlink(t, "bin/x", "bin/missing", NULL, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry 'bin/x': hard link target 'bin/missing' does not exist (the target must "
                              "come before the link)");
         mk_error_clear(&err);
-        CHECK(fstree_add_hardlink(t, "bin/y", "bin", NULL, &err) == -EINVAL);
+        CHECK(mk_fstree_add_hardlink(t, "bin/y", "bin", NULL, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry 'bin/y': hard link to directory 'bin' (directories cannot be hard-linked)");
         mk_error_clear(&err);
-        CHECK(fstree_add_hardlink(t, "bin/z", "../etc/passwd", NULL, &err) == -EINVAL);
+        CHECK(mk_fstree_add_hardlink(t, "bin/z", "../etc/passwd", NULL, &err) == -EINVAL);
         CHECK(strstr(err.msg, "entry '../etc/passwd': '..' is not allowed") != NULL);
-        fstree_free(t);
+        mk_fstree_free(t);
 }
 
 static void test_xattrs(void)
@@ -185,52 +185,52 @@ static void test_xattrs(void)
         mk_error err = {0};
         fsnode *f;
         size_t len;
-        CHECK(fstree_add_file_mem(t, "f", &A644, "", 0, &f, &err) == 0);
-        CHECK(fstree_add_xattr(t, f, "user.zeta", "1", 1, &err) == 0);
-        CHECK(fstree_add_xattr(t, f, "security.capability", "\0\1", 2, &err) == 0);
-        CHECK(fstree_add_xattr(t, f, "user.alpha", "2", 1, &err) == 0);
-        CHECK(fstree_add_xattr(t, f, "user.zeta", "33", 2, &err) == 0);
-        CHECK(fsnode_nxattrs(f) == 3);
-        CHECK_STREQ(fsnode_xattr_key(f, 0), "security.capability");
-        CHECK_STREQ(fsnode_xattr_key(f, 1), "user.alpha");
-        CHECK_STREQ(fsnode_xattr_key(f, 2), "user.zeta");
-        CHECK(!memcmp(fsnode_xattr_value(f, 2, &len), "33", 2) && len == 2);
-        CHECK(fstree_add_xattr(t, f, "system.posix_acl_access", "", 0, &err) == -EINVAL);
+        CHECK(mk_fstree_add_file_mem(t, "f", &A644, "", 0, &f, &err) == 0);
+        CHECK(mk_fstree_add_xattr(t, f, "user.zeta", "1", 1, &err) == 0);
+        CHECK(mk_fstree_add_xattr(t, f, "security.capability", "\0\1", 2, &err) == 0);
+        CHECK(mk_fstree_add_xattr(t, f, "user.alpha", "2", 1, &err) == 0);
+        CHECK(mk_fstree_add_xattr(t, f, "user.zeta", "33", 2, &err) == 0);
+        CHECK(mk_fsnode_nxattrs(f) == 3);
+        CHECK_STREQ(mk_fsnode_xattr_key(f, 0), "security.capability");
+        CHECK_STREQ(mk_fsnode_xattr_key(f, 1), "user.alpha");
+        CHECK_STREQ(mk_fsnode_xattr_key(f, 2), "user.zeta");
+        CHECK(!memcmp(mk_fsnode_xattr_value(f, 2, &len), "33", 2) && len == 2);
+        CHECK(mk_fstree_add_xattr(t, f, "system.posix_acl_access", "", 0, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry 'f': extended attribute 'system.posix_acl_access' cannot be stored in "
                              "squashfs (only user.*, trusted.* and security.* can; remove it)");
-        fstree_free(t);
+        mk_fstree_free(t);
 }
 
 static void test_policy(void)
 {
         fstree *t = new_tree();
         mk_error err = {0};
-        CHECK(fstree_add_special(t, "dev/null", &(fsnode_attr){.perm = 0666}, FSNODE_CHRDEV, makedev(1, 3), NULL,
-                                 &err) == 0);
-        CHECK(fstree_add_special(t, "run/fifo", &A644, FSNODE_FIFO, 0, NULL, &err) == 0);
-        CHECK(fstree_add_file_mem(t, "bin/su", &(fsnode_attr){.perm = 04755}, "", 0, NULL, &err) == 0);
-        CHECK(fstree_add_dir(t, "var/mail", &(fsnode_attr){.perm = 02775}, NULL, &err) == 0);
-        CHECK(fstree_check_policy(t, 0, &err) == -EINVAL);
+        CHECK(mk_fstree_add_special(t, "dev/null", &(fsnode_attr){.perm = 0666}, FSNODE_CHRDEV, makedev(1, 3), NULL,
+                                    &err) == 0);
+        CHECK(mk_fstree_add_special(t, "run/fifo", &A644, FSNODE_FIFO, 0, NULL, &err) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "bin/su", &(fsnode_attr){.perm = 04755}, "", 0, NULL, &err) == 0);
+        CHECK(mk_fstree_add_dir(t, "var/mail", &(fsnode_attr){.perm = 02775}, NULL, &err) == 0);
+        CHECK(mk_fstree_check_policy(t, 0, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry 'bin/su': setuid file (mode 4755; setuid and setgid files are refused "
                              "unless the component metadata sets 'allow-setuid: true')");
         mk_error_clear(&err);
-        CHECK(fstree_check_policy(t, FSTREE_ALLOW_SETUID, &err) == -EINVAL);
+        CHECK(mk_fstree_check_policy(t, FSTREE_ALLOW_SETUID, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry 'dev/null': character device (device nodes are refused unless the "
                              "component metadata sets 'allow-devices: true')");
         mk_error_clear(&err);
-        CHECK(fstree_check_policy(t, FSTREE_ALLOW_SETUID | FSTREE_ALLOW_DEVICES, &err) == 0);
-        CHECK(fsnode_rdev(fstree_lookup(t, "dev/null")) == makedev(1, 3));
-        fsnode_set_perm(fstree_lookup(t, "bin/su"), 02755);
-        CHECK(fstree_check_policy(t, FSTREE_ALLOW_DEVICES, &err) == -EINVAL);
+        CHECK(mk_fstree_check_policy(t, FSTREE_ALLOW_SETUID | FSTREE_ALLOW_DEVICES, &err) == 0);
+        CHECK(mk_fsnode_rdev(mk_fstree_lookup(t, "dev/null")) == makedev(1, 3));
+        mk_fsnode_set_perm(mk_fstree_lookup(t, "bin/su"), 02755);
+        CHECK(mk_fstree_check_policy(t, FSTREE_ALLOW_DEVICES, &err) == -EINVAL);
         CHECK(strstr(err.msg, "'bin/su': setgid file (mode 2755;") != NULL);
-        fstree_free(t);
+        mk_fstree_free(t);
 }
 
 static void test_quote(void)
 {
         char buf[64];
-        CHECK_STREQ(fstree_quote("a\tb\x01\x7f\xe2\x82\xac", buf, sizeof buf), "a\\tb\\x01\\x7f\xe2\x82\xac");
-        CHECK_STREQ(fstree_quote("abcdefghij", buf, 8), "abc");
+        CHECK_STREQ(mk_fstree_quote("a\tb\x01\x7f\xe2\x82\xac", buf, sizeof buf), "a\\tb\\x01\\x7f\xe2\x82\xac");
+        CHECK_STREQ(mk_fstree_quote("abcdefghij", buf, 8), "abc");
 }
 
 int main(void)

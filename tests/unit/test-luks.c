@@ -19,8 +19,8 @@
 
 #include "check.h"
 #include "data-check.h"
-#include "luks.h"
-#include "macro.h"
+#include "builder/data/luks.h"
+#include "signing/base/macro.h"
 
 #define POFF (1u << 20)   /* the partition's offset inside the test file */
 #define PSIZE (20u << 20) /* 16 MiB header + 4 MiB payload */

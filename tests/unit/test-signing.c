@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "minisign.h"
+#include "signing/minisign/minisign.h"
 
 static char dir[64];
 
@@ -84,8 +84,7 @@ static char *replace(const char *text, const char *from, const char *to)
 
 /* Decode base64 line lineno (1-based) of text, let edit change the bytes,
  * re-encode it in place of the line. Returns a new malloc'd text. */
-static char *edit_line(const char *text, int lineno, void (*edit)(uint8_t *bin, size_t len, void *ctx),
-                       void *ctx)
+static char *edit_line(const char *text, int lineno, void (*edit)(uint8_t *bin, size_t len, void *ctx), void *ctx)
 {
         const char *p = text;
         for (int i = 1; i < lineno; i++)
@@ -93,8 +92,7 @@ static char *edit_line(const char *text, int lineno, void (*edit)(uint8_t *bin, 
         size_t len = strcspn(p, "\n");
         uint8_t bin[256];
         size_t bin_len = 0;
-        CHECK(sodium_base642bin(bin, sizeof(bin), p, len, NULL, &bin_len, NULL,
-                                sodium_base64_VARIANT_ORIGINAL) == 0);
+        CHECK(sodium_base642bin(bin, sizeof(bin), p, len, NULL, &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0);
         edit(bin, bin_len, ctx);
         char b64[400];
         sodium_bin2base64(b64, sizeof(b64), bin, bin_len, sodium_base64_VARIANT_ORIGINAL);
@@ -128,7 +126,7 @@ static void flip_bit(uint8_t *bin, size_t len, void *ctx)
 
 static char *patch_line(const char *text, int lineno, size_t off, const char *bytes, size_t n)
 {
-        patch pt = { off, bytes, n };
+        patch pt = {off, bytes, n};
         return edit_line(text, lineno, apply_patch, &pt);
 }
 
@@ -159,12 +157,12 @@ static const char PUB_OK[] = "untrusted comment: minisign public key 299F6E737A0
 
 static void test_keyid_format(void)
 {
-        static const uint8_t id[8] = { 0xbe, 0x56, 0x47, 0x95, 0x8c, 0xdf, 0x5f, 0x31 };
+        static const uint8_t id[8] = {0xbe, 0x56, 0x47, 0x95, 0x8c, 0xdf, 0x5f, 0x31};
         char s[MK_KEYID_STR_SIZE];
         mk_keyid_format(id, s);
         CHECK_STREQ(s, "315FDF8C954756BE");
 
-        mk_error err = { 0 };
+        mk_error err = {0};
         _cleanup_pubkey_ mk_pubkey *k = NULL;
         CHECK(mk_pubkey_parse("k.pub", PUB_OK, strlen(PUB_OK), &k, &err) == 0);
         CHECK(k && !strcmp(mk_pubkey_id_str(k), "299F6E737A08244B"));
@@ -172,7 +170,7 @@ static void test_keyid_format(void)
         CHECK(k && !strcmp(mk_pubkey_origin(k), "k.pub"));
 
         /* Always 16 digits, leading zeros kept. */
-        static const uint8_t one[8] = { 0x01 };
+        static const uint8_t one[8] = {0x01};
         mk_keyid_format(one, s);
         CHECK_STREQ(s, "0000000000000001");
 
@@ -185,15 +183,14 @@ static void test_keyid_format(void)
         static const char prefix[] = "untrusted comment: minisign public key ";
         CHECK(text && !strncmp(text, prefix, strlen(prefix)));
         CHECK(m && strlen(mk_pubkey_id_str(m)) == 16);
-        CHECK(text && m &&
-              strtoull(text + strlen(prefix), NULL, 16) == strtoull(mk_pubkey_id_str(m), NULL, 16));
+        CHECK(text && m && strtoull(text + strlen(prefix), NULL, 16) == strtoull(mk_pubkey_id_str(m), NULL, 16));
 }
 
 /* ---- round trips -------------------------------------------------------- */
 
 static void test_roundtrip_buffer(void)
 {
-        mk_error err = { 0 };
+        mk_error err = {0};
         _cleanup_seckey_ mk_seckey *sk = NULL;
         _cleanup_pubkey_ mk_pubkey *pk = NULL;
         CHECK(mk_seckey_generate(&sk, &err) == 0);
@@ -208,24 +205,24 @@ static void test_roundtrip_buffer(void)
         CHECK(sig && sig2 && !strcmp(sig, sig2)); /* deterministic */
         CHECK(sig && strstr(sig, "\ntrusted comment: timestamp:1767225600\tfile:manifest.yaml\thashed\n"));
 
-        _cleanup_verified_ mk_verified v = { 0 };
-        CHECK(mk_verify_buffer_with_key(pk, "manifest.yaml", data, strlen(data), "manifest.minisig",
-                                        sig, strlen(sig), &v, &err) == MK_VERIFY_OK);
+        _cleanup_verified_ mk_verified v = {0};
+        CHECK(mk_verify_buffer_with_key(pk, "manifest.yaml", data, strlen(data), "manifest.minisig", sig, strlen(sig),
+                                        &v, &err) == MK_VERIFY_OK);
         CHECK(v.signer == pk && !v.legacy);
         CHECK_STREQ(v.trusted_comment, "timestamp:1767225600\tfile:manifest.yaml\thashed");
 
         /* Empty data and a custom comment. */
         _cleanup_free_ char *sig3 = NULL;
-        _cleanup_verified_ mk_verified v3 = { 0 };
+        _cleanup_verified_ mk_verified v3 = {0};
         CHECK(mk_sign_buffer(sk, "empty", "", 0, "version 7", &sig3, &err) == 0);
-        CHECK(mk_verify_buffer_with_key(pk, "empty", "", 0, "empty.minisig", sig3, strlen(sig3),
-                                        &v3, &err) == MK_VERIFY_OK);
+        CHECK(mk_verify_buffer_with_key(pk, "empty", "", 0, "empty.minisig", sig3, strlen(sig3), &v3, &err) ==
+              MK_VERIFY_OK);
         CHECK_STREQ(v3.trusted_comment, "version 7");
 }
 
 static void test_roundtrip_files_and_minisign(void)
 {
-        mk_error err = { 0 };
+        mk_error err = {0};
         _cleanup_seckey_ mk_seckey *sk = NULL;
         CHECK(mk_seckey_generate(&sk, &err) == 0);
         CHECK(mk_keypair_write(sk, path_in("rt"), &err) == 0);
@@ -242,17 +239,16 @@ static void test_roundtrip_files_and_minisign(void)
         spit(path_in("data.bin"), "some data\n", 0644);
         CHECK(mk_sign_file(sk2, path_in("data.bin"), NULL, NULL, &err) == 0);
         CHECK(access(path_in("data.bin.minisig"), F_OK) == 0);
-        _cleanup_verified_ mk_verified v = { 0 };
+        _cleanup_verified_ mk_verified v = {0};
         CHECK(mk_verify_file_with_key(pk, path_in("data.bin"), NULL, &v, &err) == MK_VERIFY_OK);
         CHECK_STREQ(v.trusted_comment, "timestamp:1767225600\tfile:data.bin\thashed");
         /* The stock tool accepts what we signed, with our public key... */
         CHECK(sh("minisign -Vq -p %s -m %s", path_in("rt.pub"), path_in("data.bin")) == 0);
         /* ...and signs with our secret key what we then verify. */
-        CHECK(sh("minisign -S -s %s -m %s -x %s -t 'from minisign' >/dev/null", path_in("rt.key"),
-                 path_in("data.bin"), path_in("ms.minisig")) == 0);
-        _cleanup_verified_ mk_verified v2 = { 0 };
-        CHECK(mk_verify_file_with_key(pk, path_in("data.bin"), path_in("ms.minisig"), &v2, &err) ==
-              MK_VERIFY_OK);
+        CHECK(sh("minisign -S -s %s -m %s -x %s -t 'from minisign' >/dev/null", path_in("rt.key"), path_in("data.bin"),
+                 path_in("ms.minisig")) == 0);
+        _cleanup_verified_ mk_verified v2 = {0};
+        CHECK(mk_verify_file_with_key(pk, path_in("data.bin"), path_in("ms.minisig"), &v2, &err) == MK_VERIFY_OK);
         CHECK_STREQ(v2.trusted_comment, "from minisign");
         if (err.code)
                 fprintf(stderr, "%s\n", err.msg);
@@ -260,7 +256,7 @@ static void test_roundtrip_files_and_minisign(void)
 
 static void test_minisign_keys_and_legacy(void)
 {
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(sh("cd %s && minisign -G -W -p m.pub -s m.key >/dev/null 2>&1 && "
                  "printf 'hello' >m.txt && minisign -S -s m.key -m m.txt -t 'ms' >/dev/null && "
                  "minisign -S -l -s m.key -m m.txt -x m.txt.legacy -t 'old' >/dev/null",
@@ -268,21 +264,20 @@ static void test_minisign_keys_and_legacy(void)
         _cleanup_keyset_ mk_keyset *set = NULL;
         CHECK(mk_keyset_new(&set, &err) == 0);
         CHECK(mk_keyset_add_file(set, path_in("m.pub"), &err) == 0);
-        _cleanup_verified_ mk_verified v = { 0 }, l = { 0 };
+        _cleanup_verified_ mk_verified v = {0}, l = {0};
         CHECK(mk_verify_file(set, path_in("m.txt"), NULL, &v, &err) == MK_VERIFY_OK);
         CHECK(!v.legacy && v.trusted_comment && !strcmp(v.trusted_comment, "ms"));
-        CHECK(mk_verify_file(set, path_in("m.txt"), path_in("m.txt.legacy"), &l, &err) ==
-              MK_VERIFY_OK);
+        CHECK(mk_verify_file(set, path_in("m.txt"), path_in("m.txt.legacy"), &l, &err) == MK_VERIFY_OK);
         CHECK(l.legacy && l.trusted_comment && !strcmp(l.trusted_comment, "old"));
         CHECK(l.signer == mk_keyset_find(set, mk_pubkey_id(l.signer)));
 
         /* A legacy signature over a buffer, and over an empty file. */
         _cleanup_free_ char *legacy = slurp(path_in("m.txt.legacy"));
-        _cleanup_verified_ mk_verified b = { 0 };
-        CHECK(mk_verify_buffer(set, "m.txt", "hello", 5, "m.txt.legacy", legacy, strlen(legacy), &b,
-                               &err) == MK_VERIFY_OK);
+        _cleanup_verified_ mk_verified b = {0};
+        CHECK(mk_verify_buffer(set, "m.txt", "hello", 5, "m.txt.legacy", legacy, strlen(legacy), &b, &err) ==
+              MK_VERIFY_OK);
         CHECK(sh("cd %s && : >e.txt && minisign -S -l -s m.key -m e.txt >/dev/null", dir) == 0);
-        _cleanup_verified_ mk_verified e = { 0 };
+        _cleanup_verified_ mk_verified e = {0};
         CHECK(mk_verify_file(set, path_in("e.txt"), NULL, &e, &err) == MK_VERIFY_OK && e.legacy);
 
         /* minisign's secret key loads and signs what minisign verifies. */
@@ -290,8 +285,8 @@ static void test_minisign_keys_and_legacy(void)
         CHECK(mk_seckey_load(path_in("m.key"), &sk, &err) == 0);
         CHECK(sk && mk_keyset_find(set, mk_seckey_id(sk)) != NULL);
         CHECK(mk_sign_file(sk, path_in("m.txt"), path_in("ours.minisig"), "ours", &err) == 0);
-        CHECK(sh("minisign -Vq -H -p %s -m %s -x %s", path_in("m.pub"), path_in("m.txt"),
-                 path_in("ours.minisig")) == 0);
+        CHECK(sh("minisign -Vq -H -p %s -m %s -x %s", path_in("m.pub"), path_in("m.txt"), path_in("ours.minisig")) ==
+              0);
 }
 
 /* ---- verification refusals ---------------------------------------------- */
@@ -306,8 +301,8 @@ static const char DATA[] = "payload";
 
 static void fixture_init(signed_fixture *f)
 {
-        mk_error err = { 0 };
-        *f = (signed_fixture){ 0 };
+        mk_error err = {0};
+        *f = (signed_fixture){0};
         CHECK(mk_seckey_generate(&f->sk, &err) == 0);
         CHECK(mk_seckey_public(f->sk, &f->pk, &err) == 0);
         CHECK(mk_sign_buffer(f->sk, "d", DATA, strlen(DATA), "tc", &f->sig, &err) == 0);
@@ -320,13 +315,12 @@ static void fixture_done(signed_fixture *f)
         free(f->sig);
 }
 
-static mk_verify_result verify_text(const signed_fixture *f, const char *data, const char *sig,
-                                    mk_error *err)
+static mk_verify_result verify_text(const signed_fixture *f, const char *data, const char *sig, mk_error *err)
 {
-        mk_verified v = { .trusted_comment = NULL };
+        mk_verified v = {.trusted_comment = NULL};
         mk_error_clear(err);
-        mk_verify_result r = mk_verify_buffer_with_key(f->pk, "d", data, strlen(data), "d.minisig",
-                                                       sig, strlen(sig), &v, err);
+        mk_verify_result r =
+                mk_verify_buffer_with_key(f->pk, "d", data, strlen(data), "d.minisig", sig, strlen(sig), &v, err);
         CHECK((r == MK_VERIFY_OK) == (v.trusted_comment != NULL));
         mk_verified_done(&v);
         return r;
@@ -336,7 +330,7 @@ static void test_verify_tampered(void)
 {
         _cleanup_(fixture_done) signed_fixture f;
         fixture_init(&f);
-        mk_error err = { 0 };
+        mk_error err = {0};
         CHECK(verify_text(&f, DATA, f.sig, &err) == MK_VERIFY_OK);
 
         char msg[512];
@@ -389,7 +383,7 @@ static void test_verify_keyset(void)
         _cleanup_(fixture_done) signed_fixture a, b;
         fixture_init(&a);
         fixture_init(&b);
-        mk_error err = { 0 };
+        mk_error err = {0};
         _cleanup_keyset_ mk_keyset *set = NULL;
         CHECK(mk_keyset_new(&set, &err) == 0);
         mk_pubkey *ka = NULL, *kb = NULL, *ka2 = NULL;
@@ -397,20 +391,20 @@ static void test_verify_keyset(void)
         CHECK(mk_seckey_public(a.sk, &ka2, &err) == 0 && mk_keyset_add(set, ka2, &err) == 0);
         CHECK(mk_keyset_size(set) == 1); /* the same key twice is one key */
 
-        _cleanup_verified_ mk_verified v = { 0 };
-        CHECK(mk_verify_buffer(set, "d", DATA, strlen(DATA), "d.minisig", b.sig, strlen(b.sig), &v,
-                               &err) == MK_VERIFY_ERROR_UNTRUSTED);
+        _cleanup_verified_ mk_verified v = {0};
+        CHECK(mk_verify_buffer(set, "d", DATA, strlen(DATA), "d.minisig", b.sig, strlen(b.sig), &v, &err) ==
+              MK_VERIFY_ERROR_UNTRUSTED);
         CHECK(v.signer == NULL && v.trusted_comment == NULL); /* untouched on failure */
         CHECK(mk_seckey_public(b.sk, &kb, &err) == 0 && mk_keyset_add(set, kb, &err) == 0);
         mk_error_clear(&err);
-        CHECK(mk_verify_buffer(set, "d", DATA, strlen(DATA), "d.minisig", b.sig, strlen(b.sig), &v,
-                               &err) == MK_VERIFY_OK);
+        CHECK(mk_verify_buffer(set, "d", DATA, strlen(DATA), "d.minisig", b.sig, strlen(b.sig), &v, &err) ==
+              MK_VERIFY_OK);
         CHECK(v.signer == kb);
 
         /* Same key id, another public key: refused, the key stays the caller's. */
         _cleanup_pubkey_ mk_pubkey *evil = NULL;
         char b64[128];
-        uint8_t raw[42] = { 'E', 'd' };
+        uint8_t raw[42] = {'E', 'd'};
         memcpy(raw + 2, mk_pubkey_id(ka), 8);
         sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
         CHECK(mk_pubkey_from_base64("evil", b64, &evil, &err) == 0);
@@ -448,21 +442,42 @@ static void test_pubkey_malformed(void)
                 int code;
                 const char *want;
         } cases[] = {
-                { "", 0, EBADMSG, "k.pub: is empty: a minisign public key has " PUB_LAYOUT " (regenerate or re-copy it)" },
-                { PUB_OK, 56, EBADMSG, "k.pub: has 1 line, a minisign public key has exactly " PUB_LAYOUT ": the file is truncated or not a minisign public key (regenerate or re-copy it)" },
-                { extra, 0, EBADMSG, "k.pub: has 3 lines, a minisign public key has exactly " PUB_LAYOUT ": the file is truncated or not a minisign public key (regenerate or re-copy it)" },
-                { nul, sizeof(nul) - 1, EBADMSG, "k.pub: contains a NUL byte at offset 20: a minisign public key is text (" PUB_LAYOUT "); check that this is the right file" },
-                { crlf, 0, EBADMSG, "k.pub:1: line ends with a carriage return (DOS line ends): convert the file with 'dos2unix k.pub'" },
-                { noprefix, 0, EBADMSG, "k.pub:1: does not start with 'untrusted comment:': not a minisign public key (a minisign public key has " PUB_LAYOUT ")" },
-                { longline, 0, E2BIG, "k.pub:1: line is 2019 bytes long, longer than the 1022 bytes minisign allows: shorten the comment" },
-                { trunc, 0, EBADMSG, "k.pub:2: the key is 52 characters of base64, a minisign public key has exactly 56: the file is truncated or damaged (regenerate or re-copy it)" },
-                { garbage, 0, EBADMSG, "k.pub:2: invalid base64 character '!' at column 5 of the key: the file is damaged (regenerate or re-copy it)" },
-                { pad, 0, EBADMSG, "k.pub:2: the key is not canonical base64 (misplaced '=' padding or stray bits): the file is damaged (regenerate or re-copy it)" },
-                { alg, 0, EBADMSG, "k.pub:2: key algorithm is 'Ex', not 'Ed' (Ed25519): not a minisign public key (regenerate or re-copy it)" },
-                { alg0, 0, EBADMSG, "k.pub:2: key algorithm is 0x0000, not 'Ed' (Ed25519): not a minisign public key (regenerate or re-copy it)" },
+                {"", 0, EBADMSG,
+                 "k.pub: is empty: a minisign public key has " PUB_LAYOUT " (regenerate or re-copy it)"},
+                {PUB_OK, 56, EBADMSG,
+                 "k.pub: has 1 line, a minisign public key has exactly " PUB_LAYOUT
+                 ": the file is truncated or not a minisign public key (regenerate or re-copy it)"},
+                {extra, 0, EBADMSG,
+                 "k.pub: has 3 lines, a minisign public key has exactly " PUB_LAYOUT
+                 ": the file is truncated or not a minisign public key (regenerate or re-copy it)"},
+                {nul, sizeof(nul) - 1, EBADMSG,
+                 "k.pub: contains a NUL byte at offset 20: a minisign public key is text (" PUB_LAYOUT
+                 "); check that this is the right file"},
+                {crlf, 0, EBADMSG,
+                 "k.pub:1: line ends with a carriage return (DOS line ends): convert the file with 'dos2unix k.pub'"},
+                {noprefix, 0, EBADMSG,
+                 "k.pub:1: does not start with 'untrusted comment:': not a minisign public key (a minisign public key "
+                 "has " PUB_LAYOUT ")"},
+                {longline, 0, E2BIG,
+                 "k.pub:1: line is 2019 bytes long, longer than the 1022 bytes minisign allows: shorten the comment"},
+                {trunc, 0, EBADMSG,
+                 "k.pub:2: the key is 52 characters of base64, a minisign public key has exactly 56: the file is "
+                 "truncated or damaged (regenerate or re-copy it)"},
+                {garbage, 0, EBADMSG,
+                 "k.pub:2: invalid base64 character '!' at column 5 of the key: the file is damaged (regenerate or "
+                 "re-copy it)"},
+                {pad, 0, EBADMSG,
+                 "k.pub:2: the key is not canonical base64 (misplaced '=' padding or stray bits): the file is damaged "
+                 "(regenerate or re-copy it)"},
+                {alg, 0, EBADMSG,
+                 "k.pub:2: key algorithm is 'Ex', not 'Ed' (Ed25519): not a minisign public key (regenerate or re-copy "
+                 "it)"},
+                {alg0, 0, EBADMSG,
+                 "k.pub:2: key algorithm is 0x0000, not 'Ed' (Ed25519): not a minisign public key (regenerate or "
+                 "re-copy it)"},
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                mk_error err = { 0 };
+                mk_error err = {0};
                 mk_pubkey *k = NULL;
                 size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
                 int r = mk_pubkey_parse("k.pub", cases[i].text, len, &k, &err);
@@ -472,7 +487,7 @@ static void test_pubkey_malformed(void)
                         fprintf(stderr, "  case %zu parsed\n", i);
         }
         /* The last newline is optional. */
-        mk_error err = { 0 };
+        mk_error err = {0};
         _cleanup_pubkey_ mk_pubkey *k = NULL;
         CHECK(mk_pubkey_parse("k.pub", PUB_OK, strlen(PUB_OK) - 1, &k, &err) == 0);
         mk_pubkey *k2 = NULL;
@@ -481,15 +496,15 @@ static void test_pubkey_malformed(void)
                    "the file is truncated or damaged (regenerate or re-copy it)");
 }
 
-#define SIG_LAYOUT                                                                                 \
-        "4 lines: 'untrusted comment:', the base64 signature, 'trusted comment:', the base64 "    \
+#define SIG_LAYOUT                                                                                                     \
+        "4 lines: 'untrusted comment:', the base64 signature, 'trusted comment:', the base64 "                         \
         "global signature"
 
 static void test_sig_malformed(void)
 {
         _cleanup_(fixture_done) signed_fixture f;
         fixture_init(&f);
-        mk_error err = { 0 };
+        mk_error err = {0};
         const char *nl2 = strchr(strchr(f.sig, '\n') + 1, '\n');
         _cleanup_free_ char *two_lines = strndup(f.sig, (size_t)(nl2 - f.sig + 1));
         _cleanup_free_ char *no_tc = replace(f.sig, "trusted comment: tc", "comment: tc");
@@ -509,13 +524,26 @@ static void test_sig_malformed(void)
                 int code;
                 const char *want;
         } cases[] = {
-                { "", EBADMSG, "d.minisig: is empty: a minisign signature has " SIG_LAYOUT " (regenerate or re-copy it)" },
-                { two_lines, EBADMSG, "d.minisig: has 2 lines, a minisign signature has exactly " SIG_LAYOUT ": the file is truncated or not a minisign signature (regenerate or re-copy it)" },
-                { no_tc, EBADMSG, "d.minisig:3: does not start with 'trusted comment:': not a minisign signature (a minisign signature has " SIG_LAYOUT ")" },
-                { stray, EBADMSG, "d.minisig:4: the global signature is not canonical base64 (misplaced '=' padding or stray bits): the file is damaged (regenerate or re-copy it)" },
-                { short_global, EBADMSG, "d.minisig:4: the global signature is 86 characters of base64, a minisign signature has exactly 88: the file is truncated or damaged (regenerate or re-copy it)" },
-                { huge_tc, E2BIG, "d.minisig:3: line is 8999 bytes long, longer than the 8190 bytes minisign allows: shorten the comment" },
-                { PUB_OK, EBADMSG, "d.minisig: has 2 lines, a minisign signature has exactly " SIG_LAYOUT ": the file is truncated or not a minisign signature (regenerate or re-copy it)" },
+                {"", EBADMSG,
+                 "d.minisig: is empty: a minisign signature has " SIG_LAYOUT " (regenerate or re-copy it)"},
+                {two_lines, EBADMSG,
+                 "d.minisig: has 2 lines, a minisign signature has exactly " SIG_LAYOUT
+                 ": the file is truncated or not a minisign signature (regenerate or re-copy it)"},
+                {no_tc, EBADMSG,
+                 "d.minisig:3: does not start with 'trusted comment:': not a minisign signature (a minisign signature "
+                 "has " SIG_LAYOUT ")"},
+                {stray, EBADMSG,
+                 "d.minisig:4: the global signature is not canonical base64 (misplaced '=' padding or stray bits): the "
+                 "file is damaged (regenerate or re-copy it)"},
+                {short_global, EBADMSG,
+                 "d.minisig:4: the global signature is 86 characters of base64, a minisign signature has exactly 88: "
+                 "the file is truncated or damaged (regenerate or re-copy it)"},
+                {huge_tc, E2BIG,
+                 "d.minisig:3: line is 8999 bytes long, longer than the 8190 bytes minisign allows: shorten the "
+                 "comment"},
+                {PUB_OK, EBADMSG,
+                 "d.minisig: has 2 lines, a minisign signature has exactly " SIG_LAYOUT
+                 ": the file is truncated or not a minisign signature (regenerate or re-copy it)"},
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 CHECK(verify_text(&f, DATA, cases[i].text, &err) == MK_VERIFY_ERROR_MALFORMED);
@@ -526,7 +554,7 @@ static void test_sig_malformed(void)
 
 static void test_files_bounded(void)
 {
-        mk_error err = { 0 };
+        mk_error err = {0};
         int fd = open(path_in("huge"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         CHECK(fd >= 0 && ftruncate(fd, 1LL << 30) == 0); /* 1 GiB, sparse, no newline */
         close(fd);
@@ -543,9 +571,8 @@ static void test_files_bounded(void)
         CHECK(mk_seckey_load(path_in("huge"), &s, &err) == -E2BIG);
         mk_error_clear(&err);
         spit(path_in("small"), "x", 0644);
-        mk_verified v = { 0 };
-        CHECK(mk_verify_file_with_key(NULL, path_in("small"), path_in("huge"), &v, &err) ==
-              MK_VERIFY_ERROR_MALFORMED);
+        mk_verified v = {0};
+        CHECK(mk_verify_file_with_key(NULL, path_in("small"), path_in("huge"), &v, &err) == MK_VERIFY_ERROR_MALFORMED);
         CHECK(err.code == E2BIG && strstr(err.msg, "too large for a minisign signature (at most 16384"));
         CHECK(now() - t0 < 1.0);
         unlink(path_in("huge"));
@@ -564,8 +591,8 @@ static void test_files_bounded(void)
         snprintf(want, sizeof(want), "%s: is a directory, not a minisign public key: give the file's path", dir);
         expect_err(mk_pubkey_load(dir, &k, &err), &err, EISDIR, want);
         mk_error_clear(&err);
-        CHECK(mk_verify_file_with_key(NULL, path_in("missing"), path_in("missing.minisig"), &v,
-                                      &err) == MK_VERIFY_ERROR_IO);
+        CHECK(mk_verify_file_with_key(NULL, path_in("missing"), path_in("missing.minisig"), &v, &err) ==
+              MK_VERIFY_ERROR_IO);
         CHECK(err.code == ENOENT);
 }
 
@@ -574,7 +601,7 @@ static void test_files_bounded(void)
 /* An unencrypted key text made by keygen, read back. */
 static char *plain_key_text(const char *prefix)
 {
-        mk_error err = { 0 };
+        mk_error err = {0};
         _cleanup_seckey_ mk_seckey *sk = NULL;
         CHECK(mk_seckey_generate(&sk, &err) == 0);
         CHECK(mk_keypair_write(sk, path_in(prefix), &err) == 0);
@@ -612,11 +639,10 @@ static void encrypt_key(uint8_t *bin, size_t len, void *ctx)
                 bin[38 + i] = (uint8_t)(p->ops >> (8 * i));
                 bin[46 + i] = (uint8_t)(p->mem >> (8 * i));
         }
-        uint8_t stream[104] = { 0 };
+        uint8_t stream[104] = {0};
         if (p->ops <= crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE)
-                CHECK(crypto_pwhash_scryptsalsa208sha256(stream, sizeof(stream), p->pass,
-                                                         strlen(p->pass), bin + 6, p->ops,
-                                                         (size_t)p->mem) == 0);
+                CHECK(crypto_pwhash_scryptsalsa208sha256(stream, sizeof(stream), p->pass, strlen(p->pass), bin + 6,
+                                                         p->ops, (size_t)p->mem) == 0);
         for (size_t i = 0; i < sizeof(stream); i++)
                 bin[54 + i] ^= stream[i];
 }
@@ -636,24 +662,31 @@ static void test_seckey_malformed(void)
                 const char *text;
                 const char *want;
         } cases[] = {
-                { alg, SEC_PREFIX "key algorithm is 'ED', not 'Ed' (Ed25519): not a minisign secret key (regenerate or re-copy it)" },
-                { kdf, SEC_PREFIX "key encryption is 'Xy', neither 'Sc' (scrypt) nor 0x0000 (unencrypted): not a minisign secret key" },
-                { chk_alg, SEC_PREFIX "checksum algorithm is 'B3', not 'B2' (BLAKE2b): not a minisign secret key (regenerate or re-copy it)" },
-                { bad_chk, SEC_PREFIX "the key's checksum does not match its contents: the secret key is damaged (restore it from a backup)" },
-                { bad_pk, SEC_PREFIX "the public half of the secret key does not match its seed: the key is damaged (restore it from a backup)" },
-                { trunc, SEC_PREFIX "the key is 208 characters of base64, a minisign secret key has exactly 212: the file is truncated or damaged (regenerate or re-copy it)" },
-                { PUB_OK, SEC_PREFIX "the key is 56 characters of base64, a minisign secret key has exactly 212: the file is truncated or damaged (regenerate or re-copy it)" },
+                {alg, SEC_PREFIX
+                 "key algorithm is 'ED', not 'Ed' (Ed25519): not a minisign secret key (regenerate or re-copy it)"},
+                {kdf, SEC_PREFIX
+                 "key encryption is 'Xy', neither 'Sc' (scrypt) nor 0x0000 (unencrypted): not a minisign secret key"},
+                {chk_alg, SEC_PREFIX "checksum algorithm is 'B3', not 'B2' (BLAKE2b): not a minisign secret key "
+                                     "(regenerate or re-copy it)"},
+                {bad_chk, SEC_PREFIX "the key's checksum does not match its contents: the secret key is damaged "
+                                     "(restore it from a backup)"},
+                {bad_pk, SEC_PREFIX "the public half of the secret key does not match its seed: the key is damaged "
+                                    "(restore it from a backup)"},
+                {trunc, SEC_PREFIX "the key is 208 characters of base64, a minisign secret key has exactly 212: the "
+                                   "file is truncated or damaged (regenerate or re-copy it)"},
+                {PUB_OK, SEC_PREFIX "the key is 56 characters of base64, a minisign secret key has exactly 212: the "
+                                    "file is truncated or damaged (regenerate or re-copy it)"},
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                mk_error err = { 0 };
+                mk_error err = {0};
                 mk_seckey *k = NULL;
-                expect_err(mk_seckey_parse("k.key", cases[i].text, strlen(cases[i].text), NULL, &k, &err),
-                           &err, EBADMSG, cases[i].want);
+                expect_err(mk_seckey_parse("k.key", cases[i].text, strlen(cases[i].text), NULL, &k, &err), &err,
+                           EBADMSG, cases[i].want);
                 CHECK(k == NULL);
         }
         /* An unencrypted key that carries its real checksum is fine too. */
         _cleanup_free_ char *with_chk = edit_line(ok, 2, set_checksum, NULL);
-        mk_error err = { 0 };
+        mk_error err = {0};
         _cleanup_seckey_ mk_seckey *k = NULL;
         CHECK(mk_seckey_parse("k.key", with_chk, strlen(with_chk), NULL, &k, &err) == 0);
 }
@@ -661,12 +694,11 @@ static void test_seckey_malformed(void)
 static void test_seckey_mode_and_overwrite(void)
 {
         _cleanup_free_ char *ok = plain_key_text("mode");
-        mk_error err = { 0 };
+        mk_error err = {0};
         mk_seckey *k = NULL;
         CHECK(chmod(path_in("mode.key"), 0644) == 0);
         char want[512];
-        snprintf(want, sizeof(want),
-                 "%s: secret key is accessible by group or others (mode 0644): run 'chmod 600 %s'",
+        snprintf(want, sizeof(want), "%s: secret key is accessible by group or others (mode 0644): run 'chmod 600 %s'",
                  path_in("mode.key"), path_in("mode.key"));
         expect_err(mk_seckey_load(path_in("mode.key"), &k, &err), &err, EPERM, want);
         CHECK(chmod(path_in("mode.key"), 0640) == 0);
@@ -693,10 +725,10 @@ static void test_seckey_mode_and_overwrite(void)
 static void test_encrypted_key_small_limits(void)
 {
         _cleanup_free_ char *ok = plain_key_text("small");
-        enc_params p = { "right", crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_INTERACTIVE,
-                         crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_INTERACTIVE };
+        enc_params p = {"right", crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_INTERACTIVE,
+                        crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_INTERACTIVE};
         _cleanup_free_ char *enc = edit_line(ok, 2, encrypt_key, &p);
-        mk_error err = { 0 };
+        mk_error err = {0};
         _cleanup_seckey_ mk_seckey *k = NULL;
         CHECK(mk_seckey_parse("k.key", enc, strlen(enc), "right", &k, &err) == 0);
         _cleanup_seckey_ mk_seckey *plain = NULL;
@@ -704,8 +736,7 @@ static void test_encrypted_key_small_limits(void)
         CHECK(k && plain && !strcmp(mk_seckey_id_str(k), mk_seckey_id_str(plain)));
 
         mk_seckey *none = NULL;
-        expect_err(mk_seckey_parse("k.key", enc, strlen(enc), "wrong", &none, &err), &err,
-                   EKEYREJECTED,
+        expect_err(mk_seckey_parse("k.key", enc, strlen(enc), "wrong", &none, &err), &err, EKEYREJECTED,
                    "k.key: wrong passphrase in MKIMAGE_KEY_PASSPHRASE: the key's checksum does not "
                    "match after decryption (set the passphrase the key was created with; or the "
                    "key file is damaged)");
@@ -714,8 +745,8 @@ static void test_encrypted_key_small_limits(void)
                    "k.key: secret key is encrypted: set MKIMAGE_KEY_PASSPHRASE to its passphrase "
                    "(mkimage never prompts), or use an unencrypted key ('mkimage keygen' or "
                    "'minisign -G -W')");
-        enc_params greedy = { "x", crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE + 1,
-                              crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_INTERACTIVE };
+        enc_params greedy = {"x", crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE + 1,
+                             crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_INTERACTIVE};
         _cleanup_free_ char *slow = edit_line(ok, 2, encrypt_key, &greedy);
         mk_error_clear(&err);
         expect_err(mk_seckey_parse("k.key", slow, strlen(slow), "x", &none, &err), &err, E2BIG,
@@ -731,7 +762,7 @@ static void test_encrypted_minisign_key(void)
         CHECK(sh("cd %s && printf 'pass phrase\\npass phrase\\n' | "
                  "minisign -G -p enc.pub -s enc.key >/dev/null 2>&1",
                  dir) == 0);
-        mk_error err = { 0 };
+        mk_error err = {0};
         mk_seckey *k = NULL;
         unsetenv(MK_KEY_PASSPHRASE_ENV);
         CHECK(mk_seckey_load(path_in("enc.key"), &k, &err) == -ENOKEY);
@@ -752,7 +783,7 @@ static void test_encrypted_minisign_key(void)
 
 static void test_trusted_comment_rules(void)
 {
-        mk_error err = { 0 };
+        mk_error err = {0};
         _cleanup_seckey_ mk_seckey *sk = NULL;
         CHECK(mk_seckey_generate(&sk, &err) == 0);
         char *sig = NULL;
@@ -770,9 +801,8 @@ static void test_trusted_comment_rules(void)
         CHECK(mk_sign_buffer(sk, "f", "x", 1, big, &sig, &err) == 0);
         _cleanup_pubkey_ mk_pubkey *pk = NULL;
         CHECK(mk_seckey_public(sk, &pk, &err) == 0);
-        _cleanup_verified_ mk_verified v = { 0 };
-        CHECK(mk_verify_buffer_with_key(pk, "f", "x", 1, "f.minisig", sig, strlen(sig), &v, &err) ==
-              MK_VERIFY_OK);
+        _cleanup_verified_ mk_verified v = {0};
+        CHECK(mk_verify_buffer_with_key(pk, "f", "x", 1, "f.minisig", sig, strlen(sig), &v, &err) == MK_VERIFY_OK);
         free(sig);
         free(big);
 

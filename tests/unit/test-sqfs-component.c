@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "component.h"
+#include "builder/component/component.h"
 
 static const char good[] = "name: hello\n"
                            "version: 1.2.3-1+deb12u1\n"
@@ -30,11 +30,11 @@ static const char *parse(const char *text)
         static char out[MK_ERROR_MAX];
         mk_error err = {0};
         component_meta *m = NULL;
-        if (component_meta_parse("c.yaml", text, strlen(text), &m, &err) < 0)
+        if (mk_component_meta_parse("c.yaml", text, strlen(text), &m, &err) < 0)
                 snprintf(out, sizeof out, "%s", err.msg);
         else
                 snprintf(out, sizeof out, "ok");
-        component_meta_free(m);
+        mk_component_meta_free(m);
         return out;
 }
 
@@ -42,13 +42,13 @@ static void test_meta_good(void)
 {
         mk_error err = {0};
         component_meta *m = NULL;
-        CHECK(component_meta_parse("c.yaml", good, strlen(good), &m, &err) == 0);
+        CHECK(mk_component_meta_parse("c.yaml", good, strlen(good), &m, &err) == 0);
         if (!m)
                 return;
         CHECK_STREQ(m->name, "hello");
         CHECK_STREQ(m->version, "1.2.3-1+deb12u1");
         CHECK(m->type == COMPONENT_APP);
-        CHECK_STREQ(component_type_name(m->type), "app");
+        CHECK_STREQ(mk_component_type_name(m->type), "app");
         CHECK_STREQ(m->license, "MIT OR (Apache-2.0 WITH LLVM-exception)");
         CHECK_STREQ(m->supplier, "Organization: Example");
         CHECK_STREQ(m->source, "https://example.com/hello");
@@ -58,7 +58,7 @@ static void test_meta_good(void)
         CHECK(m->owners[0].has_uid && m->owners[0].uid == 0 && m->owners[0].gid == 50 && m->owners[0].mode == 04755);
         CHECK(!m->owners[1].has_uid && !m->owners[1].has_gid && m->owners[1].mode == 0700);
         CHECK(m->raw_len == strlen(good) && !strcmp(m->raw, good));
-        component_meta_free(m);
+        mk_component_meta_free(m);
 }
 
 static void test_meta_errors(void)
@@ -121,13 +121,13 @@ static void test_license(void)
         };
         for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
                 const char *why = NULL;
-                CHECK(component_check_license(ok[i], &why) == 0);
+                CHECK(mk_component_check_license(ok[i], &why) == 0);
                 if (why)
                         fprintf(stderr, "%s: %s\n", ok[i], why);
         }
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
                 const char *why = NULL;
-                CHECK(component_check_license(bad[i].expr, &why) == -EINVAL);
+                CHECK(mk_component_check_license(bad[i].expr, &why) == -EINVAL);
                 CHECK_STREQ(why, bad[i].why);
         }
 }
@@ -166,46 +166,46 @@ static void test_pack_open(void)
         mk_error err = {0};
         component_pack_opts o = {.sq = {.mtime = 1767225600, .workers = 2}};
         component_meta *pm = NULL;
-        CHECK(component_pack(src, out, &o, &pm, &err) == 0);
+        CHECK(mk_component_pack(src, out, &o, &pm, &err) == 0);
         if (mk_error_isset(&err))
                 fprintf(stderr, "pack: %s\n", err.msg);
         CHECK(pm && !strcmp(pm->name, "hello"));
-        component_meta_free(pm);
+        mk_component_meta_free(pm);
 
         component *c = NULL;
-        CHECK(component_open(out, &c, &err) == 0);
+        CHECK(mk_component_open(out, &c, &err) == 0);
         if (c) {
-                const component_meta *m = component_get_meta(c);
+                const component_meta *m = mk_component_get_meta(c);
                 CHECK_STREQ(m->name, "hello");
                 CHECK_STREQ(m->version, "1.2.3-1+deb12u1");
                 CHECK(m->raw_len == strlen(good));
                 fstree *t = NULL;
-                CHECK(fstree_new("merged", &t) == 0);
-                CHECK(component_load_tree(c, t, &err) == 0);
-                CHECK(fstree_lookup(t, "meta") == NULL);
-                fsnode *h = fstree_lookup(t, "usr/bin/hello");
-                CHECK(h && fsnode_mode(h) == (S_IFREG | 04755) && fsnode_uid(h) == 0 && fsnode_gid(h) == 50);
+                CHECK(mk_fstree_new("merged", &t) == 0);
+                CHECK(mk_component_load_tree(c, t, &err) == 0);
+                CHECK(mk_fstree_lookup(t, "meta") == NULL);
+                fsnode *h = mk_fstree_lookup(t, "usr/bin/hello");
+                CHECK(h && mk_fsnode_mode(h) == (S_IFREG | 04755) && mk_fsnode_uid(h) == 0 && mk_fsnode_gid(h) == 50);
                 char buf[12];
-                CHECK(h && fsnode_read(h, 0, buf, 12, &err) == 0 && !memcmp(buf, "#!/bin/true\n", 12));
-                CHECK(fsnode_mode(fstree_lookup(t, "etc")) == (S_IFDIR | 0700));
+                CHECK(h && mk_fsnode_read(h, 0, buf, 12, &err) == 0 && !memcmp(buf, "#!/bin/true\n", 12));
+                CHECK(mk_fsnode_mode(mk_fstree_lookup(t, "etc")) == (S_IFDIR | 0700));
                 /* A second component providing the same file clashes; directories merge. */
-                CHECK(component_load_tree(c, t, &err) == -EEXIST);
+                CHECK(mk_component_load_tree(c, t, &err) == -EEXIST);
                 CHECK_STREQ(err.msg, "merged: entry 'usr/bin/hello': duplicate entry (the path appears twice; "
                                      "remove one)");
-                fstree_free(t);
+                mk_fstree_free(t);
                 char *yaml = NULL;
                 size_t len = 0;
                 mk_error_clear(&err);
-                CHECK(sqimage_read_file(component_image(c), COMPONENT_META_PATH, COMPONENT_META_MAX, &yaml, &len,
-                                        &err) == 0);
+                CHECK(mk_sqimage_read_file(mk_component_image(c), COMPONENT_META_PATH, COMPONENT_META_MAX, &yaml, &len,
+                                           &err) == 0);
                 CHECK(yaml && !strcmp(yaml, good));
                 free(yaml);
-                component_close(c);
+                mk_component_close(c);
         }
 
         /* Not a component: a squashfs without meta/component.yaml. */
         mk_error_clear(&err);
-        CHECK(component_open(src, &c, &err) < 0);
+        CHECK(mk_component_open(src, &c, &err) < 0);
         snprintf(path, sizeof path, "rm -rf '%s'", dir);
         CHECK(system(path) == 0);
 }

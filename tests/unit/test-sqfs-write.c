@@ -11,10 +11,10 @@
 #include <sqfs/super.h>
 
 #include "check.h"
-#include "fstree.h"
-#include "sqfs-file.h"
-#include "sqfs-read.h"
-#include "sqfs-write.h"
+#include "builder/tree/fstree.h"
+#include "builder/squashfs/sqfs-file.h"
+#include "builder/squashfs/sqfs-read.h"
+#include "builder/squashfs/sqfs-write.h"
 
 #define SLOT (3u << 20) /* where the image starts inside the "disk" */
 
@@ -27,7 +27,7 @@ static int pattern_read_at(fs_source *src, const fsnode *file, uint64_t offset, 
 {
         unsigned char *p = buf;
         uint64_t seed;
-        fsnode_file_source(file, &seed, NULL);
+        mk_fsnode_file_source(file, &seed, NULL);
         for (size_t i = 0; i < len; i++) {
                 uint64_t x = (offset + i) / 7 + seed;
                 p[i] = (unsigned char)((x * 2654435761u) >> 13);
@@ -46,31 +46,31 @@ static fstree *sample_tree(void)
 {
         fstree *t = NULL;
         mk_error err = {0};
-        CHECK(fstree_new("sample", &t) == 0);
+        CHECK(mk_fstree_new("sample", &t) == 0);
         fs_source *pat = calloc(1, sizeof(*pat));
         *pat = (fs_source){&pattern_ops, 1};
         fsnode *n;
-        CHECK(fstree_add_file(t, "data/big.bin", &(fsnode_attr){.perm = 0640, .uid = 1000, .gid = 100}, pat, 1, NULL,
-                              1000003, NULL, &err) == 0);
-        CHECK(fstree_add_file(t, "data/copy.bin", &(fsnode_attr){.perm = 0644}, pat, 1, NULL, 1000003, NULL, &err) ==
+        CHECK(mk_fstree_add_file(t, "data/big.bin", &(fsnode_attr){.perm = 0640, .uid = 1000, .gid = 100}, pat, 1, NULL,
+                                 1000003, NULL, &err) == 0);
+        CHECK(mk_fstree_add_file(t, "data/copy.bin", &(fsnode_attr){.perm = 0644}, pat, 1, NULL, 1000003, NULL, &err) ==
               0);
-        CHECK(fstree_add_file(t, "data/other.bin", &(fsnode_attr){.perm = 0644}, pat, 2, NULL, 300000, NULL, &err) ==
+        CHECK(mk_fstree_add_file(t, "data/other.bin", &(fsnode_attr){.perm = 0644}, pat, 2, NULL, 300000, NULL, &err) ==
               0);
-        fs_source_unref(pat);
-        CHECK(fstree_add_file_mem(t, "etc/hello.txt", &(fsnode_attr){.perm = 0644}, "hello\n", 6, &n, &err) == 0);
-        CHECK(fstree_add_xattr(t, n, "user.probe", "yes", 3, &err) == 0);
-        CHECK(fstree_add_xattr(t, n, "security.selinux", "x\0y", 3, &err) == 0);
-        CHECK(fstree_add_file_mem(t, "etc/empty", &(fsnode_attr){.perm = 0600}, "", 0, NULL, &err) == 0);
-        CHECK(fstree_add_hardlink(t, "etc/hello-again.txt", "etc/hello.txt", NULL, &err) == 0);
-        CHECK(fstree_add_symlink(t, "link", &(fsnode_attr){.perm = 0777}, "etc/hello.txt", NULL, &err) == 0);
-        CHECK(fstree_add_special(t, "dev/console", &(fsnode_attr){.perm = 0600}, FSNODE_CHRDEV, makedev(5, 1), NULL,
-                                 &err) == 0);
-        CHECK(fstree_add_special(t, "dev/big", &(fsnode_attr){.perm = 0600}, FSNODE_BLKDEV, makedev(259, 70000), NULL,
-                                 &err) == 0);
-        CHECK(fstree_add_special(t, "run/fifo", &(fsnode_attr){.perm = 0644}, FSNODE_FIFO, 0, NULL, &err) == 0);
-        CHECK(fstree_add_special(t, "run/sock", &(fsnode_attr){.perm = 0755}, FSNODE_SOCKET, 0, NULL, &err) == 0);
-        CHECK(fstree_add_dir(t, "empty", &(fsnode_attr){.perm = 01777}, &n, &err) == 0);
-        CHECK(fstree_add_xattr(t, n, "trusted.dir", "d", 1, &err) == 0);
+        mk_fs_source_unref(pat);
+        CHECK(mk_fstree_add_file_mem(t, "etc/hello.txt", &(fsnode_attr){.perm = 0644}, "hello\n", 6, &n, &err) == 0);
+        CHECK(mk_fstree_add_xattr(t, n, "user.probe", "yes", 3, &err) == 0);
+        CHECK(mk_fstree_add_xattr(t, n, "security.selinux", "x\0y", 3, &err) == 0);
+        CHECK(mk_fstree_add_file_mem(t, "etc/empty", &(fsnode_attr){.perm = 0600}, "", 0, NULL, &err) == 0);
+        CHECK(mk_fstree_add_hardlink(t, "etc/hello-again.txt", "etc/hello.txt", NULL, &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "link", &(fsnode_attr){.perm = 0777}, "etc/hello.txt", NULL, &err) == 0);
+        CHECK(mk_fstree_add_special(t, "dev/console", &(fsnode_attr){.perm = 0600}, FSNODE_CHRDEV, makedev(5, 1), NULL,
+                                    &err) == 0);
+        CHECK(mk_fstree_add_special(t, "dev/big", &(fsnode_attr){.perm = 0600}, FSNODE_BLKDEV, makedev(259, 70000),
+                                    NULL, &err) == 0);
+        CHECK(mk_fstree_add_special(t, "run/fifo", &(fsnode_attr){.perm = 0644}, FSNODE_FIFO, 0, NULL, &err) == 0);
+        CHECK(mk_fstree_add_special(t, "run/sock", &(fsnode_attr){.perm = 0755}, FSNODE_SOCKET, 0, NULL, &err) == 0);
+        CHECK(mk_fstree_add_dir(t, "empty", &(fsnode_attr){.perm = 01777}, &n, &err) == 0);
+        CHECK(mk_fstree_add_xattr(t, n, "trusted.dir", "d", 1, &err) == 0);
         CHECK(!mk_error_isset(&err));
         return t;
 }
@@ -85,9 +85,9 @@ static int write_disk(fstree *t, unsigned workers, sqwrite_stats *st)
         CHECK(pwrite(fd, "MARKER", 6, SLOT - 6) == 6);
         sqfs_file_t *f = NULL;
         mk_error err = {0};
-        CHECK(sqfile_open_fd(fd, "disk", SLOT, 64u << 20, SQFILE_WRITE, &f, &err) == 0);
+        CHECK(mk_sqfile_open_fd(fd, "disk", SLOT, 64u << 20, SQFILE_WRITE, &f, &err) == 0);
         sqwrite_opts o = {.workers = workers, .mtime = 1767225600};
-        int r = sqwrite_tree(t, f, &o, st, &err);
+        int r = mk_sqwrite_tree(t, f, &o, st, &err);
         if (r < 0)
                 fprintf(stderr, "write: %s\n", err.msg);
         CHECK(r == 0);
@@ -112,22 +112,22 @@ static sqimage *open_slot(int fd, uint64_t size)
         sqfs_file_t *f = NULL;
         sqimage *img = NULL;
         mk_error err = {0};
-        CHECK(sqfile_open_fd(dup(fd), "disk", SLOT, size, SQFILE_OWN_FD, &f, &err) == 0);
-        if (sqimage_open_file(f, "disk", &img, &err) < 0)
+        CHECK(mk_sqfile_open_fd(dup(fd), "disk", SLOT, size, SQFILE_OWN_FD, &f, &err) == 0);
+        if (mk_sqimage_open_file(f, "disk", &img, &err) < 0)
                 fprintf(stderr, "open: %s\n", err.msg);
         return img;
 }
 
 static bool same_content(const fsnode *a, const fsnode *b)
 {
-        uint64_t size = fsnode_file_size(a);
-        if (size != fsnode_file_size(b))
+        uint64_t size = mk_fsnode_file_size(a);
+        if (size != mk_fsnode_file_size(b))
                 return false;
         static char x[65536], y[65536];
         mk_error err = {0};
         for (uint64_t off = 0; off < size; off += sizeof x) {
                 size_t n = size - off > sizeof x ? sizeof x : (size_t)(size - off);
-                if (fsnode_read(a, off, x, n, &err) < 0 || fsnode_read(b, off, y, n, &err) < 0 || memcmp(x, y, n))
+                if (mk_fsnode_read(a, off, x, n, &err) < 0 || mk_fsnode_read(b, off, y, n, &err) < 0 || memcmp(x, y, n))
                         return false;
         }
         return true;
@@ -149,7 +149,7 @@ static void test_deterministic_and_offset(void)
         CHECK(fstat(fd1, &st) == 0 && (uint64_t)st.st_size <= SLOT + s1.size + (1u << 20));
         close(fd1);
         close(fd2);
-        fstree_free(t);
+        mk_fstree_free(t);
 }
 
 static void test_read_back(void)
@@ -161,109 +161,111 @@ static void test_read_back(void)
         CHECK(img != NULL);
         if (!img) {
                 close(fd);
-                fstree_free(t);
+                mk_fstree_free(t);
                 return;
         }
-        const sqfs_super_t *sb = sqimage_super(img);
+        const sqfs_super_t *sb = mk_sqimage_super(img);
         CHECK(sb->compression_id == SQFS_COMP_ZSTD && sb->block_size == 131072 && sb->modification_time == 1767225600);
         CHECK(sb->inode_count == 16 && sb->id_count == 3);
 
         mk_error err = {0};
         char *buf = NULL;
         size_t len = 0;
-        CHECK(sqimage_read_file(img, "etc/hello.txt", 100, &buf, &len, &err) == 0);
+        CHECK(mk_sqimage_read_file(img, "etc/hello.txt", 100, &buf, &len, &err) == 0);
         CHECK(len == 6 && buf && !strcmp(buf, "hello\n"));
         free(buf);
-        CHECK(sqimage_read_file(img, "etc/nope", 100, &buf, &len, &err) == -ENOENT);
+        CHECK(mk_sqimage_read_file(img, "etc/nope", 100, &buf, &len, &err) == -ENOENT);
         CHECK_STREQ(err.msg, "disk: has no 'etc/nope'");
         mk_error_clear(&err);
-        CHECK(sqimage_read_file(img, "data/big.bin", 100, &buf, &len, &err) == -EFBIG);
+        CHECK(mk_sqimage_read_file(img, "data/big.bin", 100, &buf, &len, &err) == -EFBIG);
         mk_error_clear(&err);
 
         fstree *back = NULL;
-        CHECK(fstree_new("back", &back) == 0);
-        CHECK(sqimage_load_tree(img, back, NULL, 0, &err) == 0);
-        sqimage_unref(img); /* the files keep the image open */
-        fstree_sort(back);
-        CHECK(fstree_count(back) == fstree_count(t));
+        CHECK(mk_fstree_new("back", &back) == 0);
+        CHECK(mk_sqimage_load_tree(img, back, NULL, 0, &err) == 0);
+        mk_sqimage_unref(img); /* the files keep the image open */
+        mk_fstree_sort(back);
+        CHECK(mk_fstree_count(back) == mk_fstree_count(t));
         const char *paths[] = {"data/big.bin", "data/copy.bin", "data/other.bin", "etc/hello.txt", "etc/empty"};
         for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
-                fsnode *a = fstree_lookup(t, paths[i]), *b = fstree_lookup(back, paths[i]);
-                CHECK(b && fsnode_mode(a) == fsnode_mode(b));
-                CHECK(b && fsnode_uid(a) == fsnode_uid(b) && fsnode_gid(a) == fsnode_gid(b));
+                fsnode *a = mk_fstree_lookup(t, paths[i]), *b = mk_fstree_lookup(back, paths[i]);
+                CHECK(b && mk_fsnode_mode(a) == mk_fsnode_mode(b));
+                CHECK(b && mk_fsnode_uid(a) == mk_fsnode_uid(b) && mk_fsnode_gid(a) == mk_fsnode_gid(b));
                 CHECK(b && same_content(a, b));
                 if (b && !same_content(a, b))
                         fprintf(stderr, "content %s\n", paths[i]);
-                if (!b || fsnode_mode(a) != fsnode_mode(b))
-                        fprintf(stderr, "%s %o %o\n", paths[i], fsnode_mode(a), b ? fsnode_mode(b) : 0);
-                CHECK(b && fsnode_mtime(b) == 1767225600);
+                if (!b || mk_fsnode_mode(a) != mk_fsnode_mode(b))
+                        fprintf(stderr, "%s %o %o\n", paths[i], mk_fsnode_mode(a), b ? mk_fsnode_mode(b) : 0);
+                CHECK(b && mk_fsnode_mtime(b) == 1767225600);
         }
         /* "hello-again.txt" sorts first, so it is the inode and "hello.txt" the second name. */
-        fsnode *h = fstree_lookup(back, "etc/hello.txt");
-        CHECK(h && fsnode_hardlink_target(h) == fstree_lookup(back, "etc/hello-again.txt") && fsnode_nlink(h) == 2);
-        fsnode *x = fstree_lookup(back, "etc/hello.txt");
-        CHECK(x && fsnode_nxattrs(x) == 2);
-        CHECK_STREQ(fsnode_xattr_key(x, 0), "security.selinux");
-        CHECK(x && !memcmp(fsnode_xattr_value(x, 0, &len), "x\0y", 3) && len == 3);
-        CHECK_STREQ(fsnode_symlink_target(fstree_lookup(back, "link")), "etc/hello.txt");
-        CHECK(fsnode_rdev(fstree_lookup(back, "dev/console")) == makedev(5, 1));
-        CHECK(fsnode_rdev(fstree_lookup(back, "dev/big")) == makedev(259, 70000));
-        CHECK(fsnode_get_kind(fstree_lookup(back, "run/fifo")) == FSNODE_FIFO);
-        CHECK(fsnode_get_kind(fstree_lookup(back, "run/sock")) == FSNODE_SOCKET);
-        fsnode *e = fstree_lookup(back, "empty");
-        CHECK(e && fsnode_mode(e) == (S_IFDIR | 01777) && fsnode_nxattrs(e) == 1);
+        fsnode *h = mk_fstree_lookup(back, "etc/hello.txt");
+        CHECK(h && mk_fsnode_hardlink_target(h) == mk_fstree_lookup(back, "etc/hello-again.txt") &&
+              mk_fsnode_nlink(h) == 2);
+        fsnode *x = mk_fstree_lookup(back, "etc/hello.txt");
+        CHECK(x && mk_fsnode_nxattrs(x) == 2);
+        CHECK_STREQ(mk_fsnode_xattr_key(x, 0), "security.selinux");
+        CHECK(x && !memcmp(mk_fsnode_xattr_value(x, 0, &len), "x\0y", 3) && len == 3);
+        CHECK_STREQ(mk_fsnode_symlink_target(mk_fstree_lookup(back, "link")), "etc/hello.txt");
+        CHECK(mk_fsnode_rdev(mk_fstree_lookup(back, "dev/console")) == makedev(5, 1));
+        CHECK(mk_fsnode_rdev(mk_fstree_lookup(back, "dev/big")) == makedev(259, 70000));
+        CHECK(mk_fsnode_get_kind(mk_fstree_lookup(back, "run/fifo")) == FSNODE_FIFO);
+        CHECK(mk_fsnode_get_kind(mk_fstree_lookup(back, "run/sock")) == FSNODE_SOCKET);
+        fsnode *e = mk_fstree_lookup(back, "empty");
+        CHECK(e && mk_fsnode_mode(e) == (S_IFDIR | 01777) && mk_fsnode_nxattrs(e) == 1);
 
         /* The tree read back writes the very same image. */
         sqwrite_stats s2;
         int fd2 = write_disk(back, 1, &s2);
         CHECK(s2.size == s.size && same_bytes(fd, fd2, SLOT + s.size));
         close(fd2);
-        fstree_free(back);
+        mk_fstree_free(back);
 
         /* Skipping a subtree. */
         img = open_slot(fd, s.size);
-        CHECK(fstree_new("skip", &back) == 0);
+        CHECK(mk_fstree_new("skip", &back) == 0);
         static const char *const skip[] = {"data", "run/sock"};
-        CHECK(img && sqimage_load_tree(img, back, skip, 2, &err) == 0);
-        CHECK(!fstree_lookup(back, "data") && !fstree_lookup(back, "run/sock") && fstree_lookup(back, "run/fifo"));
-        fstree_free(back);
-        sqimage_unref(img);
+        CHECK(img && mk_sqimage_load_tree(img, back, skip, 2, &err) == 0);
+        CHECK(!mk_fstree_lookup(back, "data") && !mk_fstree_lookup(back, "run/sock") &&
+              mk_fstree_lookup(back, "run/fifo"));
+        mk_fstree_free(back);
+        mk_sqimage_unref(img);
         close(fd);
-        fstree_free(t);
+        mk_fstree_free(t);
 }
 
 static void test_empty_tree(void)
 {
         fstree *t = NULL;
-        CHECK(fstree_new("empty", &t) == 0);
+        CHECK(mk_fstree_new("empty", &t) == 0);
         sqwrite_stats s;
         int fd = write_disk(t, 1, &s);
         CHECK(s.inodes == 1 && s.size == 4096);
         sqimage *img = open_slot(fd, s.size);
-        CHECK(img && sqimage_super(img)->id_count == 1);
-        sqimage_unref(img);
+        CHECK(img && mk_sqimage_super(img)->id_count == 1);
+        mk_sqimage_unref(img);
         close(fd);
-        fstree_free(t);
+        mk_fstree_free(t);
 }
 
 static void test_errors(void)
 {
         mk_error err = {0};
         sqwrite_opts o = {.level = 23};
-        CHECK(sqwrite_check_opts(&o, &err) == -EINVAL);
+        CHECK(mk_sqwrite_check_opts(&o, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "compression level 23 is out of range for zstd (use 1..22)");
         mk_error_clear(&err);
         o = (sqwrite_opts){.compressor = SQFS_COMP_LZ4, .level = 3};
-        CHECK(sqwrite_check_opts(&o, &err) == -EINVAL);
+        CHECK(mk_sqwrite_check_opts(&o, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "compressor lz4 takes no level (drop the level option)");
         mk_error_clear(&err);
         o = (sqwrite_opts){.block_size = 100000};
-        CHECK(sqwrite_check_opts(&o, &err) == -EINVAL);
+        CHECK(mk_sqwrite_check_opts(&o, &err) == -EINVAL);
         CHECK_STREQ(err.msg, "block size 100000 is invalid (use a power of two from 4096 to 1048576)");
         mk_error_clear(&err);
         int id = 0;
-        CHECK(sqwrite_compressor_from_name("xz", &id) == 0 && id == SQFS_COMP_XZ);
-        CHECK(sqwrite_compressor_from_name("lzo", &id) == -EINVAL);
+        CHECK(mk_sqwrite_compressor_from_name("xz", &id) == 0 && id == SQFS_COMP_XZ);
+        CHECK(mk_sqwrite_compressor_from_name("lzo", &id) == -EINVAL);
 
         /* A region too small for the image. */
         fstree *t = sample_tree();
@@ -271,18 +273,18 @@ static void test_errors(void)
         int fd = mkstemp(path);
         unlink(path);
         sqfs_file_t *f = NULL;
-        CHECK(sqfile_open_fd(fd, "small.img", 4096, 8192, SQFILE_WRITE | SQFILE_OWN_FD, &f, &err) == 0);
+        CHECK(mk_sqfile_open_fd(fd, "small.img", 4096, 8192, SQFILE_WRITE | SQFILE_OWN_FD, &f, &err) == 0);
         o = (sqwrite_opts){.workers = 2};
         /* libsquashfs 1.2.0 loses the blocks in flight when its block writer
          * fails (a library leak on this error path only): don't count them. */
         if (__lsan_disable)
                 __lsan_disable();
-        CHECK(sqwrite_tree(t, f, &o, NULL, &err) == -ENOSPC);
+        CHECK(mk_sqwrite_tree(t, f, &o, NULL, &err) == -ENOSPC);
         if (__lsan_enable)
                 __lsan_enable();
         CHECK(!strncmp(err.msg, "small.img: while writing", 24) && strstr(err.msg, "No space left on device"));
         sqfs_destroy(f);
-        fstree_free(t);
+        mk_fstree_free(t);
         mk_error_clear(&err);
 
         /* Not a squashfs image. */
@@ -291,8 +293,8 @@ static void test_errors(void)
         unlink(path2);
         CHECK(pwrite(fd, "this is not squashfs", 20, 0) == 20);
         sqimage *img = NULL;
-        CHECK(sqfile_open_fd(fd, "junk.comp", 0, 0, SQFILE_OWN_FD, &f, &err) == 0);
-        CHECK(sqimage_open_file(f, "junk.comp", &img, &err) < 0 && img == NULL);
+        CHECK(mk_sqfile_open_fd(fd, "junk.comp", 0, 0, SQFILE_OWN_FD, &f, &err) == 0);
+        CHECK(mk_sqimage_open_file(f, "junk.comp", &img, &err) < 0 && img == NULL);
         CHECK(!strncmp(err.msg, "junk.comp: not a valid squashfs image: ", 39));
 }
 
@@ -307,22 +309,22 @@ static void test_other_compressors(void)
                 sqfs_file_t *f = NULL;
                 mk_error err = {0};
                 sqwrite_opts o = {.workers = 2, .block_size = 65536};
-                CHECK(sqwrite_compressor_from_name(names[i], &o.compressor) == 0);
-                CHECK(sqfile_open_fd(fd, "c.img", 0, 0, SQFILE_WRITE, &f, &err) == 0);
+                CHECK(mk_sqwrite_compressor_from_name(names[i], &o.compressor) == 0);
+                CHECK(mk_sqfile_open_fd(fd, "c.img", 0, 0, SQFILE_WRITE, &f, &err) == 0);
                 sqwrite_stats s;
-                CHECK(sqwrite_tree(t, f, &o, &s, &err) == 0);
+                CHECK(mk_sqwrite_tree(t, f, &o, &s, &err) == 0);
                 sqfs_destroy(f);
                 sqimage *img = NULL;
-                CHECK(sqfile_open_fd(fd, "c.img", 0, s.size, SQFILE_OWN_FD, &f, &err) == 0);
-                CHECK(sqimage_open_file(f, "c.img", &img, &err) == 0);
+                CHECK(mk_sqfile_open_fd(fd, "c.img", 0, s.size, SQFILE_OWN_FD, &f, &err) == 0);
+                CHECK(mk_sqimage_open_file(f, "c.img", &img, &err) == 0);
                 char *buf = NULL;
                 size_t len;
-                CHECK(img && sqimage_super(img)->compression_id == o.compressor);
-                CHECK(img && sqimage_read_file(img, "etc/hello.txt", 100, &buf, &len, &err) == 0 &&
+                CHECK(img && mk_sqimage_super(img)->compression_id == o.compressor);
+                CHECK(img && mk_sqimage_read_file(img, "etc/hello.txt", 100, &buf, &len, &err) == 0 &&
                       !strcmp(buf, "hello\n"));
                 free(buf);
-                sqimage_unref(img);
-                fstree_free(t);
+                mk_sqimage_unref(img);
+                mk_fstree_free(t);
         }
 }
 

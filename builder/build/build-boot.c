@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+#include "builder/build/build-boot.h"
+#include "signing/conventions/conventions.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/esp/cpio.h"
+#include "builder/image/digest.h"
+#include "builder/esp/esp.h"
+#include "signing/base/macro.h"
+
+#define BOOT_FILE_MAX (512u << 20) /* bytes: a kernel or an initrd larger than this is refused */
+#define SYSTEMD_BOOT_DIR "/usr/lib/systemd/boot/efi"
+
+/* systemd-boot's file in systemd-boot-efi and the removable-media path UEFI firmware starts, per architecture. */
+static const struct {
+        const char *loader, *esp_path;
+} loaders[_MK_ARCH_MAX] = {
+        [MK_ARCH_X86_64] = {SYSTEMD_BOOT_DIR "/systemd-bootx64.efi", "EFI/BOOT/BOOTX64.EFI"},
+        [MK_ARCH_AARCH64] = {SYSTEMD_BOOT_DIR "/systemd-bootaa64.efi", "EFI/BOOT/BOOTAA64.EFI"},
+        [MK_ARCH_RISCV64] = {SYSTEMD_BOOT_DIR "/systemd-bootriscv64.efi", "EFI/BOOT/BOOTRISCV64.EFI"},
+};
+
+void mk_boot_stage_done(mk_boot_stage *s)
+{
+        free(s->vmlinuz);
+        free(s->initrd);
+        *s = (mk_boot_stage){0};
+}
+
+static int find_kernel(const mk_model *m, const mk_inputs *inputs, const mk_input **ret, mk_error *err)
+{
+        const mk_input *k = NULL;
+        for (size_t i = 0; i < inputs->n; i++) {
+                const mk_input *in = &inputs->items[i];
+                if (mk_input_type(in) != COMPONENT_KERNEL)
+                        continue;
+                if (k)
+                        return mk_error_set(err, EINVAL,
+                                            "%s:%u:%u: components '%s' and '%s' are both of type kernel; an image "
+                                            "boots one kernel (keep one)",
+                                            m->path, in->mc->line, in->mc->col, k->mc->name, in->mc->name);
+                k = in;
+        }
+        *ret = k;
+        return 0;
+}
+
+/*
+ * The kernel component's initrd (if any), zero-padded to a cpio block (the
+ * kernel looks for the next archive at a 4-byte boundary after a compressed
+ * one), then mkimage's newc archive with the trusted key and the model name.
+ */
+static int make_initrd(mk_boot_stage *s, const mk_model *m, const mk_seckey *key, sqimage *img, uint64_t sde,
+                       mk_error *err)
+{
+        _cleanup_free_ char *ird = NULL;
+        size_t ird_len = 0;
+        int r = mk_sqimage_read_file(img, MK_INITRD_FILE, BOOT_FILE_MAX, &ird, &ird_len, err);
+        if (r == -ENOENT) {
+                mk_error_clear(err);
+                ird_len = 0;
+        } else if (r < 0)
+                return r;
+
+        char pub[MK_PUB_TEXT_SIZE];
+        mk_seckey_pub_text(key, pub);
+        _cleanup_free_ char *model_line = NULL;
+        if (asprintf(&model_line, "%s\n", m->model) < 0)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        const mk_cpio_entry e[] = {
+                {MK_BOOT_TRUSTED_PUB, S_IFREG | 0644, pub, strlen(pub)},
+                {MK_BOOT_MODEL_FILE, S_IFREG | 0644, model_line, strlen(model_line)},
+        };
+        _cleanup_free_ void *cpio = NULL;
+        size_t cpio_len;
+        if ((r = mk_cpio_newc(e, ELEMENTSOF(e), (uint32_t)sde, &cpio, &cpio_len, err)) < 0)
+                return r;
+        size_t padded = (ird_len + MK_CPIO_BLOCK - 1) / MK_CPIO_BLOCK * MK_CPIO_BLOCK;
+        if (!(s->initrd = calloc(1, padded + cpio_len)))
+                return mk_error_set(err, ENOMEM, "out of memory");
+        if (ird_len)
+                memcpy(s->initrd, ird, ird_len);
+        memcpy(s->initrd + padded, cpio, cpio_len);
+        s->initrd_len = padded + cpio_len;
+        return 0;
+}
+
+int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inputs, const mk_seckey *key, uint64_t sde,
+                    mk_boot_stage *s, mk_error *err)
+{
+        *s = (mk_boot_stage){.esp = mk_layout_find(l, MK_ROLE_ESP, 0)};
+        int r = find_kernel(m, inputs, &s->kernel, err);
+        if (r < 0)
+                return r;
+        if (s->kernel && !s->esp)
+                return mk_error_set(err, EINVAL,
+                                    "%s:%u:%u: component '%s' is a kernel, but layout %s has no ESP to boot it from "
+                                    "(add a partition with 'role: esp', or drop the component)",
+                                    m->path, s->kernel->mc->line, s->kernel->mc->col, s->kernel->mc->name, l->path);
+        if (!s->esp)
+                return 0;
+        if (access(loaders[m->arch].loader, R_OK) < 0)
+                return mk_error_set(err, ENOENT,
+                                    "%s: systemd-boot for %s is missing: %s (install the Debian package "
+                                    "'systemd-boot-efi': apt-get install systemd-boot-efi)",
+                                    m->path, mk_arch_name(m->arch), loaders[m->arch].loader);
+        if (!s->kernel)
+                return 0;
+
+        sqimage *img = mk_component_image(s->kernel->comp);
+        r = mk_sqimage_read_file(img, MK_KERNEL_FILE, BOOT_FILE_MAX, &s->vmlinuz, &s->vmlinuz_len, err);
+        if (r == -ENOENT) {
+                mk_error_clear(err);
+                r = mk_error_set(err, ENOENT,
+                                 "%s: kernel component '%s' holds no /vmlinuz (a kernel component carries /vmlinuz "
+                                 "and /initrd.img at its top: rebuild it, see docs/component.md)",
+                                 s->kernel->mc->path, s->kernel->mc->name);
+        }
+        if (r < 0 || (r = make_initrd(s, m, key, img, sde, err)) < 0)
+                return r;
+        if (s->vmlinuz_len == 0)
+                return mk_error_set(err, EINVAL, "%s: kernel component '%s': /vmlinuz is empty (rebuild it)",
+                                    s->kernel->mc->path, s->kernel->mc->name);
+        mk_sha256_buffer(s->vmlinuz, s->vmlinuz_len, s->vmlinuz_sha);
+        mk_sha256_buffer(s->initrd, s->initrd_len, s->initrd_sha);
+        return 0;
+}
+
+int mk_boot_manifest_files(const mk_boot_stage *s, char slot, mk_manifest_file files[MK_BOOT_FILES], size_t *n,
+                           mk_error *err)
+{
+        *n = 0;
+        if (!s->kernel)
+                return 0;
+        if (asprintf(&files[0].path, "/" MK_SLOT_KERNEL_FMT, slot) < 0)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        if (asprintf(&files[1].path, "/" MK_SLOT_INITRD_FMT, slot) < 0) {
+                free(files[0].path);
+                return mk_error_set(err, ENOMEM, "out of memory");
+        }
+        memcpy(files[0].sha256, s->vmlinuz_sha, 65);
+        memcpy(files[1].sha256, s->initrd_sha, 65);
+        *n = 2;
+        return 0;
+}
+
+/* Everything the ESP holds; the strings are owned here. */
+typedef struct esp_content {
+        mk_esp_file files[2 + 7 * 2];
+        size_t n;
+        char *owned[1 + 8 * 2];
+        size_t n_owned;
+} esp_content;
+
+static void content_done(esp_content *c)
+{
+        for (size_t i = 0; i < c->n_owned; i++)
+                free(c->owned[i]);
+}
+
+static const char *own(esp_content *c, char *s)
+{
+        assert(c->n_owned < ELEMENTSOF(c->owned)); /* sized for two slots */
+        c->owned[c->n_owned++] = s;
+        return s;
+}
+
+static void add(esp_content *c, const char *path, const void *data, size_t size)
+{
+        assert(c->n < ELEMENTSOF(c->files));
+        c->files[c->n++] = (mk_esp_file){.esp_path = path, .data = data, .size = size};
+}
+
+/* The boot entry, kernel and initrd of one slot. */
+static int add_entry(esp_content *c, const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot,
+                     uint64_t entry_version, mk_error *err)
+{
+        char slot_name[2] = {slot, 0}, title[256], lx[32], ird[32];
+        snprintf(title, sizeof(title), "%s %s %" PRIu64 " (slot %c)", m->brand, m->model, m->version, slot);
+        snprintf(lx, sizeof(lx), MK_SLOT_KERNEL_FMT, slot);
+        snprintf(ird, sizeof(ird), MK_SLOT_INITRD_FMT, slot);
+        _cleanup_free_ char *options = NULL;
+        if (asprintf(&options, "console=%s%s%s", m->boot.console, m->boot.cmdline ? " " : "",
+                     m->boot.cmdline ? m->boot.cmdline : "") < 0)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        char *path = NULL, *text = NULL;
+        int r = mk_esp_entry(slot_name, l->boot_tries, entry_version, title, lx, ird, options, &path, &text, err);
+        if (r < 0)
+                return r;
+        own(c, path);
+        add(c, path, own(c, text), strlen(text));
+        add(c, own(c, strdup(lx)), s->vmlinuz, s->vmlinuz_len);
+        add(c, own(c, strdup(ird)), s->initrd, s->initrd_len);
+        return 0;
+}
+
+int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, const char *image_path,
+                  const mk_boot_slot *slots, size_t n_slots, uint64_t sde, bool serial_room, mk_error *err)
+{
+        static const char placeholder[MK_SERIAL_RESERVE];
+        if (!s->esp)
+                return 0;
+        esp_content c = {0};
+        char *conf = NULL;
+        int r = mk_esp_loader_conf(0, &conf, err);
+        if (r < 0)
+                return r;
+        c.files[c.n++] = (mk_esp_file){.esp_path = loaders[m->arch].esp_path, .source = loaders[m->arch].loader};
+        add(&c, MK_ESP_LOADER_CONF, own(&c, conf), strlen(conf));
+        for (size_t i = 0; i < n_slots && r >= 0; i++) {
+                const mk_boot_slot *bs = &slots[i];
+                char *mf = NULL, *sig = NULL;
+                if (asprintf(&mf, MK_SLOT_MANIFEST_FMT, bs->slot) < 0 ||
+                    asprintf(&sig, MK_SLOT_MANIFEST_FMT MK_SIG_SUFFIX, bs->slot) < 0) {
+                        free(mf);
+                        r = mk_error_set(err, ENOMEM, "out of memory");
+                        break;
+                }
+                add(&c, own(&c, mf), bs->manifest, bs->manifest_len);
+                add(&c, own(&c, sig), bs->signature, bs->signature_len);
+                if (serial_room) {
+                        char *rec = NULL, *rsig = NULL;
+                        if (asprintf(&rec, MK_SLOT_SERIAL_FMT, bs->slot) < 0 ||
+                            asprintf(&rsig, MK_SLOT_SERIAL_FMT MK_SIG_SUFFIX, bs->slot) < 0) {
+                                free(rec);
+                                r = mk_error_set(err, ENOMEM, "out of memory");
+                                break;
+                        }
+                        add(&c, own(&c, rec), placeholder, sizeof(placeholder));
+                        add(&c, own(&c, rsig), placeholder, sizeof(placeholder));
+                }
+                /* The first slot is the one to boot: the higher entry version wins in systemd-boot. */
+                if (s->kernel)
+                        r = add_entry(&c, s, m, l, bs->slot, n_slots - i, err);
+        }
+        for (size_t i = 0; i < c.n_owned && r >= 0; i++)
+                if (!c.owned[i])
+                        r = mk_error_set(err, ENOMEM, "out of memory");
+        if (r >= 0) {
+                mk_esp_opts eo = {
+                        .label = "ESP", .volume_id = mk_esp_volume_id(m->brand, m->model), .source_date_epoch = sde};
+                r = mk_esp_write(image_path, s->esp->start, s->esp->length, c.files, c.n, &eo, err);
+        }
+        content_done(&c);
+        return r;
+}

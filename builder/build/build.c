@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: MIT */
+#include "builder/build/build.h"
+#include "signing/conventions/conventions.h"
+#include "builder/build/build-boot.h"
+#include "builder/build/build-data.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/build/compose.h"
+#include "builder/image/digest.h"
+#include "signing/base/fileio.h"
+#include "builder/image/gpt.h"
+#include "builder/component/verify-inputs.h"
+#include "builder/model/layout.h"
+#include "signing/base/macro.h"
+#include "signing/manifest/manifest.h"
+#include "signing/minisign/minisign.h"
+#include "builder/model/model.h"
+#include "builder/image/output.h"
+#include "builder/squashfs/sqfs-file.h"
+#include "builder/model/uuid.h"
+#include "builder/image/verity.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(fstree *, mk_fstree_free)
+
+#define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)
+#define MAX_SLOTS 2
+
+/* Everything one build holds; freed by build_done(). */
+typedef struct build {
+        const mk_build_opts *o;
+        mk_model *m;
+        mk_layout *l;
+        mk_inputs *inputs;
+        mk_seckey *key;
+        const char *out_path;
+        char def_out[256];
+        mk_output *img;
+        mk_output *key_out;
+        mk_data_stage data;
+        mk_boot_stage boot;
+        char *mf_text[MAX_SLOTS][2]; /* per slot: signed manifest and signature, for the ESP */
+        int lock_fd;
+        mk_output *mf_out[MAX_SLOTS][2]; /* per slot: manifest, signature */
+        unsigned jobs;
+        uint64_t root_size; /* padded squashfs bytes */
+        char root_sha256[65];
+        mk_verity verity[MAX_SLOTS];
+        bool populated[MAX_SLOTS];
+        char comp_sha[64][65];
+} build;
+
+static void build_done(build *b)
+{
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                for (size_t k = 0; k < 2; k++)
+                        mk_output_abort(b->mf_out[s][k]);
+        mk_output_abort(b->img);
+        mk_output_abort(b->key_out);
+        mk_data_stage_done(&b->data);
+        mk_boot_stage_done(&b->boot);
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                for (size_t k = 0; k < 2; k++)
+                        free(b->mf_text[s][k]);
+        if (b->lock_fd >= 0)
+                close(b->lock_fd);
+        mk_seckey_free(b->key);
+        mk_inputs_free(b->inputs);
+        mk_layout_free(b->l);
+        mk_model_free(b->m);
+}
+
+static void stage(const mk_build_opts *o, const char *name)
+{
+        if (o->stage)
+                o->stage(o->userdata, name);
+}
+
+static uint64_t align_mib(uint64_t v)
+{
+        return (v + MK_ALIGN - 1) / MK_ALIGN * MK_ALIGN;
+}
+
+/* Load the signing key before anything is written. */
+static int load_key(build *b, mk_error *err)
+{
+        const char *path = b->o->sign_key ? b->o->sign_key : b->m->signing_key;
+        if (!path)
+                return mk_error_set(
+                        err, ENOKEY,
+                        "%s: no key to sign the manifests (pass --sign-key KEY or set 'signing-key' in the model)",
+                        b->m->path);
+        return mk_seckey_load(path, &b->key, err);
+}
+
+/*
+ * The components' SHA-256 for the manifests (the SBOM), computed before
+ * anything is written, in a thread of its own while the signatures are
+ * checked (minisign's BLAKE2b over the same files): the two passes over
+ * hundreds of megabytes run side by side. The digests are used only once
+ * every signature is good.
+ */
+typedef struct comp_hasher {
+        build *b;
+        mk_prehashes *pre; /* then the signatures' prehashes, from the last component back */
+        pthread_t thread;
+        bool running;
+        int r;
+        mk_error err;
+} comp_hasher;
+
+static void *hash_components(void *arg)
+{
+        comp_hasher *h = arg;
+        build *b = h->b;
+        for (size_t i = 0; i < b->m->n_components && h->r >= 0; i++) {
+                const char *path = b->m->components[i].path;
+                struct stat st;
+                /* A directory (grade dangerous) has no digest; anything else that is not a regular file
+                 * (missing, a FIFO that would block the open) is the signature check's to report. */
+                if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+                        memset(b->comp_sha[i], '0', 64);
+                        b->comp_sha[i][64] = '\0';
+                        continue;
+                }
+                h->r = mk_sha256_file(path, b->comp_sha[i], &h->err);
+        }
+        for (size_t i = b->m->n_components; h->pre && h->r >= 0 && i-- > 0;)
+                if (!mk_prehashes_fill(h->pre, i, b->m->components[i].path))
+                        break; /* the signature checks got here */
+        return NULL;
+}
+
+static int hash_start(build *b, comp_hasher *h, mk_error *err)
+{
+        *h = (comp_hasher){.b = b};
+        if (b->m->n_components > ELEMENTSOF(b->comp_sha))
+                return mk_error_set(err, E2BIG, "%s: more than %zu components", b->m->path, ELEMENTSOF(b->comp_sha));
+        h->pre = mk_prehashes_new(b->m->n_components);
+        int e = pthread_create(&h->thread, NULL, hash_components, h);
+        if (e) {
+                mk_prehashes_free(h->pre);
+                return mk_error_set(err, e, "cannot start a thread: %s", strerror(e));
+        }
+        h->running = true;
+        return 0;
+}
+
+/* Wait for the digests; their error, if any, once the caller has none of its own. */
+static int hash_wait(comp_hasher *h, mk_error *err)
+{
+        if (!h->running)
+                return 0;
+        pthread_join(h->thread, NULL);
+        h->running = false;
+        mk_prehashes_free(h->pre);
+        h->pre = NULL;
+        if (h->r < 0)
+                return mk_error_set(err, h->err.code, "%s", h->err.msg);
+        return 0;
+}
+
+/* Compose the root and write it in place at root-a's offset. */
+static int write_root(build *b, const mk_partition *ra, mk_error *err)
+{
+        _cleanup_(mk_fstree_freep) fstree *tree = NULL;
+        int r = mk_compose_tree(b->m, b->inputs, &tree, err);
+        if (r < 0)
+                return r;
+        sqwrite_opts so;
+        mk_compose_opts(b->m, b->jobs, (uint32_t)b->o->source_date_epoch, &so);
+        for (size_t i = 0; i < b->inputs->n; i++) {
+                char how[256];
+                if (mk_compose_data_path(&b->inputs->items[i], &so, how, sizeof how))
+                        logf_(b->o, "component %s: %s", b->inputs->items[i].mc->name, how);
+        }
+        uint64_t limit = ra->size_kind == MK_SIZE_FIXED ? ra->length : UINT64_MAX / 2 - ra->start;
+        sqfs_file_t *f = NULL;
+        if ((r = mk_sqfile_open_fd(mk_output_fd(b->img), b->out_path, ra->start, limit, SQFILE_WRITE, &f, err)) < 0)
+                return r;
+        sqwrite_stats st;
+        r = mk_sqwrite_tree(tree, f, &so, &st, err);
+        sqfs_destroy(f);
+        if (r == -ENOSPC && ra->size_kind == MK_SIZE_FIXED) {
+                mk_error_clear(err);
+                return mk_error_set(err, E2BIG,
+                                    "%s:%u:%u: the root does not fit: partition '%s' holds %" PRIu64
+                                    " bytes and the squashfs needs more (raise its size or use 'size: auto')",
+                                    b->l->path, ra->line, ra->col, ra->name, ra->length);
+        }
+        if (r < 0)
+                return r;
+        b->root_size = st.size;
+        logf_(b->o,
+              "root: %" PRIu64 " bytes of squashfs, %u inodes, %" PRIu64 " files (%" PRIu64 " bytes) block-copied",
+              st.size, st.inodes, st.copied_files, st.copied_bytes);
+        return 0;
+}
+
+/* Size `auto` roots from the squashfs and re-plan; root-a must not move. */
+static int replan(build *b, uint64_t ra_start, mk_error *err)
+{
+        mk_layout *l = b->l;
+        uint64_t *auto_sizes = calloc(l->n_parts, sizeof(*auto_sizes));
+        if (!auto_sizes)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < l->n_parts; i++) {
+                const mk_partition *p = &l->parts[i];
+                if (p->role != MK_ROLE_ROOT)
+                        continue;
+                if (p->size_kind == MK_SIZE_AUTO) {
+                        uint64_t extra = p->headroom + b->root_size / 100 * p->headroom_pct;
+                        auto_sizes[i] = align_mib(b->root_size + extra);
+                } else if (b->root_size > p->length) {
+                        free(auto_sizes);
+                        return mk_error_set(err, E2BIG,
+                                            "%s:%u:%u: the root does not fit: partition '%s' holds %" PRIu64
+                                            " bytes but the squashfs needs %" PRIu64
+                                            " (raise its size or use 'size: auto')",
+                                            l->path, p->line, p->col, p->name, p->length, b->root_size);
+                }
+        }
+        int r = mk_layout_plan(l, b->m, auto_sizes, err);
+        free(auto_sizes);
+        if (r < 0)
+                return r;
+        const mk_partition *ra = mk_layout_find(l, MK_ROLE_ROOT, 'a');
+        if (ra->start != ra_start)
+                return mk_error_set(err, EINVAL,
+                                    "%s:%u:%u: root partition '%s' moved when the 'auto' sizes were computed (place it "
+                                    "before other partitions of size auto)",
+                                    l->path, ra->line, ra->col, ra->name);
+        return 0;
+}
+
+static int copy_range(int fd, uint64_t from, uint64_t to, uint64_t len, mk_error *err)
+{
+        int r = mk_copy_range(fd, from, fd, to, len);
+        return r < 0 ? mk_error_set(err, -r, "copying the root into slot b failed: %s", strerror(-r)) : 0;
+}
+
+/* Work that runs beside the verity hashing: the slot-b copy, the root digest. */
+typedef struct side_job {
+        int fd;
+        const char *name;
+        uint64_t from, to, len;
+        char *sha_hex; /* set: compute the SHA-256 of [from, from+len) into it */
+        mk_error err;
+        int r;
+} side_job;
+
+static void *side_run(void *arg)
+{
+        side_job *j = arg;
+        if (j->sha_hex)
+                j->r = mk_sha256_range(j->fd, j->name, j->from, j->len, j->sha_hex, &j->err);
+        else
+                j->r = copy_range(j->fd, j->from, j->to, j->len, &j->err);
+        return NULL;
+}
+
+/*
+ * After compression the root is in the page cache: copy it into slot b,
+ * hash it, and build both verity trees (both from slot a's bytes, which slot
+ * b's are a copy of) at the same time rather than one after the other.
+ */
+static int write_slots(build *b, mk_error *err)
+{
+        int fd = mk_output_fd(b->img);
+        const mk_partition *ra = mk_layout_find(b->l, MK_ROLE_ROOT, 'a');
+        const mk_partition *rb = mk_layout_find(b->l, MK_ROLE_ROOT, 'b');
+        b->populated[0] = true;
+        b->populated[1] = rb && rb->content == MK_SLOT_COPY;
+        stage(b->o, "verity");
+        side_job jobs[2] = {
+                {.fd = fd, .name = b->out_path, .from = ra->start, .len = b->root_size, .sha_hex = b->root_sha256},
+                {.fd = fd, .name = b->out_path, .from = ra->start, .to = rb ? rb->start : 0, .len = b->root_size},
+        };
+        size_t n_jobs = b->populated[1] ? 2 : 1;
+        pthread_t tids[2];
+        bool started[2] = {false, false};
+        for (size_t i = 0; i < n_jobs; i++)
+                started[i] = pthread_create(&tids[i], NULL, side_run, &jobs[i]) == 0;
+        for (size_t i = 0; i < n_jobs; i++)
+                if (!started[i])
+                        side_run(&jobs[i]);
+        /* Slot b holds the same bytes as slot a: with slot a's salt it has the same tree, hashed once
+         * and written twice (each superblock with its slot's uuid). */
+        uint8_t salt[MK_VERITY_SALT], uuids[MAX_SLOTS][16];
+        mk_derive_bytes(b->m->brand, b->m->model, "verity-salt", "a", salt, sizeof(salt));
+        mk_verity_dest dests[MAX_SLOTS];
+        size_t n_dests = 0;
+        for (size_t s = 0; s < MAX_SLOTS; s++) {
+                if (!b->populated[s])
+                        continue;
+                char slot[2] = {(char)('a' + s), 0};
+                const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot[0]);
+                mk_derive_bytes(b->m->brand, b->m->model, "verity-uuid", slot, uuids[s], sizeof(uuids[s]));
+                dests[n_dests++] =
+                        (mk_verity_dest){.hash_off = hash->start, .hash_max = hash->length, .uuid = uuids[s]};
+        }
+        mk_verity out[MAX_SLOTS];
+        int r = mk_verity_format(fd, ra->start, b->root_size, dests, n_dests, salt, b->jobs, out, err);
+        for (size_t s = 0, k = 0; r >= 0 && s < MAX_SLOTS; s++)
+                if (b->populated[s])
+                        b->verity[s] = out[k++];
+        for (size_t i = 0; i < n_jobs; i++) {
+                if (started[i])
+                        pthread_join(tids[i], NULL);
+                if (jobs[i].r < 0 && r >= 0)
+                        r = mk_error_set(err, jobs[i].err.code, "%s", jobs[i].err.msg);
+        }
+        return r;
+}
+
+/* Ask the kernel to start writing [off, off + len) (len 0: to the end) to disk, without waiting. A hint:
+ * errors are the final fsync's to report. */
+static void start_writeback(int fd, uint64_t off, uint64_t len)
+{
+        (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+}
+
+static int open_manifest_outputs(build *b, size_t s, mk_error *err)
+{
+        char path[4200];
+        int r;
+        snprintf(path, sizeof(path), "%s.manifest%s.yaml", b->out_path, s ? "-b" : "");
+        if ((r = mk_output_open(path, &b->mf_out[s][0], err)) < 0)
+                return r;
+        snprintf(path, sizeof(path), "%s%s" MK_SIG_SUFFIX, b->out_path, MK_IMAGE_MANIFEST(s));
+        return mk_output_open(path, &b->mf_out[s][1], err);
+}
+
+static int write_all(int fd, const char *name, const char *data, size_t len, mk_error *err)
+{
+        while (len) {
+                ssize_t k = write(fd, data, len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return mk_error_set(err, errno, "%s: cannot write: %s", name, strerror(errno));
+                data += k;
+                len -= (size_t)k;
+        }
+        return 0;
+}
+
+static void fill_manifest(build *b, size_t s, mk_manifest *mf)
+{
+        char slot = (char)('a' + s);
+        const mk_partition *root = mk_layout_find(b->l, MK_ROLE_ROOT, slot);
+        const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot);
+        *mf = (mk_manifest){
+                .model = (char *)b->m->model, .brand = (char *)b->m->brand, .version = b->m->version, .slot = slot};
+        time_t t = (time_t)b->o->source_date_epoch;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(mf->created, sizeof(mf->created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        mf->root.partition = (char *)root->name;
+        memcpy(mf->root.partuuid, root->uuid, 37);
+        mf->root.size = b->root_size;
+        memcpy(mf->root.sha256, b->root_sha256, 65);
+        mf->root.verity.partition = (char *)hash->name;
+        memcpy(mf->root.verity.partuuid, hash->uuid, 37);
+        mf->root.verity.data_block_size = mf->root.verity.hash_block_size = MK_VERITY_BLOCK;
+        mf->root.verity.data_blocks = b->verity[s].data_blocks;
+        mk_hex(b->verity[s].salt, MK_VERITY_SALT, mf->root.verity.salt);
+        mk_hex(b->verity[s].root_hash, 32, mf->root.verity.root_hash);
+        if (b->data.part) {
+                mf->data.partition = (char *)b->data.part->name;
+                memcpy(mf->data.partuuid, b->data.part->uuid, 37);
+                snprintf(mf->data.encryption, sizeof(mf->data.encryption), "%s", b->data.encrypted ? "luks2" : "none");
+        }
+}
+
+static int write_manifest(build *b, size_t s, mk_error *err)
+{
+        mk_manifest mf;
+        fill_manifest(b, s, &mf);
+        mk_manifest_file boot[MK_BOOT_FILES];
+        int r = mk_boot_manifest_files(&b->boot, mf.slot, boot, &mf.n_boot, err);
+        if (r < 0)
+                return r;
+        mf.boot = boot;
+        mk_manifest_component comps[ELEMENTSOF(b->comp_sha)];
+        mf.components = comps;
+        mf.n_components = b->inputs->n;
+        for (size_t i = 0; i < b->inputs->n; i++) {
+                const mk_input *in = &b->inputs->items[i];
+                comps[i] = (mk_manifest_component){.name = (char *)in->mc->name};
+                comps[i].version = in->comp ? mk_component_get_meta(in->comp)->version : "unversioned";
+                memcpy(comps[i].sha256, b->comp_sha[i], 65);
+                memcpy(comps[i].signed_by, in->signer_id, sizeof(comps[i].signed_by));
+        }
+        char **yaml = &b->mf_text[s][0], **sig = &b->mf_text[s][1];
+        size_t len;
+        r = mk_manifest_emit(&mf, yaml, &len, err);
+        for (size_t i = 0; i < mf.n_boot; i++)
+                free(boot[i].path);
+        if (r < 0)
+                return r;
+        if ((r = mk_sign_buffer(b->key, MK_MANIFEST_FILE, *yaml, len, NULL, sig, err)) < 0)
+                return r;
+        if ((r = open_manifest_outputs(b, s, err)) < 0)
+                return r;
+        if ((r = write_all(mk_output_fd(b->mf_out[s][0]), mk_output_final_path(b->mf_out[s][0]), *yaml, len, err)) < 0)
+                return r;
+        return write_all(mk_output_fd(b->mf_out[s][1]), mk_output_final_path(b->mf_out[s][1]), *sig, strlen(*sig), err);
+}
+
+/* The ESP, once the manifests it carries are signed. */
+static int write_esp(build *b, mk_error *err)
+{
+        mk_boot_slot slots[MAX_SLOTS];
+        size_t n = 0;
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                if (b->populated[s])
+                        slots[n++] = (mk_boot_slot){.slot = (char)('a' + s),
+                                                    .manifest = b->mf_text[s][0],
+                                                    .manifest_len = strlen(b->mf_text[s][0]),
+                                                    .signature = b->mf_text[s][1],
+                                                    .signature_len = strlen(b->mf_text[s][1])};
+        return mk_boot_write(&b->boot, b->m, b->l, mk_output_tmp_path(b->img), slots, n, b->o->source_date_epoch,
+                             b->o->factory_template, err);
+}
+
+/* The generated data key, mode 0600, committed with the image. */
+static int write_key_out(build *b, mk_error *err)
+{
+        int r = mk_output_open(b->o->data_key_out, &b->key_out, err);
+        if (r < 0)
+                return r;
+        if (fchmod(mk_output_fd(b->key_out), 0600) < 0)
+                return mk_error_set(err, errno, "%s: %s", b->o->data_key_out, strerror(errno));
+        return write_all(mk_output_fd(b->key_out), b->o->data_key_out, (const char *)b->data.key, b->data.key_len, err);
+}
+
+static int commit(build *b, mk_error *err)
+{
+        int r;
+        if (b->key_out && (r = mk_output_commit(TAKE_PTR(b->key_out), err)) < 0)
+                return r;
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                for (size_t k = 0; k < 2; k++)
+                        if (b->mf_out[s][k] && (r = mk_output_commit(TAKE_PTR(b->mf_out[s][k]), err)) < 0)
+                                return r;
+        return mk_output_commit(TAKE_PTR(b->img), err);
+}
+
+static int run(build *b, mk_build_result *ret, mk_error *err)
+{
+        const mk_build_opts *o = b->o;
+        int r;
+        stage(o, "model");
+        if ((r = mk_model_load(o->model_path, &b->m, err)) < 0)
+                return r;
+        logf_(o, "model %s (brand %s, version %" PRIu64 ", %s)", b->m->model, b->m->brand, b->m->version,
+              mk_arch_name(b->m->arch));
+        stage(o, "layout");
+        if ((r = mk_layout_load(o->layout_path ? o->layout_path : b->m->layout_path, b->m, &b->l, err)) < 0)
+                return r;
+        stage(o, "plan");
+        /* Provisional: `auto` roots at 1 MiB until the squashfs is written and measured. */
+        uint64_t *prov = calloc(b->l->n_parts, sizeof(*prov));
+        if (!prov)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < b->l->n_parts; i++)
+                if (b->l->parts[i].role == MK_ROLE_ROOT && b->l->parts[i].size_kind == MK_SIZE_AUTO)
+                        prov[i] = MK_ALIGN;
+        r = mk_layout_plan(b->l, b->m, prov, err);
+        free(prov);
+        if (r < 0)
+                return r;
+        stage(o, "verify");
+        comp_hasher hasher;
+        if ((r = hash_start(b, &hasher, err)) < 0)
+                return r;
+        r = mk_inputs_verify(b->m, hasher.pre, o->warn, o->userdata, &b->inputs, err);
+        stage(o, "hash");
+        int hr = hash_wait(&hasher, r < 0 ? NULL : err);
+        if (r < 0 || (r = hr) < 0)
+                return r;
+        for (size_t i = 0; i < b->inputs->n; i++) {
+                const mk_input *in = &b->inputs->items[i];
+                logf_(o, "component %s: %s%s", in->mc->name,
+                      in->is_dir      ? "unsigned directory"
+                      : in->signed_ok ? "signature OK, key "
+                                      : "unsigned",
+                      in->signer_id);
+        }
+        if ((r = load_key(b, err)) < 0)
+                return r;
+        stage(o, "prepare");
+        if ((r = mk_data_prepare(b->m, b->l, b->inputs, o->data_key, o->data_key_out, o->factory_template, &b->data,
+                                 err)) < 0 ||
+            (r = mk_boot_prepare(b->m, b->l, b->inputs, b->key, o->source_date_epoch, &b->boot, err)) < 0)
+                return r;
+        b->out_path = o->out_path;
+        if (!b->out_path) {
+                snprintf(b->def_out, sizeof(b->def_out), "%s.img", b->m->model);
+                b->out_path = b->def_out;
+        }
+
+        /* Nothing is written above this line. */
+        stage(o, "output");
+        unsigned stale = 0;
+        if ((r = mk_output_lock(b->out_path, o->warn, o->userdata, &b->lock_fd, &stale, err)) < 0)
+                return r;
+        if (stale)
+                mk_callback_printf(o->warn, o->userdata,
+                                   "removed %u stale temporary file%s of an interrupted build of %s", stale,
+                                   stale == 1 ? "" : "s", b->out_path);
+        if ((r = mk_output_open(b->out_path, &b->img, err)) < 0)
+                return r;
+        const mk_partition *ra = mk_layout_find(b->l, MK_ROLE_ROOT, 'a');
+        uint64_t ra_start = ra->start;
+        stage(o, "root");
+        if ((r = write_root(b, ra, err)) < 0 || (r = replan(b, ra_start, err)) < 0)
+                return r;
+        logf_(o, "layout %s: %zu partitions, disk %" PRIu64 " MiB", b->l->name, b->l->n_parts, b->l->disk_size >> 20);
+        for (size_t i = 0; i < b->l->n_parts; i++) {
+                const mk_partition *p = &b->l->parts[i];
+                logf_(o, "  %-16s %-12s start %6" PRIu64 " MiB  size %8" PRIu64 " KiB", p->name, mk_role_name(p->role),
+                      p->start >> 20, p->length >> 10);
+        }
+        int fd = mk_output_fd(b->img);
+        if (ftruncate(fd, (off_t)b->l->disk_size) < 0)
+                return mk_error_set(err, errno, "%s: cannot size the image to %" PRIu64 " bytes: %s", b->out_path,
+                                    b->l->disk_size, strerror(errno));
+        /* Start writing the root out now: the kernel would wait until the final fsync otherwise, and
+         * that fsync would then wait for all of it while the CPU idles. */
+        start_writeback(fd, ra->start, b->root_size);
+        stage(o, "gpt");
+        if ((r = mk_gpt_write(mk_output_tmp_path(b->img), b->l, err)) < 0)
+                return r;
+        stage(o, "slots");
+        if ((r = write_slots(b, err)) < 0)
+                return r;
+        start_writeback(fd, 0, 0); /* slot b and the verity trees */
+        stage(o, "data");
+        if (!o->factory_template &&
+            (r = mk_data_write(&b->data, b->m, mk_output_tmp_path(b->img), fd, o->source_date_epoch, err)) < 0)
+                return r;
+        if (b->data.part && !o->factory_template)
+                logf_(o, "data: ext4%s", b->data.encrypted ? " in LUKS2" : ", not encrypted");
+        if (b->data.key_generated && (r = write_key_out(b, err)) < 0)
+                return r;
+        stage(o, "manifest");
+        for (size_t s = 0; s < MAX_SLOTS; s++)
+                if (b->populated[s] && (r = write_manifest(b, s, err)) < 0)
+                        return r;
+        stage(o, "esp");
+        if ((r = write_esp(b, err)) < 0)
+                return r;
+        if (b->boot.esp)
+                logf_(o, "esp: systemd-boot, %s",
+                      b->boot.kernel ? "a boot entry per slot" : "no kernel component, no boot entries");
+        stage(o, "commit");
+        if ((r = commit(b, err)) < 0)
+                return r;
+        stage(o, "done");
+        logf_(o, "wrote %s", b->out_path);
+        if (ret) {
+                snprintf(ret->out_path, sizeof(ret->out_path), "%s", b->out_path);
+                ret->disk_size = b->l->disk_size;
+                ret->n_parts = (unsigned)b->l->n_parts;
+                ret->root_size = b->root_size;
+                mk_hex(b->verity[0].root_hash, 32, ret->root_hash);
+        }
+        return 0;
+}
+
+/*
+ * Writers name the file they write, which is the temporary file: say the
+ * output's real name instead, and put it first when the disk is full (a
+ * writer that names no file, e.g. the verity tree, then still points at it).
+ */
+static void name_output(build *b, mk_error *err)
+{
+        const char *tmp = mk_output_tmp_path(b->img);
+        char msg[MK_ERROR_MAX], *at;
+        size_t tl = strlen(tmp);
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        while ((at = strstr(msg, tmp))) {
+                char rest[MK_ERROR_MAX];
+                snprintf(rest, sizeof(rest), "%s", at + tl);
+                snprintf(at, sizeof(msg) - (size_t)(at - msg), "%s%s", b->out_path, rest);
+        }
+        bool full = err->code == ENOSPC || err->code == EDQUOT || err->code == EFBIG;
+        if (full && strncmp(msg, b->out_path, strlen(b->out_path)) != 0)
+                snprintf(err->msg, sizeof(err->msg), "%.1000s: %.1000s", b->out_path, msg);
+        else
+                snprintf(err->msg, sizeof(err->msg), "%s", msg);
+}
+
+int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
+{
+        build b = {.o = o, .lock_fd = -1};
+        b.jobs = o->jobs;
+        if (!b.jobs) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                b.jobs = n > 0 ? (unsigned)n : 1;
+        }
+        int r = run(&b, ret, err);
+        if (r < 0 && b.img)
+                name_output(&b, err);
+        build_done(&b);
+        return r;
+}

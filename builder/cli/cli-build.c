@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/* `mkimage build` and `mkimage inspect`: argument parsing and printing only. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder/build/build.h"
+#include "builder/cli/cli.h"
+#include "builder/image/inspect.h"
+#include "signing/base/macro.h"
+
+const char cli_build_help[] = "Usage: mkimage build MODEL.yaml [-o OUT.img] [--layout LAYOUT.yaml] [-v] [--json]\n"
+                              "       mkimage MODEL.yaml [OPTIONS]\n\n"
+                              "Builds a GPT disk image from a device model.\n\n"
+                              "  -o, --output FILE     the image to write (default: MODEL-NAME.img here)\n"
+                              "      --layout FILE     use this layout instead of the model's\n"
+                              "      --sign-key KEY    sign the manifests with this minisign secret key\n"
+                              "                        (default: the model's signing-key)\n"
+                              "  -j, --jobs N          worker threads (default: the number of cores)\n"
+                              "      --data-key FILE   the key of the LUKS2 data partition (32-512 bytes, mode 0600)\n"
+                              "      --data-key-out FILE  generate a 64-byte data key and write it to FILE (0600)\n"
+                              "  -v, --verbose         print what is being done\n"
+                              "      --json            print the result as JSON\n"
+                              "  -h, --help            show this help\n\n"
+                              "Writes OUT, OUT.manifest.yaml (slot a) and OUT.manifest-b.yaml (slot b), each\n"
+                              "manifest with a .minisig. Everything goes to temporary files beside OUT that are\n"
+                              "renamed into place only when complete. Time stamps come from SOURCE_DATE_EPOCH\n"
+                              "(0 when unset). Exit status: 0 built, 1 error, 2 usage error.\n";
+
+const char cli_inspect_help[] = "Usage: mkimage inspect IMAGE [--json]\n\n"
+                                "Shows the partition table of an image and what each partition holds.\n\n"
+                                "      --json            print JSON instead of a table\n"
+                                "  -h, --help            show this help\n";
+
+/*
+ * MKIMAGE_STALL_AT=STAGE makes the build wait at that stage until a signal
+ * arrives: the interruption tests use it to stop a build at a known point.
+ * MKIMAGE_STAGE_TIMES=1 prints the time each stage starts at (seconds since
+ * the build started, monotonic clock) on stderr: where a build's time goes.
+ */
+static void on_stage(void *ud, const char *stage)
+{
+        static struct timespec t0;
+        if (getenv("MKIMAGE_STAGE_TIMES")) {
+                struct timespec t;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if (!t0.tv_sec && !t0.tv_nsec)
+                        t0 = t;
+                fprintf(stderr, "mkimage: %7.3f s  stage %s\n",
+                        (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9, stage);
+        }
+        const char *at = getenv("MKIMAGE_STALL_AT");
+        if (!at || strcmp(at, stage) != 0)
+                return;
+        fprintf(stderr, "mkimage: stalled at stage '%s' (MKIMAGE_STALL_AT)\n", stage);
+        for (;;)
+                pause();
+}
+
+int cli_build(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"output", required_argument, NULL, 'o'},   {"layout", required_argument, NULL, 'L'},
+                {"verbose", no_argument, NULL, 'v'},        {"json", no_argument, NULL, 'J'},
+                {"sign-key", required_argument, NULL, 'k'}, {"jobs", required_argument, NULL, 'j'},
+                {"data-key", required_argument, NULL, 'D'}, {"data-key-out", required_argument, NULL, 'G'},
+                {"help", no_argument, NULL, 'h'},           {0},
+        };
+        mk_build_opts o = {0};
+        int json = 0, c;
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "o:vhj:", opts, NULL)) != -1) {
+                switch (c) {
+                case 'o':
+                        o.out_path = optarg;
+                        break;
+                case 'L':
+                        o.layout_path = optarg;
+                        break;
+                case 'v':
+                        cli_verbose = 1;
+                        break;
+                case 'J':
+                        json = 1;
+                        break;
+                case 'k':
+                        o.sign_key = optarg;
+                        break;
+                case 'D':
+                        o.data_key = optarg;
+                        break;
+                case 'G':
+                        o.data_key_out = optarg;
+                        break;
+                case 'j':
+                        if (cli_parse_jobs("build", optarg, &o.jobs))
+                                return CLI_USAGE;
+                        break;
+                case 'h':
+                        fputs(cli_build_help, stdout);
+                        return CLI_OK;
+                default:
+                        return cli_usage("build", "unknown or incomplete option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind + 1 != argc)
+                return cli_usage("build", optind == argc ? "name one MODEL.yaml" : "give exactly one MODEL.yaml");
+        o.model_path = argv[optind];
+        if (cli_source_date_epoch(&o.source_date_epoch) < 0)
+                return CLI_USAGE;
+        if (cli_verbose)
+                o.log = cli_log_line;
+        o.stage = on_stage;
+        o.warn = cli_warn_line;
+        mk_build_result res;
+        mk_error err = {0};
+        if (mk_build(&o, &res, &err) < 0)
+                return cli_fail(&err);
+        if (json) {
+                printf("{\"image\":");
+                cli_json_string(stdout, res.out_path);
+                printf(",\"size\":%llu,\"partitions\":%u,\"root-size\":%llu,\"root-hash\":\"%s\"}\n",
+                       (unsigned long long)res.disk_size, res.n_parts, (unsigned long long)res.root_size,
+                       res.root_hash);
+        } else {
+                printf("%s: %llu MiB, %u partitions\n", res.out_path, (unsigned long long)(res.disk_size >> 20),
+                       res.n_parts);
+        }
+        return CLI_OK;
+}
+
+static void attrs_str(uint64_t a, char *buf, size_t len)
+{
+        static const struct {
+                unsigned bit;
+                const char *name;
+        } names[] = {{0, "required"}, {1, "no-block-io"}, {2, "legacy-bios-bootable"},
+                     {59, "grow-fs"}, {60, "read-only"},  {63, "no-auto"}};
+        size_t off = 0;
+        buf[0] = '\0';
+        for (unsigned b = 0; b < 64; b++) {
+                if (!(a & (1ull << b)))
+                        continue;
+                const char *n = NULL;
+                for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                        if (names[i].bit == b)
+                                n = names[i].name;
+                if (n)
+                        off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", n);
+                else
+                        off += (size_t)snprintf(buf + off, len - off, "%s%u", off ? "," : "", b);
+                if (off >= len)
+                        break;
+        }
+        if (!buf[0])
+                snprintf(buf, len, "-");
+}
+
+static void print_json(const char *path, const mk_inspect *in)
+{
+        const mk_gpt *g = in->gpt;
+        printf("{\"image\":");
+        cli_json_string(stdout, path);
+        printf(",\"size\":%llu,\"label\":\"gpt\",\"disk-guid\":", (unsigned long long)g->disk_size);
+        cli_json_string(stdout, g->disk_uuid);
+        printf(",\"partitions\":[");
+        for (unsigned i = 0; i < g->n_parts; i++) {
+                const mk_gpt_part *p = &g->parts[i];
+                char attrs[256];
+                attrs_str(p->attrs, attrs, sizeof(attrs));
+                printf("%s{\"number\":%u,\"name\":", i ? "," : "", p->number);
+                cli_json_string(stdout, p->name);
+                printf(",\"start\":%llu,\"size\":%llu,\"type\":", (unsigned long long)p->start,
+                       (unsigned long long)p->size);
+                cli_json_string(stdout, in->type_names[i] ? in->type_names[i] : p->type_guid);
+                printf(",\"type-guid\":");
+                cli_json_string(stdout, p->type_guid);
+                printf(",\"partuuid\":");
+                cli_json_string(stdout, p->uuid);
+                printf(",\"attributes\":%llu,\"flags\":", (unsigned long long)p->attrs);
+                cli_json_string(stdout, attrs);
+                printf(",\"content\":");
+                cli_json_string(stdout, in->content[i]);
+                printf("}");
+        }
+        printf("]");
+        if (in->esp >= 0) {
+                printf(",\"boot-entries\":[");
+                for (size_t k = 0; k < in->n_entries; k++) {
+                        const mk_boot_entry *e = &in->entries[k];
+                        const char *keys[] = {"file", "title", "version", "sort-key", "linux", "initrd", "options"};
+                        const char *vals[] = {e->file,   e->title,  e->version, e->sort_key,
+                                              e->kernel, e->initrd, e->options};
+                        printf("%s{", k ? "," : "");
+                        for (size_t j = 0; j < ELEMENTSOF(keys); j++) {
+                                printf("%s\"%s\":", j ? "," : "", keys[j]);
+                                if (vals[j])
+                                        cli_json_string(stdout, vals[j]);
+                                else
+                                        printf("null");
+                        }
+                        printf("}");
+                }
+                printf("]");
+        }
+        printf("}\n");
+}
+
+static void print_entries(const mk_inspect *in)
+{
+        if (in->esp < 0)
+                return;
+        printf("\nBoot entries on %s (loader/entries):\n", in->gpt->parts[in->esp].name);
+        if (in->esp_note)
+                printf("  (cannot read them: %s)\n", in->esp_note);
+        else if (!in->n_entries)
+                printf("  (none)\n");
+        for (size_t k = 0; k < in->n_entries; k++) {
+                const mk_boot_entry *e = &in->entries[k];
+                printf("  %-18s version %-4s linux %-18s initrd %-20s options %s\n", e->file,
+                       e->version ? e->version : "-", e->kernel ? e->kernel : "-", e->initrd ? e->initrd : "-",
+                       e->options ? e->options : "-");
+        }
+}
+
+static void print_table(const char *path, const mk_inspect *in)
+{
+        const mk_gpt *g = in->gpt;
+        printf("%s: %llu bytes (%llu MiB), GPT, disk GUID %s\n\n", path, (unsigned long long)g->disk_size,
+               (unsigned long long)(g->disk_size >> 20), g->disk_uuid);
+        printf("%-3s %-16s %10s %10s  %-20s %-10s %-9s %s\n", "#", "NAME", "START", "SIZE", "TYPE", "FLAGS", "CONTENT",
+               "PARTUUID");
+        for (unsigned i = 0; i < g->n_parts; i++) {
+                const mk_gpt_part *p = &g->parts[i];
+                char attrs[256], start[32], size[32];
+                attrs_str(p->attrs, attrs, sizeof(attrs));
+                snprintf(start, sizeof(start), "%lluMiB", (unsigned long long)(p->start >> 20));
+                if (p->size % (1 << 20))
+                        snprintf(size, sizeof(size), "%lluKiB", (unsigned long long)(p->size >> 10));
+                else
+                        snprintf(size, sizeof(size), "%lluMiB", (unsigned long long)(p->size >> 20));
+                printf("%-3u %-16s %10s %10s  %-20s %-10s %-9s %s\n", p->number, p->name, start, size,
+                       in->type_names[i] ? in->type_names[i] : p->type_guid, attrs, in->content[i], p->uuid);
+        }
+        print_entries(in);
+}
+
+int cli_inspect(int argc, char **argv)
+{
+        int json = 0;
+        const char *path = NULL;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--json"))
+                        json = 1;
+                else if (argv[i][0] == '-' && argv[i][1])
+                        return cli_usage("inspect", "unknown option '%s'", argv[i]);
+                else if (path)
+                        return cli_usage("inspect", "give exactly one IMAGE");
+                else
+                        path = argv[i];
+        }
+        if (!path)
+                return cli_usage("inspect", "name the IMAGE to inspect");
+        mk_inspect *in = NULL;
+        mk_error err = {0};
+        if (mk_inspect_image(path, &in, &err) < 0)
+                return cli_fail(&err);
+        if (json)
+                print_json(path, in);
+        else
+                print_table(path, in);
+        mk_inspect_free(in);
+        return CLI_OK;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The CLI front end (builder/cli/main.c + builder/cli-*.c). Only these files print
+ * and decide exit codes; all work is done by libmkimage.a.
+ *
+ * Exit codes: 0 success, 1 build or verification error, 2 usage error.
+ */
+#ifndef MK_CLI_H
+#define MK_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "signing/base/error.h"
+
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+
+typedef struct cli_verb {
+        const char *name;
+        int (*run)(int argc, char **argv); /* argv[0] is the verb */
+        const char *synopsis;              /* one line for `mkimage --help` */
+        const char *help;                  /* full text for `mkimage VERB --help` */
+} cli_verb;
+
+/* Print "mkimage: <msg>" to stderr; returns CLI_FAILED. */
+int cli_fail(const mk_error *err);
+/* Print "mkimage VERB: <msg>" and a pointer to --help; returns CLI_USAGE. */
+int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a warning line "mkimage: warning: <msg>" to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print s as a JSON string literal (with quotes) to f. */
+void cli_json_string(FILE *f, const char *s);
+/* True when argv holds -h or --help before any "--". */
+int cli_wants_help(int argc, char **argv);
+
+extern int cli_verbose;
+
+/* Progress (-v) and warning lines on stderr, for the library's callbacks. */
+void cli_log_line(void *ud, const char *line);
+void cli_warn_line(void *ud, const char *line);
+
+/* --jobs N (1 to 64) into *ret; CLI_USAGE with a message otherwise. */
+int cli_parse_jobs(const char *verb, const char *arg, unsigned *ret);
+
+/* SOURCE_DATE_EPOCH from the environment (0 when unset); -1 with a message when malformed. */
+int cli_source_date_epoch(uint64_t *ret);
+
+int cli_factory(int argc, char **argv);
+extern const char cli_factory_help[];
+
+/* Verbs, one per cli-*.c file. */
+int cli_build(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
+
+extern const char cli_build_help[], cli_inspect_help[];
+
+int cli_keygen(int argc, char **argv);
+int cli_sign(int argc, char **argv);
+int cli_verify_sig(int argc, char **argv);
+extern const char cli_keygen_help[], cli_sign_help[], cli_verify_sig_help[];
+
+int cli_component(int argc, char **argv);
+extern const char cli_component_help[];
+
+int cli_verify(int argc, char **argv);
+extern const char cli_verify_help[];
+
+#endif

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The EFI system partition: a FAT32 file system written in place into the
+ * image file at a byte offset (mkfs.vfat --offset, then mtools with
+ * IMAGE@@OFFSET: rootless, no mount, no loop device), and the systemd-boot
+ * configuration for A/B slots with boot counting. See docs/esp.md.
+ *
+ * Reproducible: the same files, options and time stamp give the same bytes.
+ */
+#ifndef MK_ESP_H
+#define MK_ESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signing/base/error.h"
+#include "signing/conventions/conventions.h"
+
+#define MK_ESP_SORT_KEY "mkimage"
+
+/* One file for the ESP: its bytes come from a host file or from memory. */
+typedef struct mk_esp_file {
+        /*
+         * "EFI/BOOT/BOOTX64.EFI": relative, '/'-separated; names of ASCII
+         * letters, digits, space and !#$%&'()+,-.;=@^_`{}~, not ending in '.'
+         * or ' '. FAT names are case-insensitive: two spellings of one name
+         * are refused. Parent directories are created.
+         */
+        const char *esp_path;
+        const char *source; /* host file to copy (read when written), or NULL: */
+        const void *data;   /* the file's bytes (may be NULL when size is 0) */
+        size_t size;        /* length of data */
+} mk_esp_file;
+
+typedef struct mk_esp_opts {
+        const char *label;          /* volume label: 1-11 of A-Z 0-9 _ -; NULL: "ESP" */
+        uint32_t volume_id;         /* FAT volume serial number, e.g. mk_esp_volume_id() */
+        uint64_t source_date_epoch; /* time stamp of every file and directory (up to 2107; before 1980: 1980) */
+} mk_esp_opts;
+
+/* A volume serial number derived from the model (no randomness, no clock). */
+uint32_t mk_esp_volume_id(const char *brand, const char *model);
+
+/*
+ * Create a FAT32 file system of size bytes at byte offset in the existing
+ * image file image_path and copy the n files into it. offset must be a
+ * multiple of 512 and size of 1024; the file must already be at least
+ * offset + size bytes long (it is never extended or truncated).
+ *
+ * The range is zeroed first (holes punched where the file system allows), so
+ * earlier contents never leak into the ESP. Directories are created first,
+ * then files copied, each in depth-first order with every directory's
+ * entries sorted (strcmp); every time stamp is o->source_date_epoch. The
+ * ESP's bytes depend on size, the files and o only: not on offset nor on the
+ * image file's size (the cluster size and geometry are given to mkfs.vfat).
+ *
+ * Needs mkfs.vfat (dosfstools >= 4.2) and mmd/mcopy (mtools). Returns 0, or
+ * -EINVAL (bad path, label, range or time), -EFBIG (the files do not fit:
+ * the message gives the bytes needed and available), -ENOENT (a source or a
+ * tool is missing), -EIO (a tool failed: its output is in the message).
+ * Bytes outside [offset, offset + size) are never written; on failure the
+ * contents of the range are unspecified.
+ */
+int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const mk_esp_file *files, size_t n,
+                 const mk_esp_opts *o, mk_error *err) __attribute__((warn_unused_result));
+
+/*
+ * The text of loader/loader.conf: "timeout N" and "editor no", and on
+ * purpose no "default" line: a default pattern keeps matching an entry that
+ * boot counting marked bad (slot-a+0-3.conf) and pins the bad slot forever.
+ * The entries' sort-key and version choose the slot instead.
+ * *ret_text is malloc'd; on failure (-ENOMEM) it is not written.
+ */
+int mk_esp_loader_conf(unsigned timeout, char **ret_text, mk_error *err) __attribute__((warn_unused_result));
+
+/*
+ * A Boot Loader Specification type #1 entry for a root slot:
+ *
+ *     title TITLE
+ *     version VERSION
+ *     sort-key mkimage
+ *     linux /slot-a/vmlinuz
+ *     initrd /slot-a/initrd.img          (left out when initrd_path is NULL)
+ *     options OPTIONS mkimage.slot=a
+ *
+ * slot: 1-16 of a-z 0-9. tries > 0 turns on boot counting: the file is
+ * "loader/entries/slot-a+3.conf"; tries == 0 gives "loader/entries/slot-a.conf"
+ * (no counting, as after blessing). Among entries with tries left,
+ * systemd-boot boots the highest version: give the slot that should boot
+ * the higher one (a fresh image: slot a 2, slot b 1). linux_path and
+ * initrd_path are ESP paths with or without the leading '/'; options (may
+ * be NULL) are kernel options, e.g. "console=ttyS0", and must not set
+ * mkimage.slot themselves.
+ *
+ * On success *ret_path and *ret_text are malloc'd; on failure (-EINVAL with
+ * a message naming the field, -ENOMEM) neither is written.
+ */
+int mk_esp_entry(const char *slot, unsigned tries, uint64_t version, const char *title, const char *linux_path,
+                 const char *initrd_path, const char *options, char **ret_path, char **ret_text, mk_error *err)
+        __attribute__((warn_unused_result));
+
+/*
+ * Read the file esp_path ("slot-a/vmlinuz", with or without a leading '/')
+ * from the FAT at byte offset of image_path, at most max bytes. Rootless
+ * (mtools). *ret (malloc'd) and *ret_len are set on success. -EIO when the
+ * file is missing or the FAT cannot be read (mtools' words in the message),
+ * -EFBIG when it is larger than max.
+ */
+int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, size_t max, char **ret, size_t *ret_len,
+                mk_error *err) __attribute__((warn_unused_result));
+
+/*
+ * The names (no directory part) in the ESP directory dir ("loader/entries"),
+ * sorted (strcmp). *ret_names is a malloc'd NULL-terminated array of
+ * malloc'd strings (free with mk_esp_names_free); a missing directory is an
+ * error (-EIO).
+ */
+int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char ***ret_names, mk_error *err)
+        __attribute__((warn_unused_result));
+char **mk_esp_names_free(char **names);
+
+#endif

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+#include "builder/image/inspect.h"
+#include "signing/conventions/conventions.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "builder/model/dps.h"
+#include "builder/esp/esp.h"
+#include "signing/base/macro.h"
+
+#define HEAD 4096
+
+mk_inspect *mk_inspect_free(mk_inspect *i)
+{
+        if (!i)
+                return NULL;
+        for (size_t k = 0; k < i->n_entries; k++) {
+                mk_boot_entry *e = &i->entries[k];
+                free(e->file);
+                free(e->title);
+                free(e->version);
+                free(e->sort_key);
+                free(e->kernel);
+                free(e->initrd);
+                free(e->options);
+        }
+        free(i->entries);
+        free(i->esp_note);
+        free(i->gpt);
+        free(i);
+        return NULL;
+}
+
+const char *mk_detect_content(const unsigned char *h, size_t len)
+{
+        if (len < HEAD)
+                return "unknown";
+        if (!memcmp(h, "hsqs", 4))
+                return "squashfs";
+        if (!memcmp(h, "verity\0\0", 8))
+                return "verity";
+        if (!memcmp(h, "LUKS\xba\xbe", 6))
+                return "luks2";
+        if (h[510] == 0x55 && h[511] == 0xAA && (!memcmp(h + 82, "FAT32   ", 8) || !memcmp(h + 54, "FAT", 3)))
+                return "vfat";
+        if (h[1024 + 56] == 0x53 && h[1024 + 57] == 0xEF)
+                return "ext4";
+        for (size_t i = 0; i < HEAD; i++)
+                if (h[i])
+                        return "unknown";
+        return "empty";
+}
+
+/* "key value" lines of an entry: the value of key (malloc'd) or NULL. */
+static char *entry_value(const char *text, const char *key)
+{
+        size_t kl = strlen(key);
+        for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                if (strncmp(line, key, kl) || (line[kl] != ' ' && line[kl] != '\t'))
+                        continue;
+                const char *v = line + kl + strspn(line + kl, " \t");
+                return strndup(v, strcspn(v, "\r\n"));
+        }
+        return NULL;
+}
+
+/* The ESP's boot entries; trouble reading them is a note, not an error. */
+static void read_entries(const char *path, mk_inspect *in)
+{
+        in->esp = -1;
+        for (unsigned i = 0; i < in->gpt->n_parts && in->esp < 0; i++)
+                if (!strcasecmp(in->gpt->parts[i].type_guid, MK_ESP_TYPE_GUID) && !strcmp(in->content[i], "vfat"))
+                        in->esp = (int)i;
+        if (in->esp < 0)
+                return;
+        uint64_t off = in->gpt->parts[in->esp].start;
+        char **names = NULL;
+        mk_error e = {0};
+        if (mk_esp_list(path, off, MK_ESP_ENTRIES_DIR, &names, &e) < 0) {
+                /* mtools says "File ... not found" for a missing folder: an ESP without entries. */
+                if (!strstr(e.msg, "not found"))
+                        in->esp_note = strdup(e.msg);
+                return;
+        }
+        size_t n = 0;
+        while (names[n])
+                n++;
+        in->entries = calloc(n ? n : 1, sizeof(*in->entries));
+        for (size_t i = 0; in->entries && i < n; i++) {
+                char rel[300], *text = NULL;
+                size_t len;
+                snprintf(rel, sizeof(rel), MK_ESP_ENTRIES_DIR "/%s", names[i]);
+                mk_boot_entry *be = &in->entries[in->n_entries++];
+                be->file = TAKE_PTR(names[i]);
+                mk_error_clear(&e);
+                if (mk_esp_read(path, off, rel, 64 << 10, &text, &len, &e) < 0)
+                        continue;
+                be->title = entry_value(text, "title");
+                be->version = entry_value(text, "version");
+                be->sort_key = entry_value(text, "sort-key");
+                be->kernel = entry_value(text, "linux");
+                be->initrd = entry_value(text, "initrd");
+                be->options = entry_value(text, "options");
+                free(text);
+        }
+        mk_esp_names_free(names);
+}
+
+int mk_inspect_image(const char *path, mk_inspect **ret, mk_error *err)
+{
+        _cleanup_free_ mk_inspect *in = calloc(1, sizeof(*in));
+        if (!in)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        int r = mk_gpt_read(path, &in->gpt, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                free(in->gpt);
+                return mk_error_set(err, errno, "%s: %s", path, strerror(errno));
+        }
+        unsigned char head[HEAD];
+        for (unsigned i = 0; i < in->gpt->n_parts; i++) {
+                const mk_gpt_part *p = &in->gpt->parts[i];
+                in->type_names[i] = mk_dps_type_name(p->type_guid);
+                ssize_t k = pread(fd, head, sizeof(head), (off_t)p->start);
+                in->content[i] = mk_detect_content(head, k > 0 ? (size_t)k : 0);
+        }
+        read_entries(path, in);
+        *ret = TAKE_PTR(in);
+        return 0;
+}

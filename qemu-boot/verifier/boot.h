@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The boot-chain verifier (mkimage-verify), run as PID 1 from the initrd's
+ * /init: it checks the slot's signed manifest, the anti-rollback minimum,
+ * the root through dm-verity, opens the data partition, and switches root.
+ * See docs/boot-chain.md.
+ */
+#ifndef MK_BOOT_H
+#define MK_BOOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "signing/base/error.h"
+#include "signing/conventions/conventions.h"
+
+/* ---- the console ---------------------------------------------------------- */
+
+/* One line "mkimage: ..." on the console. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- partitions (disk.c) ------------------------------------------------- */
+
+typedef struct part_dev {
+        char name[256]; /* "vda1" */
+        char node[272]; /* "/dev/vda1" */
+        unsigned major, minor;
+        uint64_t size; /* bytes */
+} part_dev;
+
+/*
+ * Find the partition whose GPT type GUID (by_type) or unique GUID is guid
+ * (text, any case) on any disk of the system, waiting up to wait_ms for the
+ * disks to appear. Returns 0, or -ENOENT with a message.
+ */
+int find_partition(const char *guid, bool by_type, unsigned wait_ms, part_dev *ret, mk_error *err);
+
+/* ---- device-mapper (dm.c) -------------------------------------------------- */
+
+/*
+ * Create the (readonly) mapping name with one target of sectors 512-byte
+ * sectors: target ("verity", "crypt") and its parameters, and make
+ * /dev/mapper/NAME. When the mapping exists, the new table replaces its
+ * table. Returns 0 or -errno with a message.
+ */
+int dm_create(const char *name, const char *target, uint64_t sectors, const char *params, bool readonly, mk_error *err);
+
+/* The mapping's table as `dmsetup table` prints it (crypt keys masked), into buf. */
+int dm_table(const char *name, char *buf, size_t size, mk_error *err);
+
+/* ---- boot entries (entries.c) ---------------------------------------------- */
+
+/*
+ * In the directory dir (the ESP's loader/entries): the entry file of slot, into
+ * out. Returns 0, -ENOENT (none) or -EEXIST (more than one: names the first).
+ */
+int entry_find(const char *dir, char slot, char *out, size_t size);
+
+#endif

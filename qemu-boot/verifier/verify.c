@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mkimage-verify: the boot-chain verifier, PID 1 of the initrd (exec'd by
+ * /init once the modules are loaded). In order, each step one console line:
+ *
+ *   1. the slot from mkimage.slot= on the kernel command line; the ESP
+ *      (found by its GPT type) mounted read-only;
+ *   2. the slot's manifest verified with /etc/mkimage/trusted.pub, the key
+ *      mkimage appended to this initrd, and checked against the model name;
+ *   3. the data partition opened (LUKS2 with the platform's key, under QEMU
+ *      from fw_cfg) and mounted; the anti-rollback minimum read from it;
+ *   4. the manifest's version checked against that minimum;
+ *   5. dm-verity set up from the manifest and the whole root read once
+ *      (dm-verity checks blocks only when they are read), then the table
+ *      switched to restart_on_corruption; the squashfs mounted read-only;
+ *   6. switch_root into the root's /sbin/init.
+ *
+ * A failure of the slot: "mkimage: VERIFY FAILED: <reason>", the slot's
+ * boot entry is marked bad (renamed slot-X+0-N.conf, Boot Loader
+ * Specification boot counting) and the machine reboots into the other slot;
+ * when the other slot is marked bad too, it stops with a clear message
+ * instead of looping. A failure of the data partition (shared by both
+ * slots): "mkimage: BOOT REFUSED: <reason>", nothing marked, power off.
+ * See docs/boot-chain.md.
+ */
+#include "qemu-boot/verifier/boot.h"
+#include "signing/conventions/conventions.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "signing/base/fileio.h"
+#include "signing/base/macro.h"
+#include "signing/manifest/manifest.h"
+#include "signing/minisign/minisign.h"
+
+#define ESP_DIR "/esp"
+#define DATA_DIR "/data"
+#define NEWROOT "/newroot"
+#define ENTRIES_DIR ESP_DIR "/" MK_ESP_ENTRIES_DIR
+#define TRUSTED_PUB "/etc/mkimage/trusted.pub"
+#define MODEL_FILE "/etc/mkimage/model"
+#define FW_CFG "/sys/firmware/qemu_fw_cfg/by_name/opt/mkimage/"
+#define KEY_PATH FW_CFG "data-key/raw"
+#define MIN_VERSION_FILE "mkimage/min-version" /* on the data partition */
+#define STATE_DIR "/run/mkimage"
+#define DISK_WAIT_MS 10000
+#define KEY_MAX 4096
+
+typedef struct boot {
+        char slot; /* 'a' or 'b' */
+        part_dev esp;
+        bool esp_mounted, data_mounted;
+        char entry[256]; /* this boot's entry file name */
+        mk_manifest *mf;
+        uint64_t min_version;
+} boot;
+
+void say(const char *fmt, ...)
+{
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        /* One write per line, so that kernel messages do not split it. */
+        dprintf(STDOUT_FILENO, "mkimage: %s\n", line);
+}
+
+/* The value of key= on the kernel command line into out; false when absent. */
+static bool cmdline_get(const char *key, char *out, size_t size)
+{
+        _cleanup_free_ char *cmd = NULL;
+        size_t len;
+        mk_error err = {0};
+        if (mk_read_file("/proc/cmdline", 4096, &cmd, &len, &err) < 0)
+                return false;
+        size_t kl = strlen(key);
+        for (char *save = NULL, *tok = strtok_r(cmd, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+                if (strncmp(tok, key, kl) || (tok[kl] != '=' && tok[kl] != '\0'))
+                        continue;
+                snprintf(out, size, "%s", tok[kl] == '=' ? tok + kl + 1 : "");
+                return true;
+        }
+        return false;
+}
+
+/* ---- failure: mark the slot bad, reboot into the other, or stop -------------- */
+
+static void halt_now(bool poweroff)
+{
+        sync();
+        reboot(poweroff ? RB_POWER_OFF : RB_AUTOBOOT);
+        for (;;)
+                pause();
+}
+
+/* Rename this slot's entry to slot-X+0-N.conf; true when done. */
+static bool mark_bad(boot *b)
+{
+        if (!b->esp_mounted) {
+                say("cannot mark slot %c bad: the ESP is not mounted (boot counting still falls back)", b->slot);
+                return false;
+        }
+        if (mount(NULL, ESP_DIR, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+                say("cannot mark slot %c bad: remounting the ESP writable: %s", b->slot, strerror(errno));
+                return false;
+        }
+        char name[256], bad[256], from[512], to[512];
+        int r = entry_find(ENTRIES_DIR, b->slot, name, sizeof(name));
+        if (r < 0) {
+                say("cannot mark slot %c bad: its boot entry in " ENTRIES_DIR ": %s", b->slot, strerror(-r));
+                return false;
+        }
+        mk_bls_entry_bad_name(name, bad, sizeof(bad));
+        snprintf(from, sizeof(from), ENTRIES_DIR "/%s", name);
+        snprintf(to, sizeof(to), ENTRIES_DIR "/%s", bad);
+        if (strcmp(from, to) && rename(from, to) < 0) {
+                say("cannot mark slot %c bad: rename %s: %s", b->slot, name, strerror(errno));
+                return false;
+        }
+        sync();
+        say("slot %c marked bad: " MK_ESP_ENTRIES_DIR "/%s", b->slot, bad);
+        return true;
+}
+
+/* Is the other slot still worth booting? (an entry with tries left, or blessed) */
+static bool other_slot_left(const boot *b)
+{
+        char other = b->slot == 'a' ? 'b' : 'a', name[256], s;
+        int left, done;
+        if (!b->esp_mounted || entry_find(ENTRIES_DIR, other, name, sizeof(name)) < 0)
+                return false;
+        return mk_bls_entry_parse(name, &s, &left, &done) && left != 0;
+}
+
+/* "mkimage: VERDICT: reason" on the console. */
+static void __attribute__((format(printf, 2, 0))) say_verdict(const char *verdict, const char *fmt, va_list ap)
+{
+        char why[900];
+        vsnprintf(why, sizeof(why), fmt, ap);
+        say("%s: %s", verdict, why);
+}
+
+static void __attribute__((noreturn)) fail(boot *b, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        say_verdict("VERIFY FAILED", fmt, ap);
+        va_end(ap);
+        if (b->data_mounted)
+                umount2(DATA_DIR, 0);
+        mark_bad(b);
+        bool left = other_slot_left(b);
+        if (b->esp_mounted)
+                umount2(ESP_DIR, 0);
+        if (!left) {
+                say("NO BOOTABLE SLOT: slot %c failed and slot %c is marked bad or missing; the device needs a new "
+                    "image (powering off)",
+                    b->slot, b->slot == 'a' ? 'b' : 'a');
+                halt_now(true);
+        }
+        say("rebooting into slot %c", b->slot == 'a' ? 'b' : 'a');
+        halt_now(false);
+        __builtin_unreachable();
+}
+
+/*
+ * A failure of the device, not of the slot: the data partition is shared by
+ * both slots, so when it cannot be found, opened with the platform's key or
+ * mounted, the other slot would fail the same way, and marking this one bad
+ * would leave a device whose key is restored (a re-provisioned TPM, a
+ * corrected factory key) with no slot to boot. Nothing is marked; the
+ * machine powers off. Booting without /data is no option either: the
+ * anti-rollback minimum lives there.
+ */
+static void __attribute__((noreturn)) refuse(boot *b, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        say_verdict("BOOT REFUSED", fmt, ap);
+        va_end(ap);
+        say("not a fault of slot %c (the data partition is shared by both slots): no slot marked bad; "
+            "powering off",
+            b->slot);
+        if (b->data_mounted)
+                umount2(DATA_DIR, 0);
+        if (b->esp_mounted)
+                umount2(ESP_DIR, 0);
+        halt_now(true);
+        __builtin_unreachable();
+}
+
+/* ---- the steps ----------------------------------------------------------------- */
+
+static void step_esp(boot *b)
+{
+        mk_error err = {0};
+        char slot[8] = "";
+        if (!cmdline_get("mkimage.slot", slot, sizeof(slot)) || (strcmp(slot, "a") && strcmp(slot, "b"))) {
+                b->slot = 'a';
+                fail(b, "the kernel command line has no mkimage.slot=a or mkimage.slot=b (got '%s')", slot);
+        }
+        b->slot = slot[0];
+        say("slot %c: verifying before anything is mounted", b->slot);
+        if (find_partition(MK_ESP_TYPE_GUID, true, DISK_WAIT_MS, &b->esp, &err) < 0)
+                fail(b, "no ESP: %s", err.msg);
+        mkdir(ESP_DIR, 0755);
+        if (mount(b->esp.node, ESP_DIR, "vfat", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                fail(b, "cannot mount the ESP %s: %s", b->esp.node, strerror(errno));
+        b->esp_mounted = true;
+        if (entry_find(ENTRIES_DIR, b->slot, b->entry, sizeof(b->entry)) < 0)
+                snprintf(b->entry, sizeof(b->entry), "(none)");
+        say("ESP %s mounted read-only, boot entry %s", b->esp.node, b->entry);
+}
+
+static void step_manifest(boot *b)
+{
+        mk_error err = {0};
+        char path[128], sig_path[160];
+        snprintf(path, sizeof(path), ESP_DIR "/" MK_SLOT_MANIFEST_FMT, b->slot);
+        snprintf(sig_path, sizeof(sig_path), "%s" MK_SIG_SUFFIX, path);
+        _cleanup_free_ char *text = NULL, *sig = NULL, *model = NULL;
+        size_t len, sig_len, model_len;
+        mk_keyset *set = NULL;
+        if (mk_read_file(path, MK_MANIFEST_MAX, &text, &len, &err) < 0 ||
+            mk_read_file(sig_path, MK_MINISIGN_FILE_MAX, &sig, &sig_len, &err) < 0)
+                fail(b, "manifest of slot %c: %s", b->slot, err.msg);
+        if (mk_read_file(MODEL_FILE, 256, &model, &model_len, &err) < 0 || mk_keyset_new(&set, &err) < 0 ||
+            mk_keyset_add_file(set, TRUSTED_PUB, &err) < 0)
+                fail(b, "the initrd's trust anchor: %s", err.msg);
+        model[strcspn(model, "\n")] = '\0';
+        mk_verified v = {0};
+        mk_verify_result vr = mk_verify_buffer(set, path, text, len, sig_path, sig, sig_len, &v, &err);
+        if (vr != MK_VERIFY_OK) {
+                mk_keyset_free(set);
+                fail(b, "manifest of slot %c: bad signature (%s): %s", b->slot, mk_verify_result_str(vr), err.msg);
+        }
+        char key_id[MK_KEYID_STR_SIZE];
+        snprintf(key_id, sizeof(key_id), "%s", mk_pubkey_id_str(v.signer));
+        mk_verified_done(&v);
+        mk_keyset_free(set);
+        /* Parse exactly the bytes that were verified. */
+        if (mk_manifest_parse(path, text, len, &b->mf, &err) < 0)
+                fail(b, "manifest of slot %c: %s", b->slot, err.msg);
+        if (b->mf->slot != b->slot)
+                fail(b, "manifest on the ESP for slot %c describes slot %c", b->slot, b->mf->slot);
+        if (strcmp(b->mf->model, model))
+                fail(b, "manifest of slot %c is for model '%s', this device is '%s'", b->slot, b->mf->model, model);
+        say("manifest of slot %c: signature OK (key %s), model %s version %" PRIu64, b->slot, key_id, model,
+            b->mf->version);
+}
+
+/* Run cryptsetup with the key on its stdin (a pipe: the key is never written to a file). */
+static int run_cryptsetup(const char *dev, const uint8_t *key, size_t key_len, mk_error *err)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return mk_error_set(err, errno, "pipe: %s", strerror(errno));
+        pid_t pid = fork();
+        if (pid < 0)
+                return mk_error_set(err, errno, "fork: %s", strerror(errno));
+        if (pid == 0) {
+                dup2(p[0], STDIN_FILENO);
+                char *const argv[] = {"cryptsetup",   "open",      "--type", "luks2",
+                                      "--key-file=-", (char *)dev, "data",   NULL};
+                char *const envp[] = {"PATH=/sbin:/bin", "DM_DISABLE_UDEV=1", NULL};
+                execve("/sbin/cryptsetup", argv, envp);
+                _exit(127);
+        }
+        close(p[0]);
+        ssize_t k = write(p[1], key, key_len);
+        close(p[1]);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (k != (ssize_t)key_len)
+                return mk_error_set(err, EIO, "cannot hand the key to cryptsetup");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return mk_error_set(err, EKEYREJECTED,
+                                    "cryptsetup open failed (exit status %d): wrong key or damaged LUKS2 header",
+                                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        return 0;
+}
+
+static void open_luks(boot *b, const part_dev *dev)
+{
+        mk_error err = {0};
+        _cleanup_free_ char *raw = NULL;
+        size_t len = 0;
+        if (mk_read_file(KEY_PATH, KEY_MAX, &raw, &len, &err) < 0)
+                refuse(b, "no data key from the platform: %s (QEMU: -fw_cfg name=opt/mkimage/data-key,file=KEY)",
+                       err.msg);
+        if (len == 0)
+                refuse(b, "the platform's data key is empty");
+        sodium_mlock(raw, len);
+        int r = run_cryptsetup(dev->node, (const uint8_t *)raw, len, &err);
+        sodium_munlock(raw, len); /* zeroes it */
+        if (r < 0)
+                refuse(b, "data partition %s: %s", dev->node, err.msg);
+}
+
+static void step_data(boot *b)
+{
+        mk_error err = {0};
+        if (!b->mf->data.partition) {
+                say("no data partition: no stored anti-rollback minimum");
+                return;
+        }
+        part_dev dev;
+        if (find_partition(b->mf->data.partuuid, false, DISK_WAIT_MS, &dev, &err) < 0)
+                refuse(b, "data partition '%s': %s", b->mf->data.partition, err.msg);
+        bool luks = !strcmp(b->mf->data.encryption, "luks2");
+        const char *node = dev.node;
+        if (luks) {
+                open_luks(b, &dev);
+                node = "/dev/mapper/data";
+        }
+        mkdir(DATA_DIR, 0755);
+        if (mount(node, DATA_DIR, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0)
+                refuse(b, "cannot mount the data file system %s: %s", node, strerror(errno));
+        b->data_mounted = true;
+        char table[600] = "";
+        if (luks && dm_table("data", table, sizeof(table), &err) < 0)
+                snprintf(table, sizeof(table), "(%.500s)", err.msg);
+        say("data: %s %s, ext4 mounted read-write%s%s", dev.node,
+            luks ? "opened (LUKS2, platform key)" : "not encrypted", luks ? "; dm table data: " : "", table);
+
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (mk_read_file(DATA_DIR "/" MIN_VERSION_FILE, 64, &text, &len, &err) < 0) {
+                if (err.code != ENOENT)
+                        refuse(b, "the stored minimum version: %s", err.msg);
+                return; /* first boot: no minimum yet */
+        }
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (errno || end == text || (*end && *end != '\n'))
+                refuse(b, "the stored minimum version in /data/" MIN_VERSION_FILE " is not a number");
+        b->min_version = v;
+}
+
+static void step_rollback(boot *b)
+{
+        if (b->mf->version < b->min_version)
+                fail(b,
+                     "manifest of slot %c has version %" PRIu64 ", below the minimum %" PRIu64
+                     " stored on this device (rollback refused)",
+                     b->slot, b->mf->version, b->min_version);
+        say("version %" PRIu64 " >= stored minimum %" PRIu64 ": no rollback", b->mf->version, b->min_version);
+}
+
+/* Read the whole device: dm-verity checks each block as it is read, and only then. */
+static int read_all(const char *node, uint64_t len, uint64_t *bad_at)
+{
+        _cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        const size_t chunk = 1u << 20;
+        _cleanup_free_ char *buf = malloc(chunk);
+        if (!buf)
+                return -ENOMEM;
+        for (uint64_t off = 0; off < len;) {
+                ssize_t k = pread(fd, buf, chunk, (off_t)off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        *bad_at = off;
+                        return k < 0 ? -errno : -EIO;
+                }
+                off += (uint64_t)k;
+        }
+        return 0;
+}
+
+static void step_verity(boot *b)
+{
+        mk_error err = {0};
+        const mk_manifest *m = b->mf;
+        part_dev data, hash;
+        if (find_partition(m->root.partuuid, false, DISK_WAIT_MS, &data, &err) < 0)
+                fail(b, "root partition '%s' of slot %c: %s", m->root.partition, b->slot, err.msg);
+        if (find_partition(m->root.verity.partuuid, false, DISK_WAIT_MS, &hash, &err) < 0)
+                fail(b, "verity partition '%s' of slot %c: %s", m->root.verity.partition, b->slot, err.msg);
+        if (data.size < m->root.size)
+                fail(b, "root partition %s holds %" PRIu64 " bytes, the manifest says the root is %" PRIu64, data.node,
+                     data.size, m->root.size);
+        /* Format 1, hashes after the 4 KiB cryptsetup superblock (hash start block 1). */
+        char params[512];
+        uint64_t sectors = m->root.verity.data_blocks * (m->root.verity.data_block_size / 512);
+        int n = snprintf(params, sizeof(params), "1 %u:%u %u:%u %u %u %" PRIu64 " 1 sha256 %s %s", data.major,
+                         data.minor, hash.major, hash.minor, m->root.verity.data_block_size,
+                         m->root.verity.hash_block_size, m->root.verity.data_blocks, m->root.verity.root_hash,
+                         m->root.verity.salt);
+        if (dm_create("root", "verity", sectors, params, true, &err) < 0)
+                fail(b, "dm-verity for slot %c: %s", b->slot, err.msg);
+        uint64_t bad_at = 0;
+        int r = read_all("/dev/mapper/root", m->root.size, &bad_at);
+        if (r < 0)
+                fail(b, "root of slot %c does not match its manifest: dm-verity read error at byte %" PRIu64 ": %s",
+                     b->slot, bad_at, strerror(-r));
+        /* From now on a corrupted block restarts the machine instead of returning EIO. */
+        snprintf(params + n, sizeof(params) - (size_t)n, " 1 restart_on_corruption");
+        if (dm_create("root", "verity", sectors, params, true, &err) < 0)
+                fail(b, "dm-verity for slot %c: %s", b->slot, err.msg);
+        char table[600];
+        if (dm_table("root", table, sizeof(table), &err) < 0)
+                snprintf(table, sizeof(table), "(%.500s)", err.msg);
+        say("root of slot %c verified: %" PRIu64 " bytes read through dm-verity; dm table root: %s", b->slot,
+            m->root.size, table);
+        mkdir(NEWROOT, 0755);
+        if (mount("/dev/mapper/root", NEWROOT, "squashfs", MS_RDONLY | MS_NODEV, NULL) < 0)
+                fail(b, "cannot mount the squashfs root of slot %c: %s", b->slot, strerror(errno));
+}
+
+static void write_state(boot *b, const char *name, const char *fmt, ...)
+{
+        char path[128], text[300];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        snprintf(path, sizeof(path), STATE_DIR "/%s", name);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+                fail(b, "cannot write %s: %s", path, strerror(errno));
+}
+
+/* Move a mount into the new root; a root without the mount point just loses it. */
+static void move_into_root(boot *b, const char *from, const char *to)
+{
+        struct stat st;
+        if (stat(to, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                say("the root has no %s: %s stays unmounted", to + strlen(NEWROOT), from);
+                umount2(from, MNT_DETACH);
+                return;
+        }
+        if (mount(from, to, NULL, MS_MOVE, NULL) < 0)
+                fail(b, "cannot move %s to %s: %s", from, to, strerror(errno));
+}
+
+static void step_switch(boot *b)
+{
+        mkdir(STATE_DIR, 0755);
+        write_state(b, "slot", "%c\n", b->slot);
+        write_state(b, "version", "%" PRIu64 "\n", b->mf->version);
+        write_state(b, "entry", "%s\n", b->entry);
+        write_state(b, "esp", "%s\n", b->esp.node);
+        if (b->data_mounted)
+                move_into_root(b, DATA_DIR, NEWROOT "/data");
+        move_into_root(b, ESP_DIR, NEWROOT "/efi");
+        move_into_root(b, "/run", NEWROOT "/run");
+        move_into_root(b, "/dev", NEWROOT "/dev");
+        umount2("/proc", MNT_DETACH);
+        umount2("/sys", MNT_DETACH);
+        say("switching to the root of slot %c (version %" PRIu64 ")", b->slot, b->mf->version);
+        execl("/sbin/switch_root", "switch_root", NEWROOT, "/sbin/init", (char *)NULL);
+        say("VERIFY FAILED: cannot run switch_root: %s", strerror(errno));
+        halt_now(true);
+}
+
+int main(void)
+{
+        if (sodium_init() < 0) {
+                say("VERIFY FAILED: libsodium cannot start");
+                halt_now(true);
+        }
+        boot b = {.slot = 'a'};
+        step_esp(&b);
+        step_manifest(&b);
+        step_data(&b);
+        step_rollback(&b);
+        step_verity(&b);
+        step_switch(&b);
+        return 1;
+}

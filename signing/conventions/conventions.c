@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* Boot Loader Specification entry names of the slots and their boot counters. */
+#include "signing/conventions/conventions.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool mk_bls_entry_name(const char *slot, unsigned tries, char *out, size_t size)
+{
+        char counter[16] = "";
+        if (tries)
+                snprintf(counter, sizeof(counter), "+%u", tries);
+        int n = snprintf(out, size, MK_BLS_ENTRY_PREFIX "%s%s" MK_BLS_ENTRY_SUFFIX, slot, counter);
+        return n >= 0 && (size_t)n < size;
+}
+
+/* Digits at *p as a non-negative int; advances *p. -1 when there are none or too many. */
+static int number(const char **p)
+{
+        int v = 0, n = 0;
+        while (**p >= '0' && **p <= '9') {
+                if (++n > 6)
+                        return -1;
+                v = v * 10 + (**p - '0');
+                (*p)++;
+        }
+        return n ? v : -1;
+}
+
+bool mk_bls_entry_parse(const char *name, char *slot, int *left, int *done)
+{
+        const size_t plen = strlen(MK_BLS_ENTRY_PREFIX);
+        if (strncmp(name, MK_BLS_ENTRY_PREFIX, plen) || (name[plen] != 'a' && name[plen] != 'b'))
+                return false;
+        const char *p = name + plen + 1;
+        int l = -1, d = 0;
+        if (*p == '+') {
+                p++;
+                if ((l = number(&p)) < 0)
+                        return false;
+                if (*p == '-') {
+                        p++;
+                        if ((d = number(&p)) < 0)
+                                return false;
+                }
+        }
+        if (strcmp(p, MK_BLS_ENTRY_SUFFIX))
+                return false;
+        *slot = name[plen];
+        *left = l;
+        *done = d;
+        return true;
+}
+
+void mk_bls_entry_bad_name(const char *name, char *out, size_t size)
+{
+        char slot = 'a';
+        int left, done = 0;
+        /* systemd-boot counted this boot already (slot-a+3 -> slot-a+2-1): keep its count. */
+        if (!mk_bls_entry_parse(name, &slot, &left, &done) || done < 1)
+                done = 1;
+        snprintf(out, size, MK_BLS_ENTRY_PREFIX "%c+0-%d" MK_BLS_ENTRY_SUFFIX, slot, done);
+}

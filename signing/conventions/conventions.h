@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The on-disk conventions that the builder and the programs on the device
+ * share: where the boot files of a slot live on the ESP, what the signed
+ * manifests are called, how a Boot Loader Specification entry of a slot is
+ * named and how its boot counter reads. One home for each; builder/ writes
+ * these names and qemu-boot/verifier/ reads them (docs/architecture.md).
+ */
+#ifndef MK_CONVENTIONS_H
+#define MK_CONVENTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The GPT type of an EFI System Partition (UAPI Discoverable Partitions). */
+#define MK_ESP_TYPE_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+/* A detached minisign signature sits beside its file as FILE.minisig. */
+#define MK_SIG_SUFFIX ".minisig"
+
+/* ---- the ESP ---------------------------------------------------------------- */
+
+#define MK_ESP_ENTRIES_DIR "loader/entries" /* Boot Loader Specification type #1 entries */
+#define MK_ESP_LOADER_CONF "loader/loader.conf"
+
+/* Inside the kernel component's tree, and inside a slot's folder on the ESP. */
+#define MK_KERNEL_FILE "vmlinuz"
+#define MK_INITRD_FILE "initrd.img"
+#define MK_MANIFEST_FILE "manifest.yaml"
+#define MK_SERIAL_RECORD "serial.yaml" /* a factory device's signed serial record */
+
+/* A slot's folder on the ESP: printf formats taking the slot letter ('a', 'b'). */
+#define MK_SLOT_DIR_FMT "slot-%c"
+#define MK_SLOT_KERNEL_FMT MK_SLOT_DIR_FMT "/" MK_KERNEL_FILE
+#define MK_SLOT_INITRD_FMT MK_SLOT_DIR_FMT "/" MK_INITRD_FILE
+#define MK_SLOT_MANIFEST_FMT MK_SLOT_DIR_FMT "/" MK_MANIFEST_FILE
+#define MK_SLOT_SERIAL_FMT MK_SLOT_DIR_FMT "/" MK_SERIAL_RECORD
+
+/* ---- beside an image ---------------------------------------------------------- */
+
+/* IMAGE.manifest.yaml (slot a) and IMAGE.manifest-b.yaml (slot b), each signed. */
+#define MK_IMAGE_MANIFEST_A ".manifest.yaml"
+#define MK_IMAGE_MANIFEST_B ".manifest-b.yaml"
+#define MK_IMAGE_MANIFEST(slot_index) ((slot_index) ? MK_IMAGE_MANIFEST_B : MK_IMAGE_MANIFEST_A)
+
+/* ---- Boot Loader Specification entries of the slots ----------------------------- */
+
+/*
+ * The entry file of a slot: "slot-a.conf" (blessed), "slot-a+3.conf" (3 tries
+ * left), "slot-a+2-1.conf" (2 left, 1 done). Slot names are 1 to 16 of a-z 0-9
+ * when the builder writes them; the device's A/B slots are "a" and "b".
+ */
+#define MK_BLS_ENTRY_PREFIX "slot-"
+#define MK_BLS_ENTRY_SUFFIX ".conf"
+
+/*
+ * Writes the entry name of slot with tries boot attempts (0: no counter) into
+ * out ("slot-a+3.conf"). Returns false when it does not fit.
+ */
+bool mk_bls_entry_name(const char *slot, unsigned tries, char *out, size_t size);
+
+/*
+ * Parses an A/B entry name: true and *slot ('a' or 'b'), *left (tries left, -1
+ * when blessed) and *done when name is one; false (outputs untouched) when not.
+ */
+bool mk_bls_entry_parse(const char *name, char *slot, int *left, int *done);
+
+/* The name that marks entry name bad: "slot-a+0-N.conf" (N: the tries done, at least 1). */
+void mk_bls_entry_bad_name(const char *name, char *out, size_t size);
+
+#endif

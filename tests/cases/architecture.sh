@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The shape of the code (docs/architecture.md): the trust core in signing/ is
+# its own library and the programs on the device link only it; every public
+# function carries the mk_ prefix; every folder is in the README's tour; the
+# Makefile never installs on a plain `make` and tracks every header.
+source "$(dirname "$0")/../lib/testlib.sh"
+cd "$SRC"
+# make names targets as `make check` did: relative to the checkout when the build is inside it.
+B="${BUILD#"$SRC"/}"
+CORE="$B/libmkimage-core.a"
+LIB="$B/libmkimage.a"
+
+# mk ARGS...: make from the checkout with this build folder, stdout+stderr to $T/make.
+mk() { make --no-print-directory BUILD="$B" "$@" >"$T/make" 2>&1; }
+
+# The trust core includes nothing outside itself; the verifier nothing of builder/.
+if grep -rln '#include "\(builder\|qemu-boot\)/' signing >"$T/inc"; then
+        fail core-includes-only-core "signing/ includes builder or device code: $(tr '\n' ' ' <"$T/inc")"
+else pass core-includes-only-core; fi
+if grep -rln '#include "builder/' qemu-boot >"$T/inc"; then
+        fail verifier-includes-no-builder "$(tr '\n' ' ' <"$T/inc")"
+else pass verifier-includes-no-builder; fi
+
+# Every mk_ symbol the core uses is defined in the core (libc, libsodium, libyaml do the rest).
+nm -g --defined-only "$CORE" | awk 'NF==3{print $3}' | sort -u >"$T/core-def"
+nm -g --undefined-only "$CORE" | awk '{print $NF}' | grep '^mk_' | sort -u >"$T/core-undef"
+missing="$(comm -23 "$T/core-undef" "$T/core-def" | tr '\n' ' ')"
+if [ -s "$T/core-def" ] && [ -z "$missing" ]; then pass core-closed; else fail core-closed "core needs: ${missing:-no symbols read}"; fi
+# ... and it holds no builder module (the builder's names are not in it).
+if nm -g --defined-only "$LIB" | awk 'NF==3{print $3}' | sort -u | comm -12 - "$T/core-def" | grep -q .; then
+        fail libs-disjoint "a symbol is defined in both libraries"
+else pass libs-disjoint; fi
+
+# The verifier's real link line: its own objects and the core library only.
+if mk -n -W "$CORE" "$B/mkimage-verify"; then
+        line="$(grep -- "-o $B/mkimage-verify " "$T/make")"
+        others="$(tr ' ' '\n' <<<"$line" | grep -E '\.(o|a)$' | grep -v -e "^$B/obj/qemu-boot/verifier/" -e "^$CORE\$" | tr '\n' ' ')"
+        if [ -n "$line" ] && [ -z "$others" ] && grep -q -- "-lsodium -lyaml" <<<"$line"; then
+                pass verifier-links-core-only
+        else fail verifier-links-core-only "link line [$line] extra [$others]"; fi
+else fail verifier-links-core-only "make -n: $(tail -1 "$T/make")"; fi
+
+# The guard: a builder object or the builder library on a device link line stops make.
+for extra in "$B/obj/builder/model/uuid.o" "$LIB"; do
+        name="guard-refuses-$(basename "$extra")"
+        if mk -n DEVICE_LINK_EXTRA="$extra" "$B/mkimage-verify"; then
+                fail "$name" "make accepted $extra on the verifier's link line"
+        elif grep -q "may link only the trust core.*$(basename "$extra")" "$T/make"; then
+                pass "$name"
+        else fail "$name" "$(tail -1 "$T/make")"; fi
+done
+
+# Every global function and variable of both libraries starts with mk_.
+bad="$(nm -g --defined-only "$CORE" "$LIB" | awk 'NF==3{print $3}' | grep -v '^mk_' | sort -u | tr '\n' ' ')"
+if nm -g --defined-only "$LIB" | grep -q ' T mk_'; then
+        if [ -z "$bad" ]; then pass public-names-prefixed; else fail public-names-prefixed "$bad"; fi
+else fail public-names-prefixed "no symbols read from $LIB"; fi
+
+# Code lives in folders that name its part; the README's tour lists each one.
+flat="$(find signing builder qemu-boot -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' \) | tr '\n' ' ')"
+if [ -z "$flat" ]; then pass no-flat-sources; else fail no-flat-sources "$flat"; fi
+untoured=""
+for d in $(find signing builder qemu-boot -mindepth 1 -maxdepth 1 -type d | sort); do
+        grep -q "\`$d/\`" README.md || untoured="$untoured $d/"
+done
+if [ -z "$untoured" ]; then pass readme-tour-lists-folders; else fail readme-tour-lists-folders "missing:$untoured"; fi
+
+# Plain `make` never installs: with a library missing it names `make deps` and builds nothing.
+if make --no-print-directory BUILD="$T/b" PKGS="mkimage-no-such-lib" all >"$T/make" 2>&1; then
+        fail make-names-deps "make succeeded without its libraries"
+elif grep -q "run 'make deps' as root" "$T/make" && ! grep -q 'make deps: installing' "$T/make" && [ -z "$(find "$T/b" -name '*.o' 2>/dev/null)" ]; then
+        pass make-names-deps
+else fail make-names-deps "$(cat "$T/make")"; fi
+
+# Header and source dependencies: a change rebuilds what uses it (make -n -W: nothing is touched).
+dep() { # NAME CHANGED TARGET WANT
+        if mk -n -W "$2" "$3" && grep -q -- "$4" "$T/make"; then pass "$1"; else fail "$1" "make -n -W $2 $3: $(head -3 "$T/make")"; fi
+}
+dep deps-unit-on-check-h tests/lib/check.h "$B/tests/test-model" "-o $B/tests/test-model "
+dep deps-asan-unit-on-check-h tests/lib/check.h "$B/asan/tests/test-model" "-o $B/asan/tests/test-model "
+dep deps-verifier-on-entries qemu-boot/verifier/entries.c "$B/mkimage-verify" "-o $B/mkimage-verify "
+dep deps-verifier-on-conventions signing/conventions/conventions.h "$B/mkimage-verify" "-c qemu-boot/verifier/verify.c"
+dep deps-mkimage-on-header builder/model/model.h "$B/mkimage" "-c builder/model/model.c"
+if [ -x "$B/fuzz/fuzz-model" ]; then
+        dep deps-fuzzer-on-fuzz-h tests/fuzz/fuzz.h "$B/fuzz/fuzz-model" "-o $B/fuzz/fuzz-model "
+fi
