@@ -31,8 +31,6 @@
 #include "builder/model/uuid.h"
 #include "builder/image/verity.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(fstree *, mk_fstree_free)
-
 #define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)
 #define MAX_SLOTS 2
 

@@ -12,8 +12,6 @@
 #include "builder/build/build-data.h"
 #include "builder/tree/tree-source.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(fstree *, mk_fstree_free)
-
 /* Load one input into tree, leaving out skip[] (paths without the leading '/'). */
 static int load_input(mk_input *in, fstree *tree, const char *const *skip, size_t nskip, mk_error *err)
 {

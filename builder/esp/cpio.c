@@ -14,7 +14,6 @@
 
 #define ORIGIN "initrd appendix"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(fstree *, mk_fstree_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free)
 

@@ -58,8 +58,6 @@
 #define AHEAD_MAX 32
 #define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(mk_manifest *, mk_manifest_free)
-
 typedef struct fctx {
         const mk_factory_opts *o;
         mk_model *m;

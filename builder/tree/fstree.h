@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "signing/base/error.h"
+#include "signing/base/macro.h"
 
 #define FSTREE_NAME_MAX 255     /* bytes in one path component */
 #define FSTREE_PATH_MAX 4095    /* bytes in a whole path */
@@ -88,6 +89,7 @@ fs_source *mk_fs_source_memory(void);
 int mk_fstree_new(const char *origin, fstree **ret) __attribute__((warn_unused_result));
 /* Frees the tree and drops its source references (NULL allowed); returns NULL. */
 fstree *mk_fstree_free(fstree *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(fstree *, mk_fstree_free)
 
 const char *mk_fstree_origin(const fstree *t);
 fsnode *mk_fstree_root(fstree *t);

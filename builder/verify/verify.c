@@ -47,8 +47,6 @@ mk_verify_report *mk_verify_report_free(mk_verify_report *r)
         return NULL;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(mk_manifest *, mk_manifest_free)
-
 static int vitem_set(vctx *v, size_t idx, mk_check_status st, const char *fmt, va_list ap)
 {
         mk_check_item *it = &v->rep->items[idx];

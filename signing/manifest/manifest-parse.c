@@ -39,9 +39,6 @@ mk_manifest *mk_manifest_free(mk_manifest *m)
         return NULL;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(mk_manifest *, mk_manifest_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(ydoc *, mk_ydoc_free)
-
 static int copy_str(const char *s, char **ret, mk_error *err)
 {
         if (!(*ret = strdup(s)))

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "signing/base/error.h"
+#include "signing/base/macro.h"
 
 #define MK_MANIFEST_FORMAT 1
 #define MK_MANIFEST_MAX (1u << 20) /* bytes; larger manifests are refused */
@@ -72,5 +73,6 @@ int mk_manifest_parse(const char *name, const void *buf, size_t len, mk_manifest
 
 /* Frees everything m owns, and m. NULL allowed; returns NULL. */
 mk_manifest *mk_manifest_free(mk_manifest *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(mk_manifest *, mk_manifest_free)
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "signing/base/error.h"
+#include "signing/base/macro.h"
 
 #define YDOC_MAX_INPUT (4u << 20)
 #define YDOC_MAX_DEPTH 32
@@ -58,6 +59,7 @@ int mk_ydoc_load_buffer(const char *name, const void *buf, size_t len, ydoc **re
 
 /* Frees doc (NULL allowed); returns NULL. */
 ydoc *mk_ydoc_free(ydoc *doc);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ydoc *, mk_ydoc_free)
 
 /* Mapping lookup (NULL if absent or map is not a mapping). */
 const ynode *mk_ynode_get(const ynode *map, const char *key);
