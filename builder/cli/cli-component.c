@@ -11,6 +11,7 @@
 #include "builder/cli/cli.h"
 #include "builder/component/component.h"
 #include "builder/squashfs/sqfs-write.h"
+#include "builder/squashfs/sqfs-compressor.h"
 
 const char cli_component_help[] = "Usage: mkimage component pack SRC -o NAME.comp [--meta component.yaml] [OPTIONS]\n"
                                   "       mkimage component show NAME.comp [--list]\n\n"
@@ -94,9 +95,9 @@ static int pack(int argc, char **argv)
                         cli_verbose = 1;
                         break;
                 case 'c':
-                        if (mk_sqwrite_compressor_from_name(optarg, &o.sq.compressor) < 0)
+                        if (mk_sqfs_compressor_from_name(optarg, &o.sq.compressor) < 0)
                                 return cli_usage("component pack", "unknown compressor '%s' (use one of %s)", optarg,
-                                                 mk_sqwrite_compressor_names());
+                                                 mk_sqfs_compressor_names());
                         break;
                 case 'l':
                         if (parse_u32(optarg, 99, &v) < 0 || v == 0)

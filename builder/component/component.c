@@ -136,6 +136,17 @@ static int build_tree(const char *src, const component_pack_opts *o, fstree **re
         return 0;
 }
 
+/* A cached pack is usable when it opens as a component. */
+static int cached_pack_opens(const char *path)
+{
+        component *c = NULL;
+        mk_error e = {0};
+        int r = mk_component_open(path, &c, &e);
+        if (r >= 0)
+                mk_component_close(c);
+        return r;
+}
+
 int mk_component_pack(const char *src, const char *out, component_pack_opts *o, component_meta **ret_meta,
                       mk_error *err)
 {
@@ -152,7 +163,7 @@ int mk_component_pack(const char *src, const char *out, component_pack_opts *o, 
         char key[65] = "";
         o->cache_hit = false;
         if (o->cache_dir && (r = mk_pack_key(t, &o->sq, key, err)) >= 0 &&
-            (r = mk_pack_cache_get(o->cache_dir, key, out, err)) > 0)
+            (r = mk_pack_cache_get(o->cache_dir, key, cached_pack_opens, out, err)) > 0)
                 o->cache_hit = true;
         if (r < 0 || o->cache_hit) {
                 mk_fstree_free(t);

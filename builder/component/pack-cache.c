@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/component/component.h"
 #include "builder/image/digest.h"
 #include "signing/base/fileio.h"
 #include "signing/base/macro.h"
@@ -136,19 +135,16 @@ static int copy_file(const char *from, const char *to, mk_error *err)
         return mk_output_commit(o, err);
 }
 
-int mk_pack_cache_get(const char *dir, const char *key, const char *out, mk_error *err)
+int mk_pack_cache_get(const char *dir, const char *key, mk_pack_cache_valid valid, const char *out, mk_error *err)
 {
         char path[4200];
         snprintf(path, sizeof(path), "%s/%s.comp", dir, key);
         if (access(path, R_OK) < 0)
                 return 0;
-        component *c = NULL;
-        mk_error e = {0};
-        if (mk_component_open(path, &c, &e) < 0) {
+        if (valid(path) < 0) {
                 unlink(path); /* damaged: pack again */
                 return 0;
         }
-        mk_component_close(c);
         int r = copy_file(path, out, err);
         return r < 0 ? r : 1;
 }

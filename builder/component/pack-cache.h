@@ -19,11 +19,14 @@
 
 int mk_pack_key(fstree *t, const sqwrite_opts *o, char hex[65], mk_error *err) __attribute__((warn_unused_result));
 
+/* Whether a cached file is usable (0) or damaged (<0); the caller's check. */
+typedef int (*mk_pack_cache_valid)(const char *path);
+
 /*
- * Copy dir/KEY.comp to out (atomically) when it is there and opens as a
- * component: 1. Not there (or unusable: it is removed): 0. Errors: -errno.
+ * Copy dir/KEY.comp to out (atomically) when it is there and valid(path)
+ * accepts it: 1. Not there (or unusable: it is removed): 0. Errors: -errno.
  */
-int mk_pack_cache_get(const char *dir, const char *key, const char *out, mk_error *err)
+int mk_pack_cache_get(const char *dir, const char *key, mk_pack_cache_valid valid, const char *out, mk_error *err)
         __attribute__((warn_unused_result));
 
 /* Store the packed file as dir/KEY.comp (atomically; dir is created). */

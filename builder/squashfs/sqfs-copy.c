@@ -12,7 +12,7 @@
 
 #include "signing/base/macro.h"
 #include "builder/squashfs/sqfs-file.h"
-#include "builder/squashfs/sqfs-write.h"
+#include "builder/squashfs/sqfs-compressor.h"
 
 #define SIZE_MASK 0x00FFFFFFu
 #define UNCOMPRESSED (1u << 24)
@@ -53,7 +53,7 @@ static uint16_t effort_flags(uint16_t id)
 
 static void describe(const sqfs_compressor_config_t *c, char *buf, size_t len)
 {
-        const char *name = mk_sqwrite_compressor_name(c->id);
+        const char *name = mk_sqfs_compressor_name(c->id);
         if (c->id == SQFS_COMP_LZ4)
                 snprintf(buf, len, "%s, %u KiB", name, c->block_size >> 10);
         else
@@ -66,7 +66,7 @@ bool mk_sqcopy_compatible(const sqfs_compressor_config_t *s, const sqfs_compress
         if (!why)
                 why = tmp, len = sizeof tmp;
         if (s->id != d->id) {
-                snprintf(why, len, "%s vs %s", mk_sqwrite_compressor_name(s->id), mk_sqwrite_compressor_name(d->id));
+                snprintf(why, len, "%s vs %s", mk_sqfs_compressor_name(s->id), mk_sqfs_compressor_name(d->id));
                 return false;
         }
         if (s->block_size != d->block_size) {
@@ -75,7 +75,7 @@ bool mk_sqcopy_compatible(const sqfs_compressor_config_t *s, const sqfs_compress
         }
         uint16_t ignore = SQFS_COMP_FLAG_GENERIC_ALL | effort_flags(s->id);
         if ((s->flags & ~ignore) != (d->flags & ~ignore) || memcmp(&s->opt, &d->opt, sizeof(s->opt))) {
-                snprintf(why, len, "%s options differ from the root's", mk_sqwrite_compressor_name(s->id));
+                snprintf(why, len, "%s options differ from the root's", mk_sqfs_compressor_name(s->id));
                 return false;
         }
         char a[64];

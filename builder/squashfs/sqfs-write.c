@@ -27,37 +27,10 @@
 #include <sqfs/xattr_writer.h>
 
 #include "signing/base/macro.h"
+#include "builder/squashfs/sqfs-compressor.h"
 #include "builder/squashfs/sqfs-copy.h"
 #include "builder/squashfs/sqfs-file.h"
 #include "builder/squashfs/sqfs-read.h"
-
-static const struct {
-        const char *name;
-        int id, min, max;
-} compressors[] = {
-        {"zstd", SQFS_COMP_ZSTD, SQFS_ZSTD_MIN_LEVEL, SQFS_ZSTD_MAX_LEVEL},
-        {"xz", SQFS_COMP_XZ, SQFS_XZ_MIN_LEVEL, SQFS_XZ_MAX_LEVEL},
-        {"gzip", SQFS_COMP_GZIP, SQFS_GZIP_MIN_LEVEL, SQFS_GZIP_MAX_LEVEL},
-        {"lz4", SQFS_COMP_LZ4, 0, 0},
-};
-
-int mk_sqwrite_compressor_from_name(const char *name, int *ret)
-{
-        for (size_t i = 0; i < ELEMENTSOF(compressors); i++)
-                if (!strcmp(name, compressors[i].name)) {
-                        *ret = compressors[i].id;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-const char *mk_sqwrite_compressor_name(int id)
-{
-        for (size_t i = 0; i < ELEMENTSOF(compressors); i++)
-                if (compressors[i].id == id)
-                        return compressors[i].name;
-        return "unknown";
-}
 
 int mk_sqwrite_compressor_config(const sqwrite_opts *o, sqfs_compressor_config_t *ret)
 {
@@ -73,26 +46,18 @@ int mk_sqwrite_compressor_config(const sqwrite_opts *o, sqfs_compressor_config_t
         return 0;
 }
 
-const char *mk_sqwrite_compressor_names(void)
-{
-        return "zstd, xz, gzip, lz4";
-}
-
 int mk_sqwrite_check_opts(const sqwrite_opts *o, mk_error *err)
 {
-        int id = o->compressor ? o->compressor : SQFS_COMP_ZSTD;
-        size_t i = 0;
-        while (i < ELEMENTSOF(compressors) && compressors[i].id != id)
-                i++;
-        if (i == ELEMENTSOF(compressors))
+        int id = o->compressor ? o->compressor : SQFS_COMP_ZSTD, min, max;
+        if (mk_sqfs_compressor_levels(id, &min, &max) < 0)
                 return mk_error_set(err, EINVAL, "compressor %d is not supported (use one of %s)", id,
-                                    mk_sqwrite_compressor_names());
-        if (o->level && (o->level < compressors[i].min || o->level > compressors[i].max)) {
-                if (!compressors[i].max)
+                                    mk_sqfs_compressor_names());
+        if (o->level && (o->level < min || o->level > max)) {
+                if (!max)
                         return mk_error_set(err, EINVAL, "compressor %s takes no level (drop the level option)",
-                                            compressors[i].name);
+                                            mk_sqfs_compressor_name(id));
                 return mk_error_set(err, EINVAL, "compression level %d is out of range for %s (use %d..%d)", o->level,
-                                    compressors[i].name, compressors[i].min, compressors[i].max);
+                                    mk_sqfs_compressor_name(id), min, max);
         }
         uint32_t bs = o->block_size ? o->block_size : SQFS_DEFAULT_BLOCK_SIZE;
         if (bs < SQFS_MIN_BLOCK_SIZE || bs > SQFS_MAX_BLOCK_SIZE || (bs & (bs - 1)))

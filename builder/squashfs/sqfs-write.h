@@ -40,18 +40,12 @@ typedef struct sqwrite_stats {
         uint64_t copied_bytes; /* their stored bytes, data and fragment blocks, before deduplication */
 } sqwrite_stats;
 
-/* "zstd", "xz", "gzip", "lz4" -> SQFS_COMP_* id; -EINVAL for anything else. */
-int mk_sqwrite_compressor_from_name(const char *name, int *ret) __attribute__((warn_unused_result));
-/* SQFS_COMP_* id -> "zstd", ...; "unknown" for others. */
-const char *mk_sqwrite_compressor_name(int id);
 /*
  * The compressor configuration opts describe (defaults filled in), as the
  * image's options block will record it. Assumes mk_sqwrite_check_opts passed.
  */
 int mk_sqwrite_compressor_config(const sqwrite_opts *opts, sqfs_compressor_config_t *ret)
         __attribute__((warn_unused_result));
-/* The names mk_sqwrite_compressor_from_name accepts, for messages: "zstd, xz, gzip, lz4". */
-const char *mk_sqwrite_compressor_names(void);
 
 /*
  * Check opts (compressor, level, block size) without writing anything;

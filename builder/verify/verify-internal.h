@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by verify.c (manifests, report), verify-slot.c and verify-tree.c. */
+/* Shared by verify.c (manifests), verify-report.c (the report), verify-esp.c, verify-slot.c and verify-tree.c. */
 #ifndef MK_VERIFY_INTERNAL_H
 #define MK_VERIFY_INTERNAL_H
 
@@ -26,6 +26,10 @@ typedef struct vctx {
 /* Mark item idx FAILED with a formatted reason; a first failure is kept.
  * Returns 0, or -ENOMEM. */
 int mk_vitem_fail(vctx *v, size_t idx, const char *fmt, ...) __attribute__((format(printf, 3, 4)))
+__attribute__((warn_unused_result));
+
+/* Mark item idx SKIPPED with a formatted reason (unless it failed already). Returns 0, or -ENOMEM. */
+int mk_vitem_skip(vctx *v, size_t idx, const char *fmt, ...) __attribute__((format(printf, 3, 4)))
 __attribute__((warn_unused_result));
 
 /* Mark item idx checked (OK unless it fails). */

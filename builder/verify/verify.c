@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,70 +19,6 @@
 #include "builder/verify/verify-internal.h"
 
 static const char *const manifest_suffix[VITEM_MANIFESTS] = {MK_IMAGE_MANIFEST_A, MK_IMAGE_MANIFEST_B};
-
-const char *mk_check_status_str(mk_check_status s)
-{
-        switch (s) {
-        case MK_CHECK_OK:
-                return "ok";
-        case MK_CHECK_FAILED:
-                return "failed";
-        case MK_CHECK_SKIPPED:
-                return "skipped";
-        }
-        return "?";
-}
-
-mk_verify_report *mk_verify_report_free(mk_verify_report *r)
-{
-        if (!r)
-                return NULL;
-        for (size_t i = 0; i < r->n_items; i++) {
-                free(r->items[i].name);
-                free(r->items[i].reason);
-        }
-        free(r->items);
-        free(r);
-        return NULL;
-}
-
-static int vitem_set(vctx *v, size_t idx, mk_check_status st, const char *fmt, va_list ap)
-{
-        mk_check_item *it = &v->rep->items[idx];
-        v->seen[idx] = true;
-        if (it->status == MK_CHECK_FAILED)
-                return 0;
-        char *reason;
-        if (vasprintf(&reason, fmt, ap) < 0)
-                return -ENOMEM;
-        free(it->reason);
-        it->reason = reason;
-        it->status = st;
-        return 0;
-}
-
-int mk_vitem_fail(vctx *v, size_t idx, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vitem_set(v, idx, MK_CHECK_FAILED, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
-static int __attribute__((format(printf, 3, 4))) vitem_skip(vctx *v, size_t idx, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vitem_set(v, idx, MK_CHECK_SKIPPED, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
-void mk_vitem_seen(vctx *v, size_t idx)
-{
-        v->seen[idx] = true;
-}
 
 /* True when the GPT has a partition called "root-<slot>" holding anything. */
 static bool slot_populated(const vctx *v, const char *const *content, char slot)
@@ -110,7 +45,7 @@ static int load_manifest(vctx *v, unsigned s, const mk_pubkey *key, bool require
         mk_error e = {0};
         int r = mk_read_file(path, MK_MANIFEST_MAX, &buf, &len, &e);
         if (r == -ENOENT && !required)
-                return vitem_skip(v, s, "not present (the image has no populated slot %c)", slot);
+                return mk_vitem_skip(v, s, "not present (the image has no populated slot %c)", slot);
         if (r == -ENOENT)
                 return mk_vitem_fail(v, s,
                                      "missing: slot %c's manifest %s does not exist (put it beside the image, "
@@ -205,9 +140,9 @@ static int run(vctx *v, const mk_pubkey *key, mk_error *err)
                 if (v->seen[VITEM_PART(i)])
                         continue;
                 r = !strcmp(content[i], "empty")
-                            ? vitem_skip(v, VITEM_PART(i), "not checked (no content yet)")
-                            : vitem_skip(v, VITEM_PART(i), "not checked (holds %s; no valid manifest covers it)",
-                                         content[i]);
+                            ? mk_vitem_skip(v, VITEM_PART(i), "not checked (no content yet)")
+                            : mk_vitem_skip(v, VITEM_PART(i), "not checked (holds %s; no valid manifest covers it)",
+                                            content[i]);
                 if (r < 0)
                         return mk_error_set(err, ENOMEM, "out of memory");
         }

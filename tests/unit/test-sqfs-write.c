@@ -15,6 +15,7 @@
 #include "builder/squashfs/sqfs-file.h"
 #include "builder/squashfs/sqfs-read.h"
 #include "builder/squashfs/sqfs-write.h"
+#include "builder/squashfs/sqfs-compressor.h"
 
 #define SLOT (3u << 20) /* where the image starts inside the "disk" */
 
@@ -264,8 +265,8 @@ static void test_errors(void)
         CHECK_STREQ(err.msg, "block size 100000 is invalid (use a power of two from 4096 to 1048576)");
         mk_error_clear(&err);
         int id = 0;
-        CHECK(mk_sqwrite_compressor_from_name("xz", &id) == 0 && id == SQFS_COMP_XZ);
-        CHECK(mk_sqwrite_compressor_from_name("lzo", &id) == -EINVAL);
+        CHECK(mk_sqfs_compressor_from_name("xz", &id) == 0 && id == SQFS_COMP_XZ);
+        CHECK(mk_sqfs_compressor_from_name("lzo", &id) == -EINVAL);
 
         /* A region too small for the image. */
         fstree *t = sample_tree();
@@ -309,7 +310,7 @@ static void test_other_compressors(void)
                 sqfs_file_t *f = NULL;
                 mk_error err = {0};
                 sqwrite_opts o = {.workers = 2, .block_size = 65536};
-                CHECK(mk_sqwrite_compressor_from_name(names[i], &o.compressor) == 0);
+                CHECK(mk_sqfs_compressor_from_name(names[i], &o.compressor) == 0);
                 CHECK(mk_sqfile_open_fd(fd, "c.img", 0, 0, SQFILE_WRITE, &f, &err) == 0);
                 sqwrite_stats s;
                 CHECK(mk_sqwrite_tree(t, f, &o, &s, &err) == 0);

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* The report of `verify`: one item per manifest and partition, and its verdicts. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "builder/verify/verify-internal.h"
+
+const char *mk_check_status_str(mk_check_status s)
+{
+        switch (s) {
+        case MK_CHECK_OK:
+                return "ok";
+        case MK_CHECK_FAILED:
+                return "failed";
+        case MK_CHECK_SKIPPED:
+                return "skipped";
+        }
+        return "?";
+}
+
+mk_verify_report *mk_verify_report_free(mk_verify_report *r)
+{
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_items; i++) {
+                free(r->items[i].name);
+                free(r->items[i].reason);
+        }
+        free(r->items);
+        free(r);
+        return NULL;
+}
+
+static int vitem_set(vctx *v, size_t idx, mk_check_status st, const char *fmt, va_list ap)
+{
+        mk_check_item *it = &v->rep->items[idx];
+        v->seen[idx] = true;
+        if (it->status == MK_CHECK_FAILED)
+                return 0;
+        char *reason;
+        if (vasprintf(&reason, fmt, ap) < 0)
+                return -ENOMEM;
+        free(it->reason);
+        it->reason = reason;
+        it->status = st;
+        return 0;
+}
+
+int mk_vitem_fail(vctx *v, size_t idx, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vitem_set(v, idx, MK_CHECK_FAILED, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int mk_vitem_skip(vctx *v, size_t idx, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vitem_set(v, idx, MK_CHECK_SKIPPED, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+void mk_vitem_seen(vctx *v, size_t idx)
+{
+        v->seen[idx] = true;
+}
