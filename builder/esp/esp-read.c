@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -87,19 +88,64 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char ***ret_names, mk_error *err)
+/* `mdir -b` of the ESP folder dir into *ret (one "::/DIR/NAME" per line, folders end in '/'). */
+static int list_raw(const char *image_path, uint64_t offset, const char *dir, char *ctx, size_t ctx_size, char **ret,
+                    size_t *ret_len, mk_error *err)
 {
-        char ctx[4400], target[4200];
+        char target[4200];
         esp_mtools t;
-        int r = esp_prepare(image_path, offset, dir, ctx, sizeof(ctx), target, &t, err);
+        int r = esp_prepare(image_path, offset, dir, ctx, ctx_size, target, &t, err);
         if (r < 0)
                 return r;
         /* -b: bare output, one "::/DIR/NAME" per line, no "." and "..". */
         const char *argv[] = {"mdir", "-b", "-i", t.spec, target, NULL};
+        return run_capture(argv, ctx, &t, 1u << 20, ret, ret_len, err);
+}
+
+/*
+ * Whether the folder dir is on the ESP, read from its parent's listing (not
+ * from a tool's message): 1 yes, 0 no, -1 cannot tell (the root itself does
+ * not list, or a parent is there but does not list).
+ */
+static int dir_exists(const char *image_path, uint64_t offset, const char *dir)
+{
+        while (*dir == '/')
+                dir++;
+        if (!*dir)
+                return -1;
+        char parent[4096], ctx[4400], want[4200];
+        snprintf(parent, sizeof(parent), "%s", dir);
+        char *slash = strrchr(parent, '/');
+        if (slash)
+                *slash = '\0';
+        else
+                parent[0] = '\0';
         _cleanup_free_ char *text = NULL;
         size_t len;
-        if ((r = run_capture(argv, ctx, &t, 1u << 20, &text, &len, err)) < 0)
+        mk_error e = {0};
+        if (list_raw(image_path, offset, parent, ctx, sizeof(ctx), &text, &len, &e) < 0)
+                return *parent && dir_exists(image_path, offset, parent) == 0 ? 0 : -1;
+        snprintf(want, sizeof(want), "::/%s/", dir);
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                if (!strcasecmp(line, want)) /* FAT names compare without case */
+                        return 1;
+        return 0;
+}
+
+int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char ***ret_names, mk_error *err)
+{
+        char ctx[4400];
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        mk_error e = {0};
+        int r = list_raw(image_path, offset, dir, ctx, sizeof(ctx), &text, &len, &e);
+        if (r < 0) {
+                if (dir_exists(image_path, offset, dir) == 0)
+                        return mk_error_set(err, ENOENT, "%s: no such folder on the ESP", ctx);
+                if (err && !err->code)
+                        *err = e;
                 return r;
+        }
         size_t n = 0;
         for (size_t i = 0; i < len; i++)
                 n += text[i] == '\n';

@@ -112,8 +112,8 @@ int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, s
 /*
  * The names (no directory part) in the ESP directory dir ("loader/entries"),
  * sorted (strcmp). *ret_names is a malloc'd NULL-terminated array of
- * malloc'd strings (free with mk_esp_names_free); a missing directory is an
- * error (-EIO).
+ * malloc'd strings (free with mk_esp_names_free). A missing directory is
+ * -ENOENT ("no such folder"); any other failure -EIO or -errno.
  */
 int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char ***ret_names, mk_error *err)
         __attribute__((warn_unused_result));

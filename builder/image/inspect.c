@@ -81,9 +81,9 @@ static void read_entries(const char *path, mk_inspect *in)
         uint64_t off = in->gpt->parts[in->esp].start;
         char **names = NULL;
         mk_error e = {0};
-        if (mk_esp_list(path, off, MK_ESP_ENTRIES_DIR, &names, &e) < 0) {
-                /* mtools says "File ... not found" for a missing folder: an ESP without entries. */
-                if (!strstr(e.msg, "not found"))
+        int r = mk_esp_list(path, off, MK_ESP_ENTRIES_DIR, &names, &e);
+        if (r < 0) {
+                if (r != -ENOENT) /* no folder: an ESP without entries */
                         in->esp_note = strdup(e.msg);
                 return;
         }

@@ -313,6 +313,28 @@ static void test_esp_ok(void)
         CHECK(mk_esp_volume_id("example", "demo") != mk_esp_volume_id("example", "other"));
 }
 
+/* Listing a folder: its names; a folder that is not there is -ENOENT, told apart without a tool's message. */
+static void test_esp_list(void)
+{
+        scratch_image(40 * MIB);
+        const mk_esp_file f[] = {{.esp_path = "loader/loader.conf", .data = "timeout 0\n", .size = 10},
+                                 {.esp_path = "loader/entries/slot-a.conf", .data = "title a\n", .size = 8}};
+        CHECK_STREQ(esp_err(0, 34 * MIB, f, ELEMENTSOF(f), NULL), "");
+        char **names = NULL;
+        mk_error err = {0};
+        CHECK(mk_esp_list(scratch, MIB, "loader/entries", &names, &err) == 0);
+        CHECK(names && names[0] && !strcmp(names[0], "slot-a.conf") && !names[1]);
+        names = mk_esp_names_free(names);
+        CHECK(mk_esp_list(scratch, MIB, "loader/nope", &names, &err) == -ENOENT);
+        CHECK(strstr(err.msg, "no such folder on the ESP") != NULL);
+        mk_error_clear(&err);
+        CHECK(mk_esp_list(scratch, MIB, "nope/deeper", &names, &err) == -ENOENT);
+        mk_error_clear(&err);
+        /* Not a FAT file system at all: an error, but not "missing". */
+        CHECK(mk_esp_list(scratch, 0, "loader/entries", &names, &err) < 0);
+        CHECK(err.code != ENOENT);
+}
+
 static void test_esp_errors(void)
 {
         scratch_image(40 * MIB);
@@ -532,6 +554,7 @@ int main(int argc, char **argv)
         RUN(test_cpio_errors);
         RUN(test_spawn);
         RUN(test_esp_ok);
+        RUN(test_esp_list);
         RUN(test_esp_errors);
         return check_exit();
 }
