@@ -203,7 +203,8 @@ static int add_entry(esp_content *c, const mk_boot_stage *s, const mk_model *m, 
 }
 
 int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, const char *image_path,
-                  const mk_boot_slot *slots, size_t n_slots, uint64_t sde, bool serial_room, mk_error *err)
+                  const char *image_name, const mk_boot_slot *slots, size_t n_slots, uint64_t sde, bool serial_room,
+                  mk_error *err)
 {
         static const char placeholder[MK_SERIAL_RESERVE];
         if (!s->esp)
@@ -245,8 +246,10 @@ int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l,
                 if (!c.owned[i])
                         r = mk_error_set(err, ENOMEM, "out of memory");
         if (r >= 0) {
-                mk_esp_opts eo = {
-                        .label = "ESP", .volume_id = mk_esp_volume_id(m->brand, m->model), .source_date_epoch = sde};
+                mk_esp_opts eo = {.label = "ESP",
+                                  .volume_id = mk_esp_volume_id(m->brand, m->model),
+                                  .source_date_epoch = sde,
+                                  .name = image_name};
                 r = mk_esp_write(image_path, s->esp->start, s->esp->length, c.files, c.n, &eo, err);
         }
         content_done(&c);

@@ -56,14 +56,15 @@ typedef struct mk_boot_slot {
 #define MK_SERIAL_RESERVE 4096u
 
 /*
- * Write the ESP into the image file (planned offset and size of s->esp).
+ * Write the ESP into the image file (planned offset and size of s->esp);
+ * messages call it image_name (NULL: image_path).
  * serial_room: also put MK_SERIAL_RESERVE-byte placeholders of
  * MK_SERIAL_RECORD (signing/conventions/) and its signature into each slot's folder (a
  * factory template: each device's record is written over them in place).
  */
 int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, const char *image_path,
-                  const mk_boot_slot *slots, size_t n_slots, uint64_t source_date_epoch, bool serial_room,
-                  mk_error *err) __attribute__((warn_unused_result));
+                  const char *image_name, const mk_boot_slot *slots, size_t n_slots, uint64_t source_date_epoch,
+                  bool serial_room, mk_error *err) __attribute__((warn_unused_result));
 
 void mk_boot_stage_done(mk_boot_stage *s);
 

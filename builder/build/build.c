@@ -3,6 +3,7 @@
 #include "signing/conventions/conventions.h"
 #include "builder/build/build-boot.h"
 #include "builder/build/build-data.h"
+#include "builder/build/build-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,33 +32,6 @@
 #include "builder/model/uuid.h"
 #include "builder/image/verity.h"
 
-#define logf_(o, ...) mk_callback_printf((o)->log, (o)->userdata, __VA_ARGS__)
-#define MAX_SLOTS 2
-
-/* Everything one build holds; freed by build_done(). */
-typedef struct build {
-        const mk_build_opts *o;
-        mk_model *m;
-        mk_layout *l;
-        mk_inputs *inputs;
-        mk_seckey *key;
-        const char *out_path;
-        char def_out[256];
-        mk_output *img;
-        mk_output *key_out;
-        mk_data_stage data;
-        mk_boot_stage boot;
-        char *mf_text[MAX_SLOTS][2]; /* per slot: signed manifest and signature, for the ESP */
-        int lock_fd;
-        mk_output *mf_out[MAX_SLOTS][2]; /* per slot: manifest, signature */
-        unsigned jobs;
-        uint64_t root_size; /* padded squashfs bytes */
-        char root_sha256[65];
-        mk_verity verity[MAX_SLOTS];
-        bool populated[MAX_SLOTS];
-        char comp_sha[64][65];
-} build;
-
 static void build_done(build *b)
 {
         for (size_t s = 0; s < MAX_SLOTS; s++)
@@ -78,7 +52,7 @@ static void build_done(build *b)
         mk_model_free(b->m);
 }
 
-static void stage(const mk_build_opts *o, const char *name)
+void mk_build_stage(const mk_build_opts *o, const char *name)
 {
         if (o->stage)
                 o->stage(o->userdata, name);
@@ -279,7 +253,7 @@ static int write_slots(build *b, mk_error *err)
         const mk_partition *rb = mk_layout_find(b->l, MK_ROLE_ROOT, 'b');
         b->populated[0] = true;
         b->populated[1] = rb && rb->content == MK_SLOT_COPY;
-        stage(b->o, "verity");
+        mk_build_stage(b->o, "verity");
         side_job jobs[2] = {
                 {.fd = fd, .name = b->out_path, .from = ra->start, .len = b->root_size, .sha_hex = b->root_sha256},
                 {.fd = fd, .name = b->out_path, .from = ra->start, .to = rb ? rb->start : 0, .len = b->root_size},
@@ -328,94 +302,6 @@ static void start_writeback(int fd, uint64_t off, uint64_t len)
         (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
 }
 
-static int open_manifest_outputs(build *b, size_t s, mk_error *err)
-{
-        char path[4200];
-        int r;
-        snprintf(path, sizeof(path), "%s.manifest%s.yaml", b->out_path, s ? "-b" : "");
-        if ((r = mk_output_open(path, &b->mf_out[s][0], err)) < 0)
-                return r;
-        snprintf(path, sizeof(path), "%s%s" MK_SIG_SUFFIX, b->out_path, MK_IMAGE_MANIFEST(s));
-        return mk_output_open(path, &b->mf_out[s][1], err);
-}
-
-static int write_all(int fd, const char *name, const char *data, size_t len, mk_error *err)
-{
-        while (len) {
-                ssize_t k = write(fd, data, len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return mk_error_set(err, errno, "%s: cannot write: %s", name, strerror(errno));
-                data += k;
-                len -= (size_t)k;
-        }
-        return 0;
-}
-
-static void fill_manifest(build *b, size_t s, mk_manifest *mf)
-{
-        char slot = (char)('a' + s);
-        const mk_partition *root = mk_layout_find(b->l, MK_ROLE_ROOT, slot);
-        const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot);
-        *mf = (mk_manifest){
-                .model = (char *)b->m->model, .brand = (char *)b->m->brand, .version = b->m->version, .slot = slot};
-        time_t t = (time_t)b->o->source_date_epoch;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(mf->created, sizeof(mf->created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        mf->root.partition = (char *)root->name;
-        memcpy(mf->root.partuuid, root->uuid, 37);
-        mf->root.size = b->root_size;
-        memcpy(mf->root.sha256, b->root_sha256, 65);
-        mf->root.verity.partition = (char *)hash->name;
-        memcpy(mf->root.verity.partuuid, hash->uuid, 37);
-        mf->root.verity.data_block_size = mf->root.verity.hash_block_size = MK_VERITY_BLOCK;
-        mf->root.verity.data_blocks = b->verity[s].data_blocks;
-        mk_hex(b->verity[s].salt, MK_VERITY_SALT, mf->root.verity.salt);
-        mk_hex(b->verity[s].root_hash, 32, mf->root.verity.root_hash);
-        if (b->data.part) {
-                mf->data.partition = (char *)b->data.part->name;
-                memcpy(mf->data.partuuid, b->data.part->uuid, 37);
-                snprintf(mf->data.encryption, sizeof(mf->data.encryption), "%s", b->data.encrypted ? "luks2" : "none");
-        }
-}
-
-static int write_manifest(build *b, size_t s, mk_error *err)
-{
-        mk_manifest mf;
-        fill_manifest(b, s, &mf);
-        mk_manifest_file boot[MK_BOOT_FILES];
-        int r = mk_boot_manifest_files(&b->boot, mf.slot, boot, &mf.n_boot, err);
-        if (r < 0)
-                return r;
-        mf.boot = boot;
-        mk_manifest_component comps[ELEMENTSOF(b->comp_sha)];
-        mf.components = comps;
-        mf.n_components = b->inputs->n;
-        for (size_t i = 0; i < b->inputs->n; i++) {
-                const mk_input *in = &b->inputs->items[i];
-                comps[i] = (mk_manifest_component){.name = (char *)in->mc->name};
-                comps[i].version = in->comp ? mk_component_get_meta(in->comp)->version : "unversioned";
-                memcpy(comps[i].sha256, b->comp_sha[i], 65);
-                memcpy(comps[i].signed_by, in->signer_id, sizeof(comps[i].signed_by));
-        }
-        char **yaml = &b->mf_text[s][0], **sig = &b->mf_text[s][1];
-        size_t len;
-        r = mk_manifest_emit(&mf, yaml, &len, err);
-        for (size_t i = 0; i < mf.n_boot; i++)
-                free(boot[i].path);
-        if (r < 0)
-                return r;
-        if ((r = mk_sign_buffer(b->key, MK_MANIFEST_FILE, *yaml, len, NULL, sig, err)) < 0)
-                return r;
-        if ((r = open_manifest_outputs(b, s, err)) < 0)
-                return r;
-        if ((r = write_all(mk_output_fd(b->mf_out[s][0]), mk_output_final_path(b->mf_out[s][0]), *yaml, len, err)) < 0)
-                return r;
-        return write_all(mk_output_fd(b->mf_out[s][1]), mk_output_final_path(b->mf_out[s][1]), *sig, strlen(*sig), err);
-}
-
 /* The ESP, once the manifests it carries are signed. */
 static int write_esp(build *b, mk_error *err)
 {
@@ -428,8 +314,8 @@ static int write_esp(build *b, mk_error *err)
                                                     .manifest_len = strlen(b->mf_text[s][0]),
                                                     .signature = b->mf_text[s][1],
                                                     .signature_len = strlen(b->mf_text[s][1])};
-        return mk_boot_write(&b->boot, b->m, b->l, mk_output_tmp_path(b->img), slots, n, b->o->source_date_epoch,
-                             b->o->factory_template, err);
+        return mk_boot_write(&b->boot, b->m, b->l, mk_output_tmp_path(b->img), b->out_path, slots, n,
+                             b->o->source_date_epoch, b->o->factory_template, err);
 }
 
 /* The generated data key, mode 0600, committed with the image. */
@@ -440,7 +326,8 @@ static int write_key_out(build *b, mk_error *err)
                 return r;
         if (fchmod(mk_output_fd(b->key_out), 0600) < 0)
                 return mk_error_set(err, errno, "%s: %s", b->o->data_key_out, strerror(errno));
-        return write_all(mk_output_fd(b->key_out), b->o->data_key_out, (const char *)b->data.key, b->data.key_len, err);
+        return mk_build_write_file(mk_output_fd(b->key_out), b->o->data_key_out, (const char *)b->data.key,
+                                   b->data.key_len, err);
 }
 
 static int commit(build *b, mk_error *err)
@@ -459,15 +346,15 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
 {
         const mk_build_opts *o = b->o;
         int r;
-        stage(o, "model");
+        mk_build_stage(o, "model");
         if ((r = mk_model_load(o->model_path, &b->m, err)) < 0)
                 return r;
         logf_(o, "model %s (brand %s, version %" PRIu64 ", %s)", b->m->model, b->m->brand, b->m->version,
               mk_arch_name(b->m->arch));
-        stage(o, "layout");
+        mk_build_stage(o, "layout");
         if ((r = mk_layout_load(o->layout_path ? o->layout_path : b->m->layout_path, b->m, &b->l, err)) < 0)
                 return r;
-        stage(o, "plan");
+        mk_build_stage(o, "plan");
         /* Provisional: `auto` roots at 1 MiB until the squashfs is written and measured. */
         uint64_t *prov = calloc(b->l->n_parts, sizeof(*prov));
         if (!prov)
@@ -479,12 +366,12 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         free(prov);
         if (r < 0)
                 return r;
-        stage(o, "verify");
+        mk_build_stage(o, "verify");
         comp_hasher hasher;
         if ((r = hash_start(b, &hasher, err)) < 0)
                 return r;
         r = mk_inputs_verify(b->m, hasher.pre, o->warn, o->userdata, &b->inputs, err);
-        stage(o, "hash");
+        mk_build_stage(o, "hash");
         int hr = hash_wait(&hasher, r < 0 ? NULL : err);
         if (r < 0 || (r = hr) < 0)
                 return r;
@@ -498,7 +385,7 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         }
         if ((r = load_key(b, err)) < 0)
                 return r;
-        stage(o, "prepare");
+        mk_build_stage(o, "prepare");
         if ((r = mk_data_prepare(b->m, b->l, b->inputs, o->data_key, o->data_key_out, o->factory_template, &b->data,
                                  err)) < 0 ||
             (r = mk_boot_prepare(b->m, b->l, b->inputs, b->key, o->source_date_epoch, &b->boot, err)) < 0)
@@ -510,7 +397,7 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         }
 
         /* Nothing is written above this line. */
-        stage(o, "output");
+        mk_build_stage(o, "output");
         unsigned stale = 0;
         if ((r = mk_output_lock(b->out_path, o->warn, o->userdata, &b->lock_fd, &stale, err)) < 0)
                 return r;
@@ -522,7 +409,7 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
                 return r;
         const mk_partition *ra = mk_layout_find(b->l, MK_ROLE_ROOT, 'a');
         uint64_t ra_start = ra->start;
-        stage(o, "root");
+        mk_build_stage(o, "root");
         if ((r = write_root(b, ra, err)) < 0 || (r = replan(b, ra_start, err)) < 0)
                 return r;
         logf_(o, "layout %s: %zu partitions, disk %" PRIu64 " MiB", b->l->name, b->l->n_parts, b->l->disk_size >> 20);
@@ -538,14 +425,14 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         /* Start writing the root out now: the kernel would wait until the final fsync otherwise, and
          * that fsync would then wait for all of it while the CPU idles. */
         start_writeback(fd, ra->start, b->root_size);
-        stage(o, "gpt");
-        if ((r = mk_gpt_write(mk_output_tmp_path(b->img), b->l, err)) < 0)
+        mk_build_stage(o, "gpt");
+        if ((r = mk_gpt_write(mk_output_tmp_path(b->img), b->out_path, b->l, err)) < 0)
                 return r;
-        stage(o, "slots");
+        mk_build_stage(o, "slots");
         if ((r = write_slots(b, err)) < 0)
                 return r;
         start_writeback(fd, 0, 0); /* slot b and the verity trees */
-        stage(o, "data");
+        mk_build_stage(o, "data");
         if (!o->factory_template &&
             (r = mk_data_write(&b->data, b->m, mk_output_tmp_path(b->img), fd, o->source_date_epoch, err)) < 0)
                 return r;
@@ -553,20 +440,20 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
                 logf_(o, "data: ext4%s", b->data.encrypted ? " in LUKS2" : ", not encrypted");
         if (b->data.key_generated && (r = write_key_out(b, err)) < 0)
                 return r;
-        stage(o, "manifest");
+        mk_build_stage(o, "manifest");
         for (size_t s = 0; s < MAX_SLOTS; s++)
-                if (b->populated[s] && (r = write_manifest(b, s, err)) < 0)
+                if (b->populated[s] && (r = mk_build_write_manifest(b, s, err)) < 0)
                         return r;
-        stage(o, "esp");
+        mk_build_stage(o, "esp");
         if ((r = write_esp(b, err)) < 0)
                 return r;
         if (b->boot.esp)
                 logf_(o, "esp: systemd-boot, %s",
                       b->boot.kernel ? "a boot entry per slot" : "no kernel component, no boot entries");
-        stage(o, "commit");
+        mk_build_stage(o, "commit");
         if ((r = commit(b, err)) < 0)
                 return r;
-        stage(o, "done");
+        mk_build_stage(o, "done");
         logf_(o, "wrote %s", b->out_path);
         if (ret) {
                 snprintf(ret->out_path, sizeof(ret->out_path), "%s", b->out_path);

@@ -112,7 +112,7 @@ int cli_build(int argc, char **argv)
         if (optind + 1 != argc)
                 return cli_usage("build", optind == argc ? "name one MODEL.yaml" : "give exactly one MODEL.yaml");
         o.model_path = argv[optind];
-        if (cli_source_date_epoch(&o.source_date_epoch) < 0)
+        if (cli_source_date_epoch(UINT32_MAX, &o.source_date_epoch) < 0)
                 return CLI_USAGE;
         if (cli_verbose)
                 o.log = cli_log_line;

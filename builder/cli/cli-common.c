@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "builder/cli/cli.h"
+#include "signing/base/epoch.h"
 
 int cli_verbose;
 
@@ -70,23 +71,13 @@ void cli_warn_line(void *ud, const char *line)
         fprintf(stderr, "mkimage: warning: %s\n", line);
 }
 
-int cli_source_date_epoch(uint64_t *ret)
+int cli_source_date_epoch(uint64_t max, uint64_t *ret)
 {
-        const char *sde = getenv("SOURCE_DATE_EPOCH");
-        *ret = 0;
-        if (!sde || !*sde)
-                return 0;
-        char *end;
-        errno = 0;
-        unsigned long long t = strtoull(sde, &end, 10);
-        if (errno || *end || t > UINT32_MAX) {
-                fprintf(stderr,
-                        "mkimage: SOURCE_DATE_EPOCH='%s' is not a number of seconds since 1970 (set it to e.g. "
-                        "1767225600)\n",
-                        sde);
+        mk_error e = {0};
+        if (mk_source_date_epoch(max, ret, &e) < 0) {
+                fprintf(stderr, "mkimage: %s\n", e.msg);
                 return -1;
         }
-        *ret = t;
         return 0;
 }
 

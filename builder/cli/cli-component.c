@@ -45,22 +45,6 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *ret)
         return 0;
 }
 
-static int source_date_epoch(uint32_t *ret)
-{
-        const char *s = getenv("SOURCE_DATE_EPOCH");
-        *ret = 0;
-        if (!s || !*s)
-                return 0;
-        if (parse_u32(s, UINT32_MAX, ret) < 0) {
-                fprintf(stderr,
-                        "mkimage: SOURCE_DATE_EPOCH='%s' is not a number of seconds (set it to e.g. "
-                        "$(git log -1 --format=%%ct))\n",
-                        s);
-                return -1;
-        }
-        return 0;
-}
-
 static int pack(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -123,8 +107,10 @@ static int pack(int argc, char **argv)
                 return cli_usage("component pack", optind == argc ? "SRC is missing" : "give exactly one SRC");
         if (!out)
                 return cli_usage("component pack", "-o NAME.comp is missing");
-        if (source_date_epoch(&o.sq.mtime) < 0)
+        uint64_t sde;
+        if (cli_source_date_epoch(UINT32_MAX, &sde) < 0)
                 return CLI_USAGE;
+        o.sq.mtime = (uint32_t)sde;
         mk_error err = {0};
         component_meta *m = NULL;
         if (mk_component_pack(argv[optind], out, &o, &m, &err) < 0)

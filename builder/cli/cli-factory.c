@@ -128,7 +128,7 @@ int cli_factory(int argc, char **argv)
         if (!o.brand_key)
                 return cli_usage("factory", "name the key that signs the serial records with --brand-key KEY");
         o.model_path = argv[optind];
-        if (cli_source_date_epoch(&o.source_date_epoch) < 0)
+        if (cli_source_date_epoch(UINT32_MAX, &o.source_date_epoch) < 0)
                 return CLI_USAGE;
         if (cli_verbose)
                 o.log = cli_log_line;

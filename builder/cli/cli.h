@@ -42,8 +42,8 @@ void cli_warn_line(void *ud, const char *line);
 /* --jobs N (1 to 64) into *ret; CLI_USAGE with a message otherwise. */
 int cli_parse_jobs(const char *verb, const char *arg, unsigned *ret);
 
-/* SOURCE_DATE_EPOCH from the environment (0 when unset); -1 with a message when malformed. */
-int cli_source_date_epoch(uint64_t *ret);
+/* SOURCE_DATE_EPOCH (mk_source_date_epoch, up to max; 0 when unset); -1 with the message printed otherwise. */
+int cli_source_date_epoch(uint64_t max, uint64_t *ret);
 
 int cli_factory(int argc, char **argv);
 extern const char cli_factory_help[];

@@ -24,8 +24,9 @@ mk_inputs *mk_inputs_free(mk_inputs *in)
         return NULL;
 }
 
-/* "models/demo.yaml:12:5: component 'base': " */
-#define AT_FMT "%s:%u:%u: component '%s': "
+/* "models/demo-x86_64.yaml:12:5: component 'base': " */
+#define AT_FMT_CTX "%s:%u:%u: component '%s'"
+#define AT_FMT AT_FMT_CTX ": "
 #define AT_ARGS(m, c) (m)->path, (c)->line, (c)->col, (c)->name
 
 static int load_keys(const mk_model *m, mk_keyset **ret, mk_error *err)
@@ -36,10 +37,8 @@ static int load_keys(const mk_model *m, mk_keyset **ret, mk_error *err)
                 return r;
         for (size_t i = 0; i < m->n_keys; i++) {
                 const mk_trusted_key *k = &m->keys[i];
-                mk_error kerr = {0};
-                if ((r = mk_keyset_add_file(set, k->path, &kerr)) < 0)
-                        return mk_error_set(err, -r, "%s:%u:%u: trusted key '%s': %s", m->path, k->line, k->col,
-                                            k->name, kerr.msg);
+                if ((r = mk_keyset_add_file(set, k->path, err)) < 0)
+                        return mk_error_prefix(err, r, "%s:%u:%u: trusted key '%s'", m->path, k->line, k->col, k->name);
         }
         *ret = TAKE_PTR(set);
         return 0;
@@ -174,11 +173,12 @@ static int verify_one(const mk_model *m, const mk_keyset *set, const mk_model_co
                                     AT_ARGS(m, c), c->path, sig, c->path);
         if (have_sig && set) {
                 _cleanup_verified_ mk_verified v = {0};
-                mk_error verr = {0};
-                mk_verify_result vr = mk_verify_file_prehashed(set, c->path, sig, prehash, &v, &verr);
-                if (vr != MK_VERIFY_OK)
-                        return mk_error_set(err, verr.code ? verr.code : EKEYREJECTED, AT_FMT "%s", AT_ARGS(m, c),
-                                            verr.msg);
+                mk_verify_result vr = mk_verify_file_prehashed(set, c->path, sig, prehash, &v, err);
+                if (vr != MK_VERIFY_OK) {
+                        if (!mk_error_isset(err))
+                                mk_error_set(err, EKEYREJECTED, "%s: %s", sig, mk_verify_result_str(vr));
+                        return mk_error_prefix(err, -err->code, AT_FMT_CTX, AT_ARGS(m, c));
+                }
                 const mk_pubkey *want = c->signer ? named_key(m, set, c->signer) : NULL;
                 if (c->signer && (!want || memcmp(mk_pubkey_id(want), mk_pubkey_id(v.signer), MK_KEYID_BYTES) != 0))
                         return mk_error_set(
@@ -195,10 +195,9 @@ static int verify_one(const mk_model *m, const mk_keyset *set, const mk_model_co
                         c->name, c->path, have_sig ? " by a trusted key" : "");
         }
 
-        mk_error cerr = {0};
-        int r = mk_component_open(c->path, &in->comp, &cerr);
+        int r = mk_component_open(c->path, &in->comp, err);
         if (r < 0)
-                return mk_error_set(err, -r, AT_FMT "%s", AT_ARGS(m, c), cerr.msg);
+                return mk_error_prefix(err, r, AT_FMT_CTX, AT_ARGS(m, c));
         const component_meta *meta = mk_component_get_meta(in->comp);
         if (strcmp(meta->name, c->name) != 0)
                 return mk_error_set(

@@ -22,8 +22,9 @@ typedef struct ext4_need {
 
 /* Where errors are reported from: the image, the range and the content. */
 typedef struct ext4_where {
-        const char *image;
-        int fd; /* the image, open read-write */
+        const char *image; /* its path */
+        const char *name;  /* what messages call it */
+        int fd;            /* the image, open read-write */
         uint64_t offset, size;
         const char *origin; /* the content's name, or NULL */
         ext4_need need;

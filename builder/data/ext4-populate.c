@@ -362,7 +362,7 @@ int mk_ext4_populate(ext2_filsys fs, fstree *t, const ext4_where *w, mk_error *e
 {
         _cleanup_free_ char *buf = malloc(CHUNK);
         if (!buf)
-                return mk_error_set(err, ENOMEM, "%s: out of memory", w->image);
+                return mk_error_set(err, ENOMEM, "%s: out of memory", w->name);
         pop p = {fs, w, err, buf};
         mk_fstree_sort(t);
         (void)mk_fstree_walk(t, reset_aux, NULL);

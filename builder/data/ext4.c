@@ -7,7 +7,8 @@
  * set here. unix_io with the "offset=" option (set right after
  * ext2fs_initialize, before any I/O) places the file system inside the
  * image. Nothing reads the clock: fs->now and the superblock times are set
- * from the options before anything is written.
+ * from the options before anything is written (time 0 is stored as 1: to
+ * libext2fs a zero fs->now means "use the clock").
  */
 #include "builder/data/ext4-internal.h"
 
@@ -50,8 +51,8 @@ static const char *mib(uint64_t bytes, char *buf, size_t len)
 const char *mk_ext4_where_str(const ext4_where *w, char *buf, size_t len)
 {
         char m[32];
-        snprintf(buf, len, "%s: data partition (ext4 of %s at offset %" PRIu64 ")", w->image,
-                 mib(w->size, m, sizeof(m)), w->offset);
+        snprintf(buf, len, "%s: data partition (ext4 of %s at offset %" PRIu64 ")", w->name, mib(w->size, m, sizeof(m)),
+                 w->offset);
         return buf;
 }
 
@@ -121,16 +122,16 @@ static int check_image(const ext4_where *w, int fd, mk_error *err)
 {
         struct stat a, b;
         if (fstat(fd, &a) < 0 || stat(w->image, &b) < 0)
-                return mk_error_set(err, errno, "%s: %m", w->image);
+                return mk_error_set(err, errno, "%s: %m", w->name);
         if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-                return mk_error_set(err, EINVAL, "%s: the path and the open file are different files", w->image);
+                return mk_error_set(err, EINVAL, "%s: the path and the open file are different files", w->name);
         if (!S_ISREG(a.st_mode))
-                return mk_error_set(err, EINVAL, "%s: not a regular file (mkimage writes image files)", w->image);
+                return mk_error_set(err, EINVAL, "%s: not a regular file (mkimage writes image files)", w->name);
         if ((uint64_t)a.st_size < w->offset + w->size)
                 return mk_error_set(err, EINVAL,
                                     "%s: the file is %jd bytes but the data partition ends at %" PRIu64
                                     " (size the image before writing partitions)",
-                                    w->image, (intmax_t)a.st_size, w->offset + w->size);
+                                    w->name, (intmax_t)a.st_size, w->offset + w->size);
         return 0;
 }
 
@@ -140,15 +141,15 @@ static int clear_range(const ext4_where *w, int fd, mk_error *err)
         if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)w->offset, (off_t)w->size) == 0)
                 return 0;
         if (errno != EOPNOTSUPP && errno != ENOSYS)
-                return mk_error_set(err, errno, "%s: clearing the data partition: %m", w->image);
+                return mk_error_set(err, errno, "%s: clearing the data partition: %m", w->name);
         _cleanup_free_ char *zero = calloc(1, 1 << 20);
         if (!zero)
-                return mk_error_set(err, ENOMEM, "%s: out of memory", w->image);
+                return mk_error_set(err, ENOMEM, "%s: out of memory", w->name);
         for (uint64_t done = 0; done < w->size;) {
                 size_t n = w->size - done < (1 << 20) ? (size_t)(w->size - done) : (1 << 20);
                 ssize_t k = pwrite(fd, zero, n, (off_t)(w->offset + done));
                 if (k <= 0)
-                        return mk_error_set(err, k < 0 ? errno : EIO, "%s: clearing the data partition: %m", w->image);
+                        return mk_error_set(err, k < 0 ? errno : EIO, "%s: clearing the data partition: %m", w->name);
                 done += (uint64_t)k;
         }
         return 0;
@@ -184,7 +185,7 @@ static errcode_t init_fs(const ext4_where *w, const mk_ext4_opts *o, ext2_filsys
         ext2fs_set_feature_extra_isize(&p);
 
         ext2_filsys fs = NULL;
-        errcode_t e = mk_ext4_io_initialize(w->image, w->fd, EXT2_FLAG_64BITS | EXT2_FLAG_RW, &p, &fs);
+        errcode_t e = mk_ext4_io_initialize(w->name, w->fd, EXT2_FLAG_64BITS | EXT2_FLAG_RW, &p, &fs);
         if (e)
                 return e;
         char opt[64];
@@ -194,8 +195,11 @@ static errcode_t init_fs(const ext4_where *w, const mk_ext4_opts *o, ext2_filsys
                 return e;
         }
         struct ext2_super_block *s = fs->super;
-        fs->now = (time_t)o->mtime;
-        s->s_mkfs_time = s->s_lastcheck = (uint32_t)o->mtime;
+        /* libext2fs takes a zero fs->now for "unset" and stamps the clock instead: time 0
+         * (SOURCE_DATE_EPOCH unset) is stored as the first second after it. */
+        int64_t t = o->mtime ? o->mtime : 1;
+        fs->now = (time_t)t;
+        s->s_mkfs_time = s->s_lastcheck = (uint32_t)t;
         s->s_checkinterval = 0;
         s->s_max_mnt_count = -1;
         s->s_kbytes_written = 1;
@@ -322,7 +326,8 @@ static uint64_t min_size(const ext4_where *w, const mk_ext4_opts *o)
 static int ext4_write(const char *image_path, int fd, uint64_t offset, uint64_t size, const mk_ext4_opts *o,
                       fstree *content, bool check_fit, mk_error *err)
 {
-        ext4_where w = {.image = image_path, .fd = fd, .offset = offset, .size = size};
+        ext4_where w = {
+                .image = image_path, .name = o->name ? o->name : image_path, .fd = fd, .offset = offset, .size = size};
         if (content)
                 w.origin = mk_fstree_origin(content);
         int r;

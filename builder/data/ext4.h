@@ -36,6 +36,7 @@ typedef struct mk_ext4_opts {
          * a fresh LUKS2 volume: there an unwritten block reads as random bytes
          * under a new volume key, never as an old journal that could replay. */
         bool lazy_init;
+        const char *name; /* what messages call the image (its final name); NULL: image_path */
 } mk_ext4_opts;
 
 /*

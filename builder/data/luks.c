@@ -422,9 +422,9 @@ static int header_write(const char *at, const mk_luks2_header *h, const char *im
         _cleanup_close_ int fd = open(image_path, O_RDWR | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
-                return mk_error_set(err, errno, "%s: %m", image_path);
+                return mk_error_set(err, errno, "%s: %m", at);
         if (!S_ISREG(st.st_mode))
-                return mk_error_set(err, EINVAL, "%s: not a regular file (mkimage writes image files)", image_path);
+                return mk_error_set(err, EINVAL, "%s: not a regular file (mkimage writes image files)", at);
         if ((uint64_t)st.st_size < offset + size)
                 return mk_error_set(err, EINVAL,
                                     "%s: the partition ends at %" PRIu64 ", beyond the end of the image (%jd bytes)",
@@ -444,7 +444,8 @@ int mk_luks2_header_write(const mk_luks2_header *h, const char *image_path, uint
 int mk_luks2_format(const char *image_path, uint64_t offset, uint64_t size, const mk_luks_opts *o, mk_error *err)
 {
         char at[512];
-        snprintf(at, sizeof(at), "%s: data partition (LUKS2 at offset %" PRIu64 ")", image_path, offset);
+        snprintf(at, sizeof(at), "%s: data partition (LUKS2 at offset %" PRIu64 ")", o->name ? o->name : image_path,
+                 offset);
         mk_luks2_header *h = NULL;
         int r = header_new(at, o, &h, err);
         if (r >= 0)

@@ -48,6 +48,7 @@ typedef struct mk_luks_opts {
         uint32_t parallel;   /* argon2 only: 1 .. 4 threads (0 = 1) */
         const char *uuid;    /* LUKS UUID (derive it from the model; stored in lower case) or NULL for a random one */
         const char *label;   /* LUKS2 label (at most 47 bytes) or NULL */
+        const char *name;    /* what messages call the image (its final name); NULL: image_path */
 } mk_luks_opts;
 
 /* Where the payload starts inside a LUKS2 partition of size bytes. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "builder/esp/esp.h"
 #include "builder/esp/esp-internal.h"
+#include "builder/esp/fat-patch.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -35,8 +36,7 @@ uint32_t mk_esp_volume_id(const char *brand, const char *model)
 
 /* ---- names ---------------------------------------------------------------- */
 
-/* Why path is not a usable ESP path (see esp.h), or NULL. */
-static const char *esp_path_problem(const char *path)
+const char *mk_esp_path_problem(const char *path)
 {
         static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 !#$%&'()+,-.;=@^_`{}~";
         for (const char *c = path;; c++) {
@@ -143,7 +143,7 @@ static int plan_build(const char *ctx, const mk_esp_file *files, const uint64_t 
         if ((r = mk_fstree_new(ctx, &p->tree)) < 0)
                 return mk_error_set(err, -r, "out of memory");
         for (size_t i = 0; i < n; i++) {
-                const char *why = esp_path_problem(files[i].esp_path);
+                const char *why = mk_esp_path_problem(files[i].esp_path);
                 if (why)
                         return path_error(ctx, files[i].esp_path, why, err);
                 /* The tree only gives structure and checks; the key is the index into files, never read. */
@@ -280,21 +280,17 @@ static int zero_range(int fd, const char *ctx, uint64_t off, uint64_t len, mk_er
 static int read_geometry(int fd, const char *ctx, uint64_t off, uint64_t size, uint64_t *ret_csize,
                          uint64_t *ret_clusters, mk_error *err)
 {
-        struct fat_bpb b;
-        if (pread(fd, &b, sizeof(b), (off_t)off) != (ssize_t)sizeof(b))
+        uint8_t bs[512];
+        if (pread(fd, bs, sizeof(bs), (off_t)off) != (ssize_t)sizeof(bs))
                 return mk_error_set(err, EIO, "%s: cannot read back the boot sector mkfs.vfat wrote", ctx);
-        uint64_t bps = le16toh(b.bytes_per_sector), spc = b.sectors_per_cluster;
-        /* A volume under 65536 sectors has its size in the 16-bit field. */
-        uint64_t total = le16toh(b.total_sectors16) ? le16toh(b.total_sectors16) : le32toh(b.total_sectors32);
-        uint64_t fatsz = le32toh(b.fat_size32);
-        uint64_t meta = le16toh(b.reserved_sectors) + (uint64_t)b.fats * fatsz;
-        if (bps != SECTOR || !spc || (spc & (spc - 1)) || total * SECTOR > size || meta >= total)
+        mk_fat_geometry g;
+        if (mk_fat_geometry_decode(bs, &g) < 0 || g.sector_size != SECTOR || g.total_sectors * SECTOR > size)
                 return mk_error_set(err, EIO,
                                     "%s: mkfs.vfat wrote a boot sector mkimage does not understand "
                                     "(is dosfstools 4.2 installed?)",
                                     ctx);
-        *ret_csize = spc * SECTOR;
-        *ret_clusters = (total - meta) / spc;
+        *ret_csize = g.cluster_size;
+        *ret_clusters = g.max_cluster - 1;
         return 0;
 }
 
@@ -458,7 +454,7 @@ int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const m
         char ctx[512];
         int r;
 
-        snprintf(ctx, sizeof(ctx), "%s: ESP at byte %" PRIu64, image_path, offset);
+        snprintf(ctx, sizeof(ctx), "%s: ESP at byte %" PRIu64, o->name ? o->name : image_path, offset);
         if (!valid_label(label))
                 return mk_error_set(err, EINVAL, "%s: volume label '%s' must be 1 to 11 of A-Z 0-9 _ -", ctx, label);
         /* FAT's clock starts in 1980: an earlier time (0, SOURCE_DATE_EPOCH unset) is stored as its first
@@ -532,96 +528,4 @@ int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const m
         plan_free(&p);
         close_all(fds, n);
         return r;
-}
-
-/* ---- systemd-boot configuration ------------------------------------------- */
-
-int mk_esp_loader_conf(unsigned timeout, char **ret_text, mk_error *err)
-{
-        char *s = NULL;
-        if (asprintf(&s,
-                     "# mkimage: no 'default' line on purpose; the entries' sort-key and version pick the slot\n"
-                     "timeout %u\n"
-                     "editor no\n",
-                     timeout) < 0)
-                return mk_error_set(err, ENOMEM, "out of memory");
-        *ret_text = s;
-        return 0;
-}
-
-/* A one-line value: no control characters; empty allowed only when may_be_empty. */
-static int check_value(const char *field, const char *v, bool may_be_empty, mk_error *err)
-{
-        char q[256];
-        if (!v || (!*v && !may_be_empty))
-                return mk_error_set(err, EINVAL, "boot entry: '%s' is empty (give a value)", field);
-        for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
-                        return mk_error_set(err, EINVAL,
-                                            "boot entry: '%s' value '%s' holds a control character (it must be "
-                                            "one line)",
-                                            field, mk_fstree_quote(v, q, sizeof(q)));
-        return 0;
-}
-
-/* An ESP path for an entry, as "/x/y" in *ret (malloc'd). */
-static int entry_path(const char *field, const char *path, char **ret, mk_error *err)
-{
-        int r = check_value(field, path, false, err);
-        if (r < 0)
-                return r;
-        const char *rel = path + (path[0] == '/');
-        const char *why = strchr(rel, ' ') ? "a boot entry path must not hold spaces" : esp_path_problem(rel);
-        if (why)
-                return mk_error_set(err, EINVAL, "boot entry: '%s' path '%s': %s", field, path, why);
-        if (asprintf(ret, "/%s", rel) < 0)
-                return mk_error_set(err, ENOMEM, "out of memory");
-        return 0;
-}
-
-int mk_esp_entry(const char *slot, unsigned tries, uint64_t version, const char *title, const char *linux_path,
-                 const char *initrd_path, const char *options, char **ret_path, char **ret_text, mk_error *err)
-{
-        _cleanup_free_ char *lx = NULL, *ird = NULL, *path = NULL, *text = NULL;
-        size_t sl = slot ? strlen(slot) : 0;
-        int r;
-
-        if (sl < 1 || sl > 16 || strspn(slot, "abcdefghijklmnopqrstuvwxyz0123456789") != sl)
-                return mk_error_set(err, EINVAL, "boot entry: slot name '%s' must be 1 to 16 of a-z 0-9",
-                                    slot ? slot : "");
-        if ((r = check_value("title", title, false, err)) < 0 ||
-            (r = check_value("options", options ? options : "", true, err)) < 0)
-                return r;
-        if (options && strstr(options, "mkimage.slot="))
-                return mk_error_set(err, EINVAL,
-                                    "boot entry: options '%s' set mkimage.slot themselves (mkimage adds "
-                                    "mkimage.slot=%s; remove it)",
-                                    options, slot);
-        if ((r = entry_path("linux", linux_path, &lx, err)) < 0)
-                return r;
-        if (initrd_path && (r = entry_path("initrd", initrd_path, &ird, err)) < 0)
-                return r;
-
-        char name[64];
-        if (!mk_bls_entry_name(slot, tries, name, sizeof(name)))
-                return mk_error_set(err, EINVAL, "boot entry: slot name '%s' is too long", slot);
-        if (asprintf(&path, MK_ESP_ENTRIES_DIR "/%s", name) < 0) {
-                path = NULL;
-                return mk_error_set(err, ENOMEM, "out of memory");
-        }
-        if (asprintf(&text,
-                     "title %s\n"
-                     "version %" PRIu64 "\n"
-                     "sort-key " MK_ESP_SORT_KEY "\n"
-                     "linux %s\n"
-                     "%s%s%s"
-                     "options %s%smkimage.slot=%s\n",
-                     title, version, lx, ird ? "initrd " : "", ird ? ird : "", ird ? "\n" : "", options ? options : "",
-                     options && *options ? " " : "", slot) < 0) {
-                text = NULL;
-                return mk_error_set(err, ENOMEM, "out of memory");
-        }
-        *ret_path = TAKE_PTR(path);
-        *ret_text = TAKE_PTR(text);
-        return 0;
 }

@@ -36,6 +36,7 @@ typedef struct mk_esp_opts {
         const char *label;          /* volume label: 1-11 of A-Z 0-9 _ -; NULL: "ESP" */
         uint32_t volume_id;         /* FAT volume serial number, e.g. mk_esp_volume_id() */
         uint64_t source_date_epoch; /* time stamp of every file and directory (up to 2107; before 1980: 1980) */
+        const char *name;           /* what messages call the image (its final name); NULL: image_path */
 } mk_esp_opts;
 
 /* A volume serial number derived from the model (no randomness, no clock). */

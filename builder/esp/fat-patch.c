@@ -36,6 +36,33 @@
 #define FSINFO_STRUC 0x61417272u
 #define FSINFO_UNKNOWN 0xFFFFFFFFu
 
+/*
+ * The FAT32 boot sector up to the fields mkimage reads
+ * (the FAT specification's "BPB"), little-endian on disk:
+ *
+ *   0 jump[3]  3 oem[8]  11 bytes/sector  13 sectors/cluster  14 reserved sectors
+ *  16 FATs  17 root entries  19 total16  21 media  22 FAT size16  24 sectors/track
+ *  26 heads  28 hidden sectors  32 total32  36 FAT size32
+ */
+struct fat_bpb {
+        uint8_t jump[3];
+        char oem[8];
+        uint16_t bytes_per_sector;
+        uint8_t sectors_per_cluster;
+        uint16_t reserved_sectors;
+        uint8_t fats;
+        uint16_t root_entries;
+        uint16_t total_sectors16;
+        uint8_t media;
+        uint16_t fat_size16;
+        uint16_t sectors_per_track;
+        uint16_t heads;
+        uint32_t hidden_sectors;
+        uint32_t total_sectors32;
+        uint32_t fat_size32;
+} __attribute__((packed));
+_Static_assert(sizeof(struct fat_bpb) == 40, "FAT32 BPB layout");
+
 struct mk_fat_file {
         char where[96];    /* "IMAGE" for messages, shortened */
         char path[256];    /* the ESP path */
@@ -72,41 +99,58 @@ static int io_fail(const mk_fat_file *f, int r, const char *doing, mk_error *err
                             r == -EIO ? "the image ends early (truncated?)" : strerror(-r));
 }
 
-static int geometry(int fd, uint64_t offset, mk_fat_file *f, mk_error *err)
+int mk_fat_geometry_decode(const uint8_t bs[512], mk_fat_geometry *ret)
 {
-        uint8_t bs[512];
-        int r = mk_pread_all(fd, bs, sizeof(bs), offset);
-        if (r < 0)
-                return io_fail(f, r, "reading the boot sector", err);
         struct fat_bpb b;
         memcpy(&b, bs, sizeof(b));
         uint32_t bps = le16toh(b.bytes_per_sector), spc = b.sectors_per_cluster;
+        /* A volume under 65536 sectors has its size in the 16-bit field. */
         uint64_t total = le16toh(b.total_sectors16) ? le16toh(b.total_sectors16) : le32toh(b.total_sectors32);
         uint64_t fatsz = le32toh(b.fat_size32), reserved = le16toh(b.reserved_sectors);
         uint64_t meta = reserved + (uint64_t)b.fats * fatsz;
         if (bs[510] != 0x55 || bs[511] != 0xAA || bps < 512 || bps > 4096 || (bps & (bps - 1)) || !spc ||
             (spc & (spc - 1)) || (uint64_t)bps * spc > 65536 || !b.fats || b.fats > 4 || !reserved ||
             le16toh(b.fat_size16) || le16toh(b.root_entries) || !fatsz || meta >= total)
-                return mk_error_set(err, EINVAL,
-                                    "%s: the ESP at byte %" PRIu64 " is not a FAT32 volume mkimage can patch (its "
-                                    "boot sector is damaged or not FAT32): rebuild the image",
-                                    f->where, offset);
+                return -EINVAL;
         uint64_t clusters = (total - meta) / spc, entries = fatsz * bps / 4;
         if (clusters + 2 > entries)
                 clusters = entries - 2;
         if (clusters + 1 > FAT_BAD - 1)
                 clusters = FAT_BAD - 2;
-        f->fat = offset + reserved * bps;
-        f->fat_size = fatsz * bps;
-        f->n_fats = b.fats;
-        f->data = offset + meta * bps;
-        f->csize = bps * spc;
-        f->max_cluster = (uint32_t)(clusters + 1);
-        /* FSInfo: sector number at 48, valid when its three signatures are. */
-        uint16_t fsi = rd16(bs + 48);
-        if (fsi && fsi < reserved) {
+        *ret = (mk_fat_geometry){.sector_size = bps,
+                                 .cluster_size = bps * spc,
+                                 .reserved = reserved,
+                                 .n_fats = b.fats,
+                                 .fat_sectors = fatsz,
+                                 .total_sectors = total,
+                                 .data_sector = meta,
+                                 .max_cluster = (uint32_t)(clusters + 1),
+                                 .fsinfo_sector = rd16(bs + 48)};
+        return 0;
+}
+
+static int geometry(int fd, uint64_t offset, mk_fat_file *f, mk_error *err)
+{
+        uint8_t bs[512];
+        int r = mk_pread_all(fd, bs, sizeof(bs), offset);
+        if (r < 0)
+                return io_fail(f, r, "reading the boot sector", err);
+        mk_fat_geometry g;
+        if (mk_fat_geometry_decode(bs, &g) < 0)
+                return mk_error_set(err, EINVAL,
+                                    "%s: the ESP at byte %" PRIu64 " is not a FAT32 volume mkimage can patch (its "
+                                    "boot sector is damaged or not FAT32): rebuild the image",
+                                    f->where, offset);
+        f->fat = offset + g.reserved * g.sector_size;
+        f->fat_size = g.fat_sectors * g.sector_size;
+        f->n_fats = g.n_fats;
+        f->data = offset + g.data_sector * g.sector_size;
+        f->csize = g.cluster_size;
+        f->max_cluster = g.max_cluster;
+        /* FSInfo: valid when its three signatures are. */
+        if (g.fsinfo_sector && g.fsinfo_sector < g.reserved) {
                 uint8_t s[512];
-                uint64_t at = offset + (uint64_t)fsi * bps;
+                uint64_t at = offset + (uint64_t)g.fsinfo_sector * g.sector_size;
                 if ((r = mk_pread_all(fd, s, sizeof(s), at)) < 0)
                         return io_fail(f, r, "reading FSInfo", err);
                 if (rd32(s) == FSINFO_LEAD && rd32(s + 484) == FSINFO_STRUC && s[510] == 0x55 && s[511] == 0xAA)

@@ -20,6 +20,28 @@
 
 typedef struct mk_fat_file mk_fat_file;
 
+/* A FAT32 volume's geometry, read from its boot sector. */
+typedef struct mk_fat_geometry {
+        uint32_t sector_size;   /* bytes per sector: 512 to 4096, a power of two */
+        uint32_t cluster_size;  /* bytes per cluster, at most 64 KiB */
+        uint64_t reserved;      /* sectors before the first FAT */
+        unsigned n_fats;        /* copies of the FAT, 1 to 4 */
+        uint64_t fat_sectors;   /* sectors per FAT */
+        uint64_t total_sectors; /* of the volume */
+        uint64_t data_sector;   /* the first sector of cluster 2 */
+        uint32_t max_cluster;   /* the highest cluster number the data region and the FAT both hold */
+        uint16_t fsinfo_sector; /* where FSInfo should be (0: none) */
+} mk_fat_geometry;
+
+/*
+ * Decode a FAT32 boot sector (its first 512 bytes) and check it: the
+ * signature, sizes in range, no FAT12/16 fields, the FATs inside the volume.
+ * -EINVAL when it is not such a volume. The only decoder of boot sectors:
+ * the ESP writer reads back what mkfs.vfat made with it, the patcher what it
+ * is about to change.
+ */
+int mk_fat_geometry_decode(const uint8_t bs[512], mk_fat_geometry *ret) __attribute__((warn_unused_result));
+
 /*
  * Find esp_path ("dir/file", '/'-separated, matched case-insensitively) on
  * the FAT32 volume at byte offset of the image open as fd (name is used in

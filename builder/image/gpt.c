@@ -96,7 +96,8 @@ static int add_partition(struct fdisk_context *cxt, const char *path, size_t i, 
         return 0;
 }
 
-static int check_written(const char *path, const mk_layout *l, mk_error *err);
+static int gpt_read(const char *path, const char *name, mk_gpt **ret, mk_error *err);
+static int check_written(const char *path, const char *name, const mk_layout *l, mk_error *err);
 
 /* Copy [from, to) of the memfd into the image at the same offset. */
 static int put_back(int mem, int fd, const char *path, uint64_t from, uint64_t to, mk_error *err)
@@ -118,65 +119,67 @@ static int put_back(int mem, int fd, const char *path, uint64_t from, uint64_t t
  * sector; the backup entries and header after the last) are copied into the
  * image; the image is fsync()ed once, when complete.
  */
-int mk_gpt_write(const char *path, const mk_layout *l, mk_error *err)
+int mk_gpt_write(const char *path, const char *name, const mk_layout *l, mk_error *err)
 {
         _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (!name)
+                name = path;
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
-                return mk_error_set(err, errno, "%s: cannot open the disk image: %s", path, strerror(errno));
+                return mk_error_set(err, errno, "%s: cannot open the disk image: %s", name, strerror(errno));
         if ((uint64_t)st.st_size != l->disk_size)
-                return mk_error_set(err, EINVAL, "%s: the file is not %llu bytes long", path,
+                return mk_error_set(err, EINVAL, "%s: the file is not %llu bytes long", name,
                                     (unsigned long long)l->disk_size);
         _cleanup_close_ int mem = memfd_create("mkimage-gpt", MFD_CLOEXEC);
         if (mem < 0 || ftruncate(mem, (off_t)l->disk_size) < 0)
-                return mk_error_set(err, errno, "%s: cannot make the GPT in memory: %s", path, strerror(errno));
+                return mk_error_set(err, errno, "%s: cannot make the GPT in memory: %s", name, strerror(errno));
         char dev[64];
         snprintf(dev, sizeof(dev), "/proc/self/fd/%d", mem);
         fdisk_msgs m = {""};
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
-        int r = new_context(dev, path, 0, &m, &cxt, err);
+        int r = new_context(dev, name, 0, &m, &cxt, err);
         if (r < 0)
                 return r;
         if ((r = fdisk_create_disklabel(cxt, "gpt")) < 0)
-                return fdisk_fail(path, "creating the GPT", r, &m, err);
+                return fdisk_fail(name, "creating the GPT", r, &m, err);
         if ((r = fdisk_set_disklabel_id_from_string(cxt, l->disk_uuid)) < 0)
-                return fdisk_fail(path, "setting the disk GUID", r, &m, err);
+                return fdisk_fail(name, "setting the disk GUID", r, &m, err);
         for (size_t i = 0; i < l->n_parts; i++)
-                if ((r = add_partition(cxt, path, i, &l->parts[i], &m, err)) < 0)
+                if ((r = add_partition(cxt, name, i, &l->parts[i], &m, err)) < 0)
                         return r;
         if ((r = fdisk_write_disklabel(cxt)) < 0)
-                return fdisk_fail(path, "writing the GPT", r, &m, err);
+                return fdisk_fail(name, "writing the GPT", r, &m, err);
         uint64_t head = (uint64_t)fdisk_get_first_lba(cxt) * MK_SECTOR;
         uint64_t tail = ((uint64_t)fdisk_get_last_lba(cxt) + 1) * MK_SECTOR;
         if ((r = fdisk_deassign_device(cxt, 1)) < 0)
-                return fdisk_fail(path, "closing the disk image", r, &m, err);
+                return fdisk_fail(name, "closing the disk image", r, &m, err);
         if (head == 0 || head > tail || tail > l->disk_size || head > (1u << 20) || l->disk_size - tail > (1u << 20))
                 return mk_error_set(err, EIO, "%s: libfdisk reported usable sectors %" PRIu64 " to %" PRIu64 " (a bug)",
                                     path, head / MK_SECTOR, tail / MK_SECTOR);
-        if ((r = put_back(mem, fd, path, 0, head, err)) < 0 ||
-            (r = put_back(mem, fd, path, tail, l->disk_size, err)) < 0)
+        if ((r = put_back(mem, fd, name, 0, head, err)) < 0 ||
+            (r = put_back(mem, fd, name, tail, l->disk_size, err)) < 0)
                 return r;
-        return check_written(path, l, err);
+        return check_written(path, name, l, err);
 }
 
-int mk_gpt_read(const char *path, mk_gpt **ret, mk_error *err)
+static int gpt_read(const char *path, const char *name, mk_gpt **ret, mk_error *err)
 {
         struct stat st;
         if (stat(path, &st) < 0)
-                return mk_error_set(err, errno, "%s: %s", path, strerror(errno));
+                return mk_error_set(err, errno, "%s: %s", name, strerror(errno));
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-                return mk_error_set(err, EINVAL, "%s: not a disk image file", path);
+                return mk_error_set(err, EINVAL, "%s: not a disk image file", name);
         if (S_ISREG(st.st_mode) && st.st_size < 68 * 512)
                 return mk_error_set(err, EINVAL, "%s: %lld bytes is too small to hold a GPT (is this a disk image?)",
-                                    path, (long long)st.st_size);
+                                    name, (long long)st.st_size);
         fdisk_msgs m = {""};
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
-        int r = new_context(path, path, 1, &m, &cxt, err);
+        int r = new_context(path, name, 1, &m, &cxt, err);
         if (r < 0)
                 return r;
         if (!fdisk_has_label(cxt) || !fdisk_is_labeltype(cxt, FDISK_DISKLABEL_GPT))
                 return mk_error_set(err, EINVAL,
-                                    "%s: no GPT partition table found (is this a disk image made by mkimage?)", path);
+                                    "%s: no GPT partition table found (is this a disk image made by mkimage?)", name);
         _cleanup_free_ mk_gpt *g = calloc(1, sizeof(*g));
         if (!g)
                 return mk_error_set(err, ENOMEM, "out of memory");
@@ -186,7 +189,7 @@ int mk_gpt_read(const char *path, mk_gpt **ret, mk_error *err)
                 snprintf(g->disk_uuid, sizeof(g->disk_uuid), "%s", id);
         _cleanup_(fdisk_unref_tablep) struct fdisk_table *tb = NULL;
         if ((r = fdisk_get_partitions(cxt, &tb)) < 0)
-                return fdisk_fail(path, "reading the partitions", r, &m, err);
+                return fdisk_fail(name, "reading the partitions", r, &m, err);
         struct fdisk_iter *it = fdisk_new_iter(FDISK_ITER_FORWARD);
         struct fdisk_partition *pa;
         unsigned long ss = fdisk_get_sector_size(cxt);
@@ -209,16 +212,21 @@ int mk_gpt_read(const char *path, mk_gpt **ret, mk_error *err)
         return 0;
 }
 
+int mk_gpt_read(const char *path, mk_gpt **ret, mk_error *err)
+{
+        return gpt_read(path, path, ret, err);
+}
+
 /* libfdisk may align what it is given; the plan is what the manifest and the
  * writers rely on, so insist that the table says exactly that. */
-static int check_written(const char *path, const mk_layout *l, mk_error *err)
+static int check_written(const char *path, const char *name, const mk_layout *l, mk_error *err)
 {
         _cleanup_free_ mk_gpt *g = NULL;
-        int r = mk_gpt_read(path, &g, err);
+        int r = gpt_read(path, name, &g, err);
         if (r < 0)
                 return r;
         if (g->n_parts != l->n_parts)
-                return mk_error_set(err, EIO, "%s: libfdisk wrote %u partitions, the plan has %zu", path, g->n_parts,
+                return mk_error_set(err, EIO, "%s: libfdisk wrote %u partitions, the plan has %zu", name, g->n_parts,
                                     l->n_parts);
         for (size_t i = 0; i < l->n_parts; i++) {
                 const mk_partition *p = &l->parts[i];
@@ -227,7 +235,7 @@ static int check_written(const char *path, const mk_layout *l, mk_error *err)
                                 err, EIO,
                                 "%s: libfdisk placed partition '%s' at %llu+%llu bytes, the plan says %llu+%llu "
                                 "(a libfdisk alignment rule; please report this)",
-                                path, p->name, (unsigned long long)g->parts[i].start,
+                                name, p->name, (unsigned long long)g->parts[i].start,
                                 (unsigned long long)g->parts[i].size, (unsigned long long)p->start,
                                 (unsigned long long)p->length);
         }

@@ -15,9 +15,12 @@
 /*
  * Write the protective MBR, the primary and the backup GPT for the planned
  * layout l into the file at path, which must already be l->disk_size bytes
- * long (sparse). Partition data areas are not touched.
+ * long (sparse). Partition data areas are not touched. Messages call the
+ * file name (the output's final name while path is its temporary file;
+ * NULL: path).
  */
-int mk_gpt_write(const char *path, const mk_layout *l, mk_error *err) __attribute__((warn_unused_result));
+int mk_gpt_write(const char *path, const char *name, const mk_layout *l, mk_error *err)
+        __attribute__((warn_unused_result));
 
 typedef struct mk_gpt_part {
         unsigned number; /* 1-based */

@@ -22,7 +22,6 @@
 
 #define BS MK_VERITY_BLOCK
 #define PER_BLOCK (BS / 32)
-#define MAX_LEVELS 16
 #define CHUNK_BLOCKS 256 /* 1 MiB reads */
 
 /*
@@ -49,31 +48,38 @@ struct verity_sb {
 } __attribute__((packed));
 _Static_assert(sizeof(struct verity_sb) == 512, "verity superblock is 512 bytes");
 
+void mk_verity_shape_of(uint64_t data_blocks, mk_verity_shape *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        for (uint64_t n = data_blocks; n > 1 && ret->levels < MK_VERITY_LEVELS_MAX;) {
+                n = (n + PER_BLOCK - 1) / PER_BLOCK;
+                ret->count[ret->levels++] = n;
+                ret->blocks += n;
+        }
+        uint64_t at = 0;
+        for (unsigned i = ret->levels; i-- > 0;) {
+                ret->start[i] = at;
+                at += ret->count[i];
+        }
+}
+
+uint64_t mk_verity_hash_size(uint64_t data_blocks)
+{
+        mk_verity_shape s;
+        mk_verity_shape_of(data_blocks, &s);
+        return (s.blocks + 1) * BS;
+}
+
 typedef struct tree {
-        unsigned levels;            /* 0 when there is a single data block */
-        uint64_t count[MAX_LEVELS]; /* hash blocks per level, 0 = lowest */
-        uint64_t start[MAX_LEVELS]; /* block index of each level inside the tree */
-        uint64_t blocks;            /* total hash blocks */
+        mk_verity_shape s;
         uint8_t *buf;
 } tree;
 
 static int tree_init(tree *t, uint64_t data_blocks)
 {
-        memset(t, 0, sizeof(*t));
-        uint64_t n = data_blocks;
-        while (n > 1) {
-                if (t->levels == MAX_LEVELS)
-                        return -EFBIG;
-                n = (n + PER_BLOCK - 1) / PER_BLOCK;
-                t->count[t->levels++] = n;
-                t->blocks += n;
-        }
-        uint64_t at = 0;
-        for (unsigned i = t->levels; i-- > 0;) {
-                t->start[i] = at;
-                at += t->count[i];
-        }
-        if (t->blocks && !(t->buf = calloc(t->blocks, BS)))
+        mk_verity_shape_of(data_blocks, &t->s);
+        t->buf = NULL;
+        if (t->s.blocks && !(t->buf = calloc(t->s.blocks, BS)))
                 return -ENOMEM;
         return 0;
 }
@@ -162,7 +168,7 @@ static int build_tree(int fd, uint64_t data_off, uint64_t data_blocks, const uin
                                 .first = first,
                                 .last = last < data_blocks ? last : data_blocks,
                                 .salted = salted,
-                                .out = t->levels ? t->buf + (t->start[0] * BS) + first * 32 : NULL};
+                                .out = t->s.levels ? t->buf + (t->s.start[0] * BS) + first * 32 : NULL};
         }
         for (unsigned i = 1; i < started; i++)
                 created[i] = pthread_create(&tids[i], NULL, hash_range, &jobs[i]) == 0;
@@ -179,18 +185,18 @@ static int build_tree(int fd, uint64_t data_off, uint64_t data_blocks, const uin
                                          strerror(jobs[i].err));
                         goto out;
                 }
-        if (t->levels == 0) {
+        if (t->s.levels == 0) {
                 memcpy(root, jobs[0].single, 32);
                 goto out;
         }
-        for (unsigned lv = 1; lv < t->levels; lv++) {
-                const uint8_t *src = t->buf + t->start[lv - 1] * BS;
-                uint8_t *dst = t->buf + t->start[lv] * BS;
-                for (uint64_t k = 0; k < t->count[lv - 1]; k++)
+        for (unsigned lv = 1; lv < t->s.levels; lv++) {
+                const uint8_t *src = t->buf + t->s.start[lv - 1] * BS;
+                uint8_t *dst = t->buf + t->s.start[lv] * BS;
+                for (uint64_t k = 0; k < t->s.count[lv - 1]; k++)
                         if ((r = digest(salted, c, src + k * BS, dst + k * 32)) < 0)
                                 goto out;
         }
-        r = digest(salted, c, t->buf + t->start[t->levels - 1] * BS, root);
+        r = digest(salted, c, t->buf + t->s.start[t->s.levels - 1] * BS, root);
 out:
         EVP_MD_CTX_free(salted);
         EVP_MD_CTX_free(c);
@@ -223,7 +229,7 @@ int mk_verity_format(int fd, uint64_t data_off, uint64_t data_size, const mk_ver
         int r = tree_init(&t, data_blocks);
         if (r < 0)
                 return mk_error_set(err, -r, "cannot allocate the dm-verity tree: %s", strerror(-r));
-        uint64_t need = (t.blocks + 1) * BS;
+        uint64_t need = mk_verity_hash_size(data_blocks);
         for (size_t i = 0; i < n; i++)
                 if (need > dests[i].hash_max) {
                         free(t.buf);
@@ -240,7 +246,7 @@ int mk_verity_format(int fd, uint64_t data_off, uint64_t data_size, const mk_ver
                 uint8_t block0[BS] = {0};
                 fill_sb((struct verity_sb *)block0, data_blocks, salt, dests[i].uuid);
                 if ((r = mk_pwrite_all(fd, block0, BS, dests[i].hash_off)) < 0 ||
-                    (t.blocks && (r = mk_pwrite_all(fd, t.buf, t.blocks * BS, dests[i].hash_off + BS)) < 0))
+                    (t.s.blocks && (r = mk_pwrite_all(fd, t.buf, t.s.blocks * BS, dests[i].hash_off + BS)) < 0))
                         r = mk_error_set(err, -r, "writing the dm-verity tree failed: %s", strerror(-r));
         }
         free(t.buf);
@@ -276,7 +282,7 @@ int mk_verity_check(int fd, uint64_t data_off, uint64_t hash_off, const uint8_t 
         if ((r = build_tree(fd, data_off, data_blocks, sb.salt, threads, &t, root, err)) < 0)
                 goto out;
         uint8_t stored[BS];
-        for (uint64_t b = 0; b < t.blocks; b++) {
+        for (uint64_t b = 0; b < t.s.blocks; b++) {
                 k = pread(fd, stored, BS, (off_t)(hash_off + (b + 1) * BS));
                 if (k != BS || memcmp(stored, t.buf + b * BS, BS) != 0) {
                         r = mk_error_set(err, EBADMSG, "hash block %llu differs from the data (tampered data or tree)",
@@ -290,7 +296,7 @@ int mk_verity_check(int fd, uint64_t data_off, uint64_t hash_off, const uint8_t 
         }
         if (ret) {
                 ret->data_blocks = data_blocks;
-                ret->hash_size = (t.blocks + 1) * BS;
+                ret->hash_size = mk_verity_hash_size(data_blocks);
                 memcpy(ret->salt, sb.salt, MK_VERITY_SALT);
                 memcpy(ret->root_hash, root, 32);
                 memcpy(ret->uuid, sb.uuid, 16);

@@ -9,10 +9,11 @@
 #include "signing/base/macro.h"
 #include "signing/yaml/schema.h"
 #include "builder/model/uuid.h"
+#include "builder/image/verity.h"
 
 /*
  * One row per partition role: what it needs and how `auto` is sized. The
- * writers that fill each role hang off the build's own table (image.c).
+ * writers that fill each role are the build's stages (builder/build/build.c).
  */
 typedef struct role_info {
         const char *name;
@@ -59,17 +60,6 @@ const mk_partition *mk_layout_find(const mk_layout *l, mk_role role, char slot)
                 if (l->parts[i].role == role && (!slot || l->parts[i].slot == slot))
                         return &l->parts[i];
         return NULL;
-}
-
-uint64_t mk_verity_hash_size(uint64_t data_size)
-{
-        const uint64_t bs = 4096, per_block = bs / 32;
-        uint64_t blocks = (data_size + bs - 1) / bs, total = 0;
-        while (blocks > 1) {
-                blocks = (blocks + per_block - 1) / per_block;
-                total += blocks;
-        }
-        return (total + 1) * bs; /* + the superblock block */
 }
 
 static int parse_flags(const ydoc *d, const ynode *n, uint64_t *ret, mk_error *err)
@@ -438,6 +428,12 @@ int mk_layout_load(const char *path, const mk_model *m, mk_layout **ret, mk_erro
         return 0;
 }
 
+/* The hash area the slot's root needs (root lengths are multiples of 4096). */
+static uint64_t verity_need(const mk_layout *l, char slot)
+{
+        return mk_verity_hash_size(mk_layout_find(l, MK_ROLE_ROOT, slot)->length / MK_VERITY_BLOCK);
+}
+
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
         return (v + a - 1) / a * a;
@@ -472,14 +468,13 @@ int mk_layout_plan(mk_layout *l, const mk_model *m, const uint64_t *auto_sizes, 
         for (size_t i = 0; i < l->n_parts; i++) {
                 mk_partition *p = &l->parts[i];
                 if (p->size_kind == MK_SIZE_AUTO && p->role == MK_ROLE_ROOT_VERITY && !(auto_sizes && auto_sizes[i]))
-                        p->length = align_up(mk_verity_hash_size(mk_layout_find(l, MK_ROLE_ROOT, p->slot)->length),
-                                             MK_ALIGN);
+                        p->length = align_up(verity_need(l, p->slot), MK_ALIGN);
         }
         for (size_t i = 0; i < l->n_parts; i++) {
                 const mk_partition *p = &l->parts[i];
                 if (p->role != MK_ROLE_ROOT_VERITY)
                         continue;
-                uint64_t need = mk_verity_hash_size(mk_layout_find(l, MK_ROLE_ROOT, p->slot)->length);
+                uint64_t need = verity_need(l, p->slot);
                 if (p->length < need)
                         return mk_error_set(err, ENOSPC,
                                             "%s:%u:%u: verity partition '%s' holds %llu bytes, but the hash tree of "

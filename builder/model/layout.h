@@ -101,7 +101,4 @@ const char *mk_role_name(mk_role r);
 /* First partition with this role and slot (slot 0 = any); NULL if none. */
 const mk_partition *mk_layout_find(const mk_layout *l, mk_role role, char slot);
 
-/* Bytes a dm-verity hash device needs (superblock + tree, SHA-256, 4 KiB blocks) for data_size bytes. */
-uint64_t mk_verity_hash_size(uint64_t data_size);
-
 #endif

@@ -16,7 +16,7 @@
  *
  * Blocks are written through the writer's sqfs_block_writer_t, which
  * deduplicates whole files (hash, then a byte compare). The caller must not
- * use the block processor while a copy runs (see notes/library-facts.md:
+ * use the block processor while a copy runs (see docs/facts.md section 4:
  * copy before the first processor file, or after sqfs_block_processor_sync).
  */
 #ifndef MK_SQFS_COPY_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The order of calls follows libsquashfs' contract (notes/library-facts.md
- * section 1): superblock placeholder, compressor options, all file data
+ * The order of calls follows libsquashfs' contract (docs/facts.md
+ * section 4): superblock placeholder, compressor options, all file data
  * through the block processor, then inodes children-before-parents, the
  * directory table, the fragment, id and xattr tables, and the superblock.
  */

@@ -9,208 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "builder/tree/fstree-internal.h"
 #include "signing/base/macro.h"
 
-typedef struct fs_xattr {
-        char *key;
-        void *value;
-        size_t len;
-} fs_xattr;
+/* ---- messages ----------------------------------------------------------- */
 
-struct fsnode {
-        fsnode *parent;
-        fsnode *hnext; /* hash chain */
-        fsnode_kind kind;
-        bool implicit; /* a directory created as someone's parent, not yet added */
-        uint32_t perm, uid, gid, nlink, aux;
-        int64_t mtime;
-        fs_xattr *xattrs;
-        size_t nxattrs;
-        union {
-                struct {
-                        fsnode **child;
-                        size_t n, cap;
-                        bool sorted;
-                } dir;
-                struct {
-                        fs_source *src;
-                        uint64_t off, size;
-                        void *ptr;
-                } file;
-                char *target;
-                dev_t rdev;
-                fsnode *link;
-        } u;
-        char name[];
-};
-
-/* Nodes are found by (parent, name) in one hash table for the whole tree, so
- * a directory of 100k entries costs no more to fill than 100k directories. */
-struct fstree {
-        char *origin;
-        fsnode *root;
-        fsnode **buckets;
-        size_t nbuckets, count;
-};
-
-/* ---- sources ------------------------------------------------------------ */
-
-fs_source *mk_fs_source_ref(fs_source *src)
-{
-        if (src)
-                src->refs++;
-        return src;
-}
-
-fs_source *mk_fs_source_unref(fs_source *src)
-{
-        if (src && --src->refs == 0)
-                src->ops->destroy(src);
-        return NULL;
-}
-
-static int mem_read_at(fs_source *src, const fsnode *file, uint64_t offset, void *buf, size_t len, mk_error *err)
-{
-        memcpy(buf, (const char *)file->u.file.ptr + offset, len);
-        return 0;
-}
-
-static void mem_free_key(fs_source *src, void *ptr)
-{
-        free(ptr);
-}
-
-static void mem_destroy(fs_source *src)
-{
-        src->refs = 1; /* static: never freed */
-}
-
-static const fs_source_ops mem_ops = {mem_read_at, mem_free_key, mem_destroy};
-static fs_source mem_source = {&mem_ops, 1};
-
-fs_source *mk_fs_source_memory(void)
-{
-        return &mem_source;
-}
-
-/* ---- messages and path checks ------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s)
-{
-        unsigned c = s[0];
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xC2 && c <= 0xDF)
-                return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-        if (c >= 0xE0 && c <= 0xEF) {
-                unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-        }
-        if (c >= 0xF0 && c <= 0xF4) {
-                unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 0;
-        }
-        return 0;
-}
-
-const char *mk_fstree_quote(const char *s, char *buf, size_t size)
-{
-        size_t o = 0;
-        const unsigned char *p = (const unsigned char *)s;
-        if (!size)
-                return buf;
-        while (*p && o + 5 < size) {
-                size_t n = utf8_len(p);
-                if (n > 1) {
-                        memcpy(buf + o, p, n);
-                        o += n;
-                        p += n;
-                        continue;
-                }
-                if (*p == '\n') {
-                        memcpy(buf + o, "\\n", 2);
-                        o += 2;
-                } else if (*p == '\t') {
-                        memcpy(buf + o, "\\t", 2);
-                        o += 2;
-                } else if (n == 0 || *p < 0x20 || *p == 0x7f) {
-                        static const char hex[] = "0123456789abcdef";
-                        buf[o++] = '\\';
-                        buf[o++] = 'x';
-                        buf[o++] = hex[*p >> 4];
-                        buf[o++] = hex[*p & 15];
-                } else
-                        buf[o++] = (char)*p;
-                p++;
-        }
-        buf[o] = '\0';
-        return buf;
-}
-
-#define QBUF 1024
 static int entry_error(const fstree *t, const char *path, mk_error *err, const char *what)
 {
-        char q[QBUF];
+        char q[FSTREE_QBUF];
         return mk_error_set(err, EINVAL, "%s: entry '%s': %s", t ? t->origin : "?", mk_fstree_quote(path, q, sizeof q),
                             what);
-}
-
-static int path_error(const char *origin, const char *path, mk_error *err, const char *what)
-{
-        char q[QBUF];
-        return mk_error_set(err, EINVAL, "%s: entry '%s': %s", origin, mk_fstree_quote(path, q, sizeof q), what);
-}
-
-int mk_fstree_normalize_path(const char *origin, const char *path, char **ret, mk_error *err)
-{
-        size_t len = strlen(path);
-        if (path[0] == '/')
-                return path_error(origin, path, err,
-                                  "absolute paths are not allowed (store entries relative to the root, "
-                                  "e.g. tar -C ROOT -cf OUT.tar .)");
-        if (strchr(path, '\n'))
-                return path_error(origin, path, err, "name contains a newline (rename it)");
-        for (const unsigned char *p = (const unsigned char *)path; *p;) {
-                size_t n = utf8_len(p);
-                if (!n)
-                        return path_error(origin, path, err, "name is not valid UTF-8 (rename it)");
-                p += n;
-        }
-        if (len > FSTREE_PATH_MAX) {
-                char what[160];
-                snprintf(what, sizeof what, "path is %zu bytes long, the limit is %d (shorten it)", len,
-                         FSTREE_PATH_MAX);
-                return path_error(origin, path, err, what);
-        }
-        _cleanup_free_ char *out = malloc(len + 1);
-        if (!out)
-                return mk_error_set(err, ENOMEM, "out of memory");
-        size_t o = 0;
-        for (const char *p = path; *p;) {
-                const char *e = strchrnul(p, '/');
-                size_t n = (size_t)(e - p);
-                if (n == 2 && p[0] == '.' && p[1] == '.')
-                        return path_error(origin, path, err,
-                                          "'..' is not allowed in a path (entries must stay inside the tree; "
-                                          "rebuild the archive without '..')");
-                if (n > FSTREE_NAME_MAX) {
-                        char what[160];
-                        snprintf(what, sizeof what, "a name is %zu bytes long, the limit is %d (shorten it)", n,
-                                 FSTREE_NAME_MAX);
-                        return path_error(origin, path, err, what);
-                }
-                if (n && !(n == 1 && p[0] == '.')) {
-                        if (o)
-                                out[o++] = '/';
-                        memcpy(out + o, p, n);
-                        o += n;
-                }
-                p = *e ? e + 1 : e;
-        }
-        out[o] = '\0';
-        *ret = TAKE_PTR(out);
-        return 0;
 }
 
 /* ---- the tree ----------------------------------------------------------- */
@@ -392,7 +200,7 @@ static int resolve_parent(fstree *t, const char *orig, char *p, fsnode **ret, co
                         c->u.dir.sorted = true;
                 } else if (c->kind != FSNODE_DIR) {
                         _cleanup_free_ char *cp = mk_fsnode_path(c);
-                        char q[QBUF], what[QBUF + 160];
+                        char q[FSTREE_QBUF], what[FSTREE_QBUF + 160];
                         mk_fstree_quote(cp ? cp : "?", q, sizeof q);
                         if (c->kind == FSNODE_SYMLINK)
                                 snprintf(what, sizeof what,
@@ -443,7 +251,7 @@ static int add_node(fstree *t, const char *path, fsnode_kind kind, const fsnode_
                         return 0;
                 }
                 return mk_error_set(err, EEXIST, "%s: entry '%s': duplicate entry (the path appears twice; remove one)",
-                                    t->origin, mk_fstree_quote(path, (char[QBUF]){0}, QBUF));
+                                    t->origin, mk_fstree_quote(path, (char[FSTREE_QBUF]){0}, FSTREE_QBUF));
         }
         fsnode *n = node_alloc(leaf, strlen(leaf), kind, a);
         if (!n || node_insert(t, dir, n) < 0) {
@@ -544,7 +352,7 @@ int mk_fstree_add_hardlink(fstree *t, const char *path, const char *target, fsno
         if (r < 0)
                 return r;
         fsnode *tn = mk_fstree_lookup(t, tp);
-        char q[QBUF], what[QBUF + 160];
+        char q[FSTREE_QBUF], what[FSTREE_QBUF + 160];
         if (!tn) {
                 snprintf(what, sizeof what,
                          "hard link target '%s' does not exist (the target must come before the link)",
@@ -581,7 +389,7 @@ int mk_fstree_add_xattr(fstree *t, fsnode *n, const char *key, const void *value
         _cleanup_free_ char *path = mk_fsnode_path(n);
         if (!path)
                 return mk_error_set(err, ENOMEM, "out of memory");
-        char q[QBUF], what[QBUF + 200];
+        char q[FSTREE_QBUF], what[FSTREE_QBUF + 200];
         mk_fstree_quote(key, q, sizeof q);
         if (strncmp(key, "user.", 5) && strncmp(key, "trusted.", 8) && strncmp(key, "security.", 9)) {
                 snprintf(what, sizeof what,
@@ -711,165 +519,4 @@ int mk_fstree_check_policy(fstree *t, unsigned allow, mk_error *err)
         mk_fstree_sort(t);
         policy_ctx c = {t, allow, err};
         return mk_fstree_walk(t, policy_visit, &c);
-}
-
-/* ---- accessors ---------------------------------------------------------- */
-
-fsnode_kind mk_fsnode_get_kind(const fsnode *n)
-{
-        return n->kind;
-}
-
-const char *mk_fsnode_name(const fsnode *n)
-{
-        return n->name;
-}
-
-fsnode *mk_fsnode_parent(const fsnode *n)
-{
-        return n->parent;
-}
-
-char *mk_fsnode_path(const fsnode *n)
-{
-        size_t len = 0;
-        for (const fsnode *p = n; p->parent; p = p->parent)
-                len += strlen(p->name) + 1;
-        char *s = malloc(len + 1);
-        if (!s)
-                return NULL;
-        s[len ? len - 1 : 0] = '\0';
-        size_t end = len ? len - 1 : 0;
-        for (const fsnode *p = n; p->parent; p = p->parent) {
-                size_t l = strlen(p->name);
-                end -= l;
-                memcpy(s + end, p->name, l);
-                if (end)
-                        s[--end] = '/';
-        }
-        return s;
-}
-
-uint32_t mk_fsnode_mode(const fsnode *n)
-{
-        static const uint32_t type[] = {
-                [FSNODE_DIR] = S_IFDIR,     [FSNODE_FILE] = S_IFREG,   [FSNODE_SYMLINK] = S_IFLNK,
-                [FSNODE_CHRDEV] = S_IFCHR,  [FSNODE_BLKDEV] = S_IFBLK, [FSNODE_FIFO] = S_IFIFO,
-                [FSNODE_SOCKET] = S_IFSOCK,
-        };
-        if (n->kind == FSNODE_HARDLINK)
-                n = n->u.link;
-        return type[n->kind] | n->perm;
-}
-
-#define TARGET(n) ((n)->kind == FSNODE_HARDLINK ? (n)->u.link : (n))
-uint32_t mk_fsnode_uid(const fsnode *n)
-{
-        return TARGET(n)->uid;
-}
-
-uint32_t mk_fsnode_gid(const fsnode *n)
-{
-        return TARGET(n)->gid;
-}
-
-int64_t mk_fsnode_mtime(const fsnode *n)
-{
-        return TARGET(n)->mtime;
-}
-
-uint32_t mk_fsnode_nlink(const fsnode *n)
-{
-        return TARGET(n)->nlink;
-}
-
-void mk_fsnode_set_owner(fsnode *n, uint32_t uid, uint32_t gid)
-{
-        TARGET(n)->uid = uid;
-        TARGET(n)->gid = gid;
-}
-
-void mk_fsnode_set_perm(fsnode *n, uint32_t perm)
-{
-        TARGET(n)->perm = perm & 07777;
-}
-
-size_t mk_fsnode_nchildren(const fsnode *n)
-{
-        return n->kind == FSNODE_DIR ? n->u.dir.n : 0;
-}
-
-fsnode *mk_fsnode_child(const fsnode *n, size_t i)
-{
-        return n->kind == FSNODE_DIR && i < n->u.dir.n ? n->u.dir.child[i] : NULL;
-}
-
-const char *mk_fsnode_symlink_target(const fsnode *n)
-{
-        return n->kind == FSNODE_SYMLINK ? n->u.target : NULL;
-}
-
-dev_t mk_fsnode_rdev(const fsnode *n)
-{
-        return n->kind == FSNODE_CHRDEV || n->kind == FSNODE_BLKDEV ? n->u.rdev : 0;
-}
-
-fsnode *mk_fsnode_hardlink_target(const fsnode *n)
-{
-        return n->kind == FSNODE_HARDLINK ? n->u.link : NULL;
-}
-
-uint64_t mk_fsnode_file_size(const fsnode *n)
-{
-        n = TARGET(n);
-        return n->kind == FSNODE_FILE ? n->u.file.size : 0;
-}
-
-fs_source *mk_fsnode_file_source(const fsnode *n, uint64_t *ret_key_off, void **ret_key_ptr)
-{
-        n = TARGET(n);
-        bool file = n->kind == FSNODE_FILE;
-        if (ret_key_off)
-                *ret_key_off = file ? n->u.file.off : 0;
-        if (ret_key_ptr)
-                *ret_key_ptr = file ? n->u.file.ptr : NULL;
-        return file ? n->u.file.src : NULL;
-}
-
-int mk_fsnode_read(const fsnode *n, uint64_t offset, void *buf, size_t len, mk_error *err)
-{
-        n = TARGET(n);
-        if (n->kind != FSNODE_FILE || offset > n->u.file.size || len > n->u.file.size - offset)
-                return mk_error_set(err, EINVAL, "internal error: read beyond the end of a file");
-        if (!len)
-                return 0;
-        return n->u.file.src->ops->read_at(n->u.file.src, n, offset, buf, len, err);
-}
-
-size_t mk_fsnode_nxattrs(const fsnode *n)
-{
-        return TARGET(n)->nxattrs;
-}
-
-const char *mk_fsnode_xattr_key(const fsnode *n, size_t i)
-{
-        return i < TARGET(n)->nxattrs ? TARGET(n)->xattrs[i].key : NULL;
-}
-
-const void *mk_fsnode_xattr_value(const fsnode *n, size_t i, size_t *len)
-{
-        if (i >= TARGET(n)->nxattrs)
-                return NULL;
-        *len = TARGET(n)->xattrs[i].len;
-        return TARGET(n)->xattrs[i].value;
-}
-
-uint32_t mk_fsnode_aux(const fsnode *n)
-{
-        return n->aux;
-}
-
-void mk_fsnode_set_aux(fsnode *n, uint32_t v)
-{
-        n->aux = v;
 }

@@ -45,9 +45,6 @@ int mk_verify_slot(vctx *v, unsigned s, const mk_manifest *m) __attribute__((war
 int mk_verify_esp(vctx *v, const mk_manifest *m, const char *manifest, size_t manifest_len, const char *sig,
                   size_t sig_len) __attribute__((warn_unused_result));
 
-/* Hash blocks of a dm-verity tree over data_blocks blocks (superblock not counted). */
-uint64_t mk_vtree_blocks(uint64_t data_blocks);
-
 /* The 4096-byte block at off holds exactly the cryptsetup superblock of m's
  * verity parameters (version 1, sha256, 4096/4096, data-blocks, salt); its
  * other bytes, the UUID aside, are zero. 0, or -EBADMSG / -errno with err set. */

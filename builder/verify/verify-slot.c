@@ -83,7 +83,7 @@ static int check_verity(vctx *v, unsigned i, unsigned di, const mk_manifest *m, 
         int r = check_partuuid(v, i, m->root.verity.partuuid, &ok);
         if (r < 0 || !ok)
                 return r;
-        uint64_t need = (mk_vtree_blocks(m->root.verity.data_blocks) + 1) * MK_VERITY_BLOCK;
+        uint64_t need = mk_verity_hash_size(m->root.verity.data_blocks);
         if (need > p->size)
                 return mk_vitem_fail(v, VITEM_PART(i),
                                      "the dm-verity superblock and tree of %llu data blocks need %llu "

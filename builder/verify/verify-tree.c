@@ -20,9 +20,6 @@
 #include "builder/verify/verify-internal.h"
 #include "builder/image/verity.h"
 
-#define DIGESTS_PER_BLOCK (MK_VERITY_BLOCK / 32)
-#define LEVELS_MAX 16
-
 void mk_vhex_decode(const char *hex, uint8_t *out, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
@@ -30,26 +27,6 @@ void mk_vhex_decode(const char *hex, uint8_t *out, size_t n)
                 unsigned lo = (unsigned)(hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0' : hex[2 * i + 1] - 'a' + 10);
                 out[i] = (uint8_t)(hi << 4 | lo);
         }
-}
-
-/* Blocks per level, lowest (hashes of the data) first; returns the number of levels. */
-static unsigned level_sizes(uint64_t data_blocks, uint64_t per_level[LEVELS_MAX])
-{
-        unsigned levels = 0;
-        for (uint64_t below = data_blocks; below > 1 && levels < LEVELS_MAX; levels++) {
-                below = (below + DIGESTS_PER_BLOCK - 1) / DIGESTS_PER_BLOCK;
-                per_level[levels] = below;
-        }
-        return levels;
-}
-
-uint64_t mk_vtree_blocks(uint64_t data_blocks)
-{
-        uint64_t per_level[LEVELS_MAX], sum = 0;
-        unsigned levels = level_sizes(data_blocks, per_level);
-        for (unsigned l = 0; l < levels; l++)
-                sum += per_level[l];
-        return sum;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -108,14 +85,12 @@ int mk_vtree_check_super(int fd, uint64_t off, const mk_manifest *m, mk_error *e
 
 int mk_vtree_check_hashes(int fd, uint64_t off, const mk_manifest *m, mk_error *err)
 {
-        uint64_t per_level[LEVELS_MAX], first[LEVELS_MAX], total = 0;
-        unsigned levels = level_sizes(m->root.verity.data_blocks, per_level);
+        mk_verity_shape t;
+        mk_verity_shape_of(m->root.verity.data_blocks, &t);
+        unsigned levels = t.levels;
+        const uint64_t *per_level = t.count, *first = t.start, total = t.blocks;
         if (levels == 0)
                 return 0; /* one data block: the root hash covers the data directly */
-        for (unsigned l = levels; l-- > 0;) {
-                first[l] = total;
-                total += per_level[l];
-        }
         _cleanup_free_ uint8_t *tree = malloc(total * MK_VERITY_BLOCK);
         if (!tree)
                 return mk_error_set(err, ENOMEM, "out of memory for the dm-verity tree");

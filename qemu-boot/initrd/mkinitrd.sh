@@ -19,7 +19,7 @@ epoch="${SOURCE_DATE_EPOCH:-1767225600}"
 bb=/bin/busybox
 cryptsetup=/usr/sbin/cryptsetup
 
-# The modules to load, in this order (boot-facts §6). The ones modules.dep
+# The modules to load, in this order (docs/facts.md section 2). The ones modules.dep
 # does not pull in are listed on purpose: nls_ascii (+nls_cp437) for vfat's
 # default iocharset on the ESP, ecb for xts(ecb(aes)) in dm-crypt, and
 # crc32c_generic for ext4's metadata_csum.

@@ -22,6 +22,25 @@ int mk_error_set(mk_error *err, int code, const char *fmt, ...)
         return -code;
 }
 
+int mk_error_prefix(mk_error *err, int r, const char *fmt, ...)
+{
+        if (!err || !err->code)
+                return r;
+        char ctx[MK_ERROR_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx, sizeof(ctx), fmt, ap);
+        va_end(ap);
+        /* The context, ": ", then as much of the old message as fits. */
+        size_t n = strnlen(ctx, MK_ERROR_MAX - 3), old = strnlen(err->msg, MK_ERROR_MAX - 1);
+        size_t keep = old < MK_ERROR_MAX - 1 - n - 2 ? old : MK_ERROR_MAX - 1 - n - 2;
+        memmove(err->msg + n + 2, err->msg, keep);
+        memcpy(err->msg, ctx, n);
+        memcpy(err->msg + n, ": ", 2);
+        err->msg[n + 2 + keep] = '\0';
+        return r;
+}
+
 void mk_error_clear(mk_error *err)
 {
         if (!err)

@@ -4,7 +4,7 @@
  *
  * Library code never prints and never exits: it fills an mk_error and returns
  * a negative errno. The CLI prints err->msg. Messages name the file, the place
- * and the fix: "models/demo.yaml:14:7: unknown key 'compresion' (did you mean
+ * and the fix: "models/demo-x86_64.yaml:14:7: unknown key 'compresion' (did you mean
  * 'compression'?)".
  */
 #ifndef MK_ERROR_H
@@ -26,6 +26,15 @@ typedef struct mk_error {
  * be NULL.
  */
 int mk_error_set(mk_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Add context to the recorded error on its way up: the message becomes
+ * "CONTEXT: MESSAGE" (cut at MK_ERROR_MAX), the code stays. Returns r, so
+ * that a caller can write `return mk_error_prefix(err, r, "%s", path);`.
+ * Nothing happens when no error is recorded or err is NULL. Callers add
+ * context this way instead of matching or rewriting an error's text.
+ */
+int mk_error_prefix(mk_error *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Forget a recorded error (e.g. after a fallback succeeded). */
 void mk_error_clear(mk_error *err);

@@ -4,26 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "signing/base/epoch.h"
 #include "signing/minisign/minisign-internal.h"
 
 int mk_default_trusted_comment(const char *name, char **ret_text, mk_error *err)
 {
         /* Determinism: the time is SOURCE_DATE_EPOCH, never the clock. */
-        unsigned long long ts = 0;
-        const char *sde = getenv("SOURCE_DATE_EPOCH");
-        if (sde && *sde) {
-                size_t n = strspn(sde, "0123456789");
-                if (sde[n] != '\0' || n > 19)
-                        return mk_error_set(err, EINVAL,
-                                            "SOURCE_DATE_EPOCH='%s' is not a number of seconds since "
-                                            "1970: set it to a decimal Unix time or unset it",
-                                            sde);
-                ts = strtoull(sde, NULL, 10);
-        }
+        uint64_t ts;
+        int r = mk_source_date_epoch(UINT64_MAX, &ts, err);
+        if (r < 0)
+                return r;
         const char *slash = strrchr(name, '/');
         const char *base = slash ? slash + 1 : name;
         char *text;
-        if (asprintf(&text, "timestamp:%llu\tfile:%s\thashed", ts, base) < 0)
+        if (asprintf(&text, "timestamp:%llu\tfile:%s\thashed", (unsigned long long)ts, base) < 0)
                 return mk_error_set(err, ENOMEM, "%s: out of memory", name);
         *ret_text = text;
         return 0;

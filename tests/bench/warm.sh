@@ -13,7 +13,7 @@
 # Not a test: exits 0 whatever the figures; non-zero when a side fails or its
 # output is invalid. Needs BENCH_DIR/debs from tests/bench/fetch-root.sh.
 # The three components (kernel / python / rest, by package, as in
-# notes/perf-anchors.md) are packed once and kept in BENCH_DIR/warm.
+# docs/facts.md section 5) are packed once and kept in BENCH_DIR/warm.
 #
 # Environment: BENCH_DIR, BENCH_ROUNDS, BENCH_JOBS, MKIMAGE, SIGN_KEY,
 # SOURCE_DATE_EPOCH as for run.sh.

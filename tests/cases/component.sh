@@ -191,6 +191,15 @@ gensquashfs -D "$T/src" -q "$T/plain.sqfs" >/dev/null 2>&1
 "$M" component show "$T/plain.sqfs" >/dev/null 2>"$T/.err"
 expect_eq show-not-a-component "$?:$(cat "$T/.err")" "1:mkimage: $T/plain.sqfs: not a component: it has no meta/component.yaml (pack it with mkimage component pack)"
 
+# ---- SOURCE_DATE_EPOCH: one reader, one message, in every command that stores a time -----------
+sde_msg="mkimage: SOURCE_DATE_EPOCH='12x' is not a number of seconds since 1970 from 0 to 4294967295: set it to a decimal Unix time (e.g. \$(git log -1 --format=%ct)) or unset it"
+SOURCE_DATE_EPOCH=12x "$M" component pack "$T/src" --meta "$T/meta.yaml" -o "$T/sde.comp" 2>"$T/.err"
+expect_eq sde-malformed-pack "$?:$(cat "$T/.err"):$(ls "$T" | grep -c sde)" "2:$sde_msg:0"
+SOURCE_DATE_EPOCH=12x "$M" build "$SRC/models/demo-x86_64.yaml" -o "$T/sde.img" 2>"$T/.err"
+expect_eq sde-malformed-build "$?:$(cat "$T/.err"):$(ls "$T" | grep -c sde)" "2:$sde_msg:0"
+SOURCE_DATE_EPOCH=4294967296 "$M" component pack "$T/src" --meta "$T/meta.yaml" -o "$T/sde.comp" 2>"$T/.err"
+expect_eq sde-too-late-pack "$?:$(cat "$T/.err")" "2:${sde_msg/12x/4294967296}"
+
 # ---- the same paths under ASan+UBSan (leaks included) ------------------------------
 if [ -x "$BUILD/asan/mkimage" ]; then
         A="$BUILD/asan/mkimage"

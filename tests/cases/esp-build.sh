@@ -223,5 +223,12 @@ if [ -f "$T/nosde/1.img" ]; then
         read -r off _ <<<"$(part_offset "$T/nosde/1.img" esp)"
         expect_eq no-sde-esp-dated-1980 "$(mdir -i "$T/nosde/1.img@@$off" ::/loader | awk '$NF == "loader.conf" { print $(NF - 2) }')" 1980-01-01
         check no-sde-reproducible cmp -s "$T/nosde/1.img" "$T/nosde/2.img"
+        # The data file system carries no clock either (libext2fs stamps the clock for time 0):
+        # every time is 1970-01-01 00:00:01, whenever the build ran.
+        read -r doff dsize <<<"$(part_offset "$T/nosde/1.img" data)"
+        dd if="$T/nosde/1.img" of="$T/nosde/data.ext4" bs=1M iflag=skip_bytes,count_bytes skip="$doff" count="$dsize" status=none
+        times="$(debugfs -R 'stat <2>' "$T/nosde/data.ext4" 2>/dev/null | grep -oE '^ *(c|a|m|cr)time: 0x[0-9a-f]+' | awk '{print $2}' | sort -u)"
+        wtime="$(dumpe2fs -h "$T/nosde/data.ext4" 2>/dev/null | sed -n 's/^Last write time: *//p')"
+        expect_eq no-sde-data-times "$times|$(TZ=UTC date -d "$wtime" +%s)" "0x00000001|1"
 fi
 rm -rf "$T/nosde"

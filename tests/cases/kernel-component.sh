@@ -99,7 +99,7 @@ while read -r m; do
 done <"$T/ird/etc/mkimage/modules"
 expect_eq modules-present "$bad" ""
 names() { sed 's|.*/||; s|\.ko.*||; s|-|_|g' "$@"; }
-# The set the boot chain needs (boot-facts §6), none missing.
+# The set the boot chain needs (docs/facts.md section 2), none missing.
 want="virtio_ring virtio virtio_blk virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci qemu_fw_cfg
 fat vfat nls_cp437 nls_ascii squashfs reed_solomon dm_mod dm_bufio dm_verity dm_crypt ecb xts
 crc16 mbcache jbd2 ext4 crc32c_generic"
@@ -158,7 +158,7 @@ expect_eq mkinitrd-quiet "$(cat "$T/err1" "$T/err2")" ""
 # ---- boots ---------------------------------------------------------------------
 # The component's own kernel and initrd, with /sbin/mkimage-verify replaced by
 # a probe (a cpio appended to the initrd overrides the file, as the kernel
-# unpacks archives in order). It opens a LUKS2 volume (pbkdf2, boot-facts §5)
+# unpacks archives in order). It opens a LUKS2 volume (pbkdf2, docs/facts.md section 3)
 # with the key from fw_cfg, mounts its ext4 and powers off.
 mkdir -p "$T/probe/sbin" "$T/fs"
 cat >"$T/probe/sbin/mkimage-verify" <<'EOF'

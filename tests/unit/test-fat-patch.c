@@ -285,9 +285,81 @@ static void test_errors(void)
         unlink(img);
 }
 
+/* The boot-sector decoder against fsck.vfat's reading of the same volume, then one broken field at a time. */
+static void test_geometry(void)
+{
+        make_esp();
+        int fd = open(img, O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        uint8_t bs[512];
+        CHECK(mk_pread_all(fd, bs, sizeof(bs), ESP_OFF) == 0);
+        close(fd);
+        mk_fat_geometry g;
+        CHECK(mk_fat_geometry_decode(bs, &g) == 0);
+        char cmd[512], out[4096] = "";
+        snprintf(cmd, sizeof(cmd),
+                 "dd if=%s of=%s.esp bs=1M skip=%llu count=%llu status=none && fsck.vfat -n -v %s.esp; rm -f %s.esp",
+                 img, img, ESP_OFF / MIB, ESP_SIZE / MIB, img, img);
+        FILE *p = popen(cmd, "r");
+        CHECK(p != NULL);
+        size_t n = fread(out, 1, sizeof(out) - 1, p);
+        out[n] = 0;
+        pclose(p);
+        unsigned long long sector = 0, cluster = 0, reserved = 0, fats = 0, fat_bytes = 0, data_byte = 0, clusters = 0,
+                           total = 0;
+        const char *at;
+        CHECK((at = strstr(out, "bytes per logical sector")) && sscanf(at - 12, "%llu", &sector) == 1);
+        CHECK((at = strstr(out, "bytes per cluster")) && sscanf(at - 12, "%llu", &cluster) == 1);
+        CHECK((at = strstr(out, "reserved sectors")) && sscanf(at - 12, "%llu", &reserved) == 1);
+        CHECK((at = strstr(out, "FATs, 32 bit entries")) && sscanf(at - 12, "%llu", &fats) == 1);
+        CHECK((at = strstr(out, "bytes per FAT")) && sscanf(at - 12, "%llu", &fat_bytes) == 1);
+        CHECK((at = strstr(out, "Data area starts at byte ")) && sscanf(at + 25, "%llu", &data_byte) == 1);
+        CHECK((at = strstr(out, "data clusters")) && sscanf(at - 12, "%llu", &clusters) == 1);
+        CHECK((at = strstr(out, "sectors total")) && sscanf(at - 12, "%llu", &total) == 1);
+        CHECK(g.sector_size == sector && g.cluster_size == cluster && g.reserved == reserved && g.n_fats == fats);
+        CHECK(g.fat_sectors * g.sector_size == fat_bytes && g.data_sector * g.sector_size == data_byte);
+        if (g.max_cluster != clusters + 1 || g.total_sectors != total)
+                fprintf(stderr, "decoded %u clusters of %llu sectors; fsck.vfat: %llu of %llu\n", g.max_cluster - 1,
+                        (unsigned long long)g.total_sectors, clusters, total);
+        CHECK(g.max_cluster == clusters + 1 && g.total_sectors == total && total * 512 <= ESP_SIZE);
+        CHECK(g.fsinfo_sector == 1);
+
+        /* Each of these makes it something else than a FAT32 volume. */
+        static const struct {
+                unsigned off, len;
+                uint32_t value;
+        } broken[] = {
+                {510, 1, 0},               /* signature */
+                {11, 2, 384},              /* bytes per sector not a power of two */
+                {11, 2, 8192},             /* bytes per sector too large */
+                {13, 1, 0},                /* no sectors per cluster */
+                {13, 1, 3},                /* not a power of two */
+                {11, 3, 4096 | 32u << 16}, /* 128 KiB clusters: 64 KiB are the most */
+                {14, 2, 0},                /* no reserved sectors */
+                {16, 1, 0},                /* no FAT */
+                {16, 1, 5},                /* too many FATs */
+                {17, 2, 512},              /* a FAT16 root folder */
+                {22, 2, 9},                /* a FAT16 FAT size */
+                {36, 4, 0},                /* no FAT32 FAT size */
+                {32, 4, 100},              /* the FATs end past the volume */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
+                uint8_t b[512];
+                memcpy(b, bs, sizeof(b));
+                for (unsigned k = 0; k < broken[i].len; k++)
+                        b[broken[i].off + k] = (uint8_t)(broken[i].value >> (8 * k));
+                mk_fat_geometry h = {.sector_size = 7};
+                CHECK(mk_fat_geometry_decode(b, &h) == -EINVAL);
+                if (h.sector_size != 7)
+                        fprintf(stderr, "broken field %zu decoded\n", i);
+                CHECK(h.sector_size == 7); /* untouched */
+        }
+}
+
 int main(void)
 {
         check_suite_ = "fat-patch";
+        RUN(test_geometry);
         RUN(test_rewrite);
         RUN(test_dup);
         RUN(test_errors);
