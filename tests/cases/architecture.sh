@@ -61,9 +61,15 @@ else fail public-names-prefixed "no symbols read from $LIB"; fi
 flat="$(find signing builder qemu-boot -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' \) | tr '\n' ' ')"
 if [ -z "$flat" ]; then pass no-flat-sources; else fail no-flat-sources "$flat"; fi
 untoured=""
-for d in $(find signing builder qemu-boot -mindepth 1 -maxdepth 1 -type d | sort); do
-        grep -q "\`$d/\`" README.md || untoured="$untoured $d/"
+tour="$(grep '^| `' README.md)"
+for d in $(git -C "$SRC" ls-files 2>/dev/null | awk -F/ 'NF>1{print $1} NF>2{print $1"/"$2}' | sort -u); do
+        # A folder has its own row, or (one level down) is named in its parent's row.
+        grep -q "^| \`$d/\`" <<<"$tour" && continue
+        parent="${d%/*}" leaf="${d##*/}"
+        [ "$parent" != "$d" ] && grep "^| \`$parent/\`" <<<"$tour" | grep -qE "\`$leaf/?\`" && continue
+        untoured="$untoured $d/"
 done
+[ -n "$(git -C "$SRC" ls-files 2>/dev/null | head -1)" ] || untoured=" (no git checkout to list folders from)"
 if [ -z "$untoured" ]; then pass readme-tour-lists-folders; else fail readme-tour-lists-folders "missing:$untoured"; fi
 
 # Plain `make` never installs: with a library missing it names `make deps` and builds nothing.
@@ -130,3 +136,11 @@ sys.exit(1 if cycles else 0)
 PY
         pass no-file-cycles
 else fail no-file-cycles "$(tr '\n' ';' <"$T/cycles")"; fi
+
+# Every file under the source folders is in git: an ignore pattern that swallows a new source
+# (as `build/` once did with builder/build/) makes a clean clone fail to build.
+if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
+        ignored="$(git -C "$SRC" ls-files --others --ignored --exclude-standard -- signing builder qemu-boot tests \
+                components layouts models docs .ci | tr '\n' ' ')"
+        if [ -z "$ignored" ]; then pass sources-not-ignored; else fail sources-not-ignored "ignored by git:$ignored"; fi
+else fail sources-not-ignored "$SRC is not a git checkout"; fi
