@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "builder/data/ext4.h"
+#include "builder/data/data-fs.h"
 #include "builder/data/luks.h"
 #include "signing/base/macro.h"
 #include "builder/model/uuid.h"
@@ -95,22 +95,18 @@ mk_luks_pbkdf mk_data_luks_pbkdf(const mk_model *m)
         return kdf[m->data.pbkdf];
 }
 
-int mk_data_write(const mk_data_stage *s, const mk_model *m, const char *image_path, int fd, uint64_t mtime,
-                  mk_error *err)
+int mk_data_write(const mk_data_stage *s, const mk_model *m, const char *image_path, const char *image_name, int fd,
+                  uint64_t mtime, mk_error *err)
 {
         if (!s->part)
                 return 0;
-        mk_ext4_opts eo = {.label = m->data.label,
-                           .mtime = (int64_t)(mtime > MK_EXT4_MTIME_MAX ? MK_EXT4_MTIME_MAX : mtime),
-                           .lazy_init = s->encrypted};
-        mk_derive_bytes(m->brand, m->model, "ext4-uuid", s->part->name, eo.uuid, sizeof(eo.uuid));
-        mk_derive_bytes(m->brand, m->model, "ext4-hash-seed", s->part->name, eo.hash_seed, sizeof(eo.hash_seed));
-        uint64_t off = s->part->start, size = s->part->length;
-        if (s->encrypted) {
-                off += mk_luks2_data_offset(s->part->length);
-                size = mk_luks2_payload_size(s->part->length);
-        }
-        int r = mk_ext4_write(image_path, fd, off, size, &eo, s->content, err);
+        const mk_data_fs d = {.part_off = s->part->start,
+                              .part_len = s->part->length,
+                              .encrypted = s->encrypted,
+                              .salt = s->part->name,
+                              .mtime = mtime,
+                              .name = image_name};
+        int r = mk_data_fs_write(image_path, fd, m, &d, s->content, err);
         if (r < 0 || !s->encrypted)
                 return r;
         char uuid[37];
@@ -119,6 +115,7 @@ int mk_data_write(const mk_data_stage *s, const mk_model *m, const char *image_p
                            .key_len = s->key_len,
                            .pbkdf = mk_data_luks_pbkdf(m),
                            .uuid = uuid,
-                           .label = s->part->name};
+                           .label = s->part->name,
+                           .name = image_name};
         return mk_luks2_format(image_path, s->part->start, s->part->length, &lo, err);
 }

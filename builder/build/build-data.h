@@ -40,9 +40,10 @@ bool mk_input_is_data(const mk_input *in);
 int mk_data_prepare(const mk_model *m, const mk_layout *l, mk_inputs *inputs, const char *key_path, const char *key_out,
                     bool no_key, mk_data_stage *ret, mk_error *err) __attribute__((warn_unused_result));
 
-/* Make the file system (and LUKS2) in the planned data partition of the image. */
-int mk_data_write(const mk_data_stage *s, const mk_model *m, const char *image_path, int fd, uint64_t mtime,
-                  mk_error *err) __attribute__((warn_unused_result));
+/* Make the file system (mk_data_fs_write) and LUKS2 in the planned data partition of the image;
+ * messages call it image_name (NULL: image_path). */
+int mk_data_write(const mk_data_stage *s, const mk_model *m, const char *image_path, const char *image_name, int fd,
+                  uint64_t mtime, mk_error *err) __attribute__((warn_unused_result));
 
 void mk_data_stage_done(mk_data_stage *s);
 

@@ -282,7 +282,9 @@ static int write_slots(build *b, mk_error *err)
                         (mk_verity_dest){.hash_off = hash->start, .hash_max = hash->length, .uuid = uuids[s]};
         }
         mk_verity out[MAX_SLOTS];
+        /* The verity writer names no file: say which one (a full disk, most likely). */
         int r = mk_verity_format(fd, ra->start, b->root_size, dests, n_dests, salt, b->jobs, out, err);
+        mk_error_prefix(err, r, "%s", b->out_path);
         for (size_t s = 0, k = 0; r >= 0 && s < MAX_SLOTS; s++)
                 if (b->populated[s])
                         b->verity[s] = out[k++];
@@ -433,8 +435,8 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
                 return r;
         start_writeback(fd, 0, 0); /* slot b and the verity trees */
         mk_build_stage(o, "data");
-        if (!o->factory_template &&
-            (r = mk_data_write(&b->data, b->m, mk_output_tmp_path(b->img), fd, o->source_date_epoch, err)) < 0)
+        if (!o->factory_template && (r = mk_data_write(&b->data, b->m, mk_output_tmp_path(b->img), b->out_path, fd,
+                                                       o->source_date_epoch, err)) < 0)
                 return r;
         if (b->data.part && !o->factory_template)
                 logf_(o, "data: ext4%s", b->data.encrypted ? " in LUKS2" : ", not encrypted");
@@ -465,29 +467,6 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         return 0;
 }
 
-/*
- * Writers name the file they write, which is the temporary file: say the
- * output's real name instead, and put it first when the disk is full (a
- * writer that names no file, e.g. the verity tree, then still points at it).
- */
-static void name_output(build *b, mk_error *err)
-{
-        const char *tmp = mk_output_tmp_path(b->img);
-        char msg[MK_ERROR_MAX], *at;
-        size_t tl = strlen(tmp);
-        snprintf(msg, sizeof(msg), "%s", err->msg);
-        while ((at = strstr(msg, tmp))) {
-                char rest[MK_ERROR_MAX];
-                snprintf(rest, sizeof(rest), "%s", at + tl);
-                snprintf(at, sizeof(msg) - (size_t)(at - msg), "%s%s", b->out_path, rest);
-        }
-        bool full = err->code == ENOSPC || err->code == EDQUOT || err->code == EFBIG;
-        if (full && strncmp(msg, b->out_path, strlen(b->out_path)) != 0)
-                snprintf(err->msg, sizeof(err->msg), "%.1000s: %.1000s", b->out_path, msg);
-        else
-                snprintf(err->msg, sizeof(err->msg), "%s", msg);
-}
-
 int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
 {
         build b = {.o = o, .lock_fd = -1};
@@ -497,8 +476,6 @@ int mk_build(const mk_build_opts *o, mk_build_result *ret, mk_error *err)
                 b.jobs = n > 0 ? (unsigned)n : 1;
         }
         int r = run(&b, ret, err);
-        if (r < 0 && b.img)
-                name_output(&b, err);
         build_done(&b);
         return r;
 }

@@ -29,7 +29,7 @@
 #include "builder/build/build-data.h"
 #include "builder/build/build-boot.h"
 #include "builder/build/build.h"
-#include "builder/data/ext4.h"
+#include "builder/data/data-fs.h"
 #include "builder/image/digest.h"
 #include "builder/factory/factory-devices.h"
 #include "builder/esp/fat-patch.h"
@@ -541,16 +541,13 @@ static int write_data(fctx *f, mk_inputs *inputs, const mk_device *dev, device_o
         int r = device_tree(f, inputs, d, &t, err);
         if (r < 0)
                 return r;
-        mk_ext4_opts eo = {
-                .label = f->m->data.label, .mtime = (int64_t)f->o->source_date_epoch, .lazy_init = f->encrypted};
-        mk_derive_bytes(f->m->brand, f->m->model, "ext4-uuid", dev->serial, eo.uuid, sizeof(eo.uuid));
-        mk_derive_bytes(f->m->brand, f->m->model, "ext4-hash-seed", dev->serial, eo.hash_seed, sizeof(eo.hash_seed));
-        uint64_t off = f->data->start, size = f->data->size;
-        if (f->encrypted) {
-                off += mk_luks2_data_offset(f->data->size);
-                size = mk_luks2_payload_size(f->data->size);
-        }
-        r = mk_ext4_write(path, fd, off, size, &eo, t, err);
+        const mk_data_fs df = {.part_off = f->data->start,
+                               .part_len = f->data->size,
+                               .encrypted = f->encrypted,
+                               .salt = dev->serial,
+                               .mtime = f->o->source_date_epoch,
+                               .name = mk_output_final_path(d->img)};
+        r = mk_data_fs_write(path, fd, f->m, &df, t, err);
         mk_fstree_free(t);
         if (r < 0 || !f->encrypted)
                 return r;

@@ -356,3 +356,28 @@ for sig in INT TERM; do
         check "sig$sig-stopped-mid-batch" [ "$(lines_of "$G/factory-record.jsonl")" -ge 1 -a "$n_img" -lt 400 ]
         rm -rf "$G"
 done
+
+# One writer for the data file system (builder/data/data-fs.c): with SOURCE_DATE_EPOCH after 2038
+# a build and a factory device both store ext4's last second, 2038-01-19 03:14:07 (the factory
+# once wrote its own copy and refused such a time).
+late=4102444800 # 2100-01-01
+printf 'serial\nSN-LATE\n' >"$T/late.csv"
+head -c 64 /dev/urandom >"$T/late.key" && chmod 600 "$T/late.key"
+SOURCE_DATE_EPOCH=$late factory --devices "$T/late.csv" -o "$T/late" >"$T/late.log" 2>&1
+expect_eq late-factory "$?:$(tail -1 "$T/late.log" | grep -c 'mkimage: ')" "0:0"
+SOURCE_DATE_EPOCH=$late "$MKIMAGE" build "$MODEL" --data-key "$T/late.key" -o "$T/late.img" >"$T/late.log" 2>&1
+expect_eq late-build "$?" 0
+data_times() { # IMG KEY: the root folder's four times and the superblock's write time, as seconds
+        slice "$1" data "$T/late.data"
+        # Decrypted offline (no device-mapper here): the plaintext moves to the head of the copy.
+        rm -f "$T/late.hdr"
+        cryptsetup reencrypt --decrypt --header "$T/late.hdr" "$T/late.data" --key-file "$2" \
+                --force-offline-reencrypt --disable-locks --batch-mode >/dev/null 2>&1 || return 1
+        debugfs -R 'stat <2>' "$T/late.data" 2>/dev/null | grep -oE '^ *(c|a|m|cr)time: 0x[0-9a-f]+' |
+                awk '{print $2}' | sort -u | tr '\n' ' '
+        TZ=UTC date -d "$(dumpe2fs -h "$T/late.data" 2>/dev/null | sed -n 's/^Last write time: *//p')" +%s
+        rm -f "$T/late.data" "$T/late.hdr"
+}
+expect_eq late-build-data-times "$(data_times "$T/late.img" "$T/late.key")" "0x7fffffff 2147483647"
+expect_eq late-factory-data-times "$(data_times "$T/late/SN-LATE.img" "$T/late/SN-LATE.data-key")" "0x7fffffff 2147483647"
+rm -rf "$T/late" "$T/late.img"*
