@@ -144,3 +144,8 @@ if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
                 components layouts models docs .ci | tr '\n' ' ')"
         if [ -z "$ignored" ]; then pass sources-not-ignored; else fail sources-not-ignored "ignored by git:$ignored"; fi
 else fail sources-not-ignored "$SRC is not a git checkout"; fi
+
+# No file over about 600 lines (650 is the hard limit): a longer one holds more than one concern.
+long="$(git -C "$SRC" ls-files -- '*.c' '*.h' '*.sh' '*.py' tests/run qemu-boot/run .ci/run | while read -r f; do
+        n=$(wc -l <"$SRC/$f"); [ "$n" -gt 650 ] && echo "$f:$n"; done | tr '\n' ' ')"
+if [ -z "$long" ]; then pass no-long-files; else fail no-long-files "$long"; fi
