@@ -90,10 +90,23 @@ for sig in INT TERM; do
         fi
 done
 
-# A failed build replaces nothing: an existing image stays as it was.
-cp "$T/o1/demo.img" "$T/o2/keep.img"
-"$MKIMAGE" build models/demo-x86_64.yaml --layout /nonexistent.yaml -o "$T/o2/keep.img" 2>/dev/null
-check failed-build-keeps-old-output cmp "$T/o1/demo.img" "$T/o2/keep.img"
+# A failed build replaces nothing: an existing image stays as it was. The failure comes after
+# writing began: a fixed 1 MiB root is found too small only while the squashfs is written into
+# the opened output (its temporary file), the stage after 'output'.
+mkdir -p "$T/late" && cp "$T/o1/demo.img" "$T/late/keep.img"
+python3 - "$SRC/layouts/uefi-ab.yaml" "$T/tiny-root.yaml" <<'PY'
+import sys
+t = open(sys.argv[1]).read().replace("size: auto\n    headroom: 32MiB", "size: 1MiB")
+assert t.count("size: 1MiB") == 2
+open(sys.argv[2], "w").write(t)
+PY
+MKIMAGE_STAGE_TIMES=1 "$MKIMAGE" build models/demo-x86_64.yaml --layout "$T/tiny-root.yaml" --data-key "$DATA_KEY" \
+        -o "$T/late/keep.img" 2>"$T/late.err"
+rc=$?
+stages="$(sed -n 's/^mkimage: .* s  stage //p' "$T/late.err" | tr '\n' ' ')"
+expect_eq failed-late-build-refused "$rc:$(grep -c 'the root does not fit' "$T/late.err"):${stages##* output }" "1:1:root "
+check failed-build-keeps-old-output cmp "$T/o1/demo.img" "$T/late/keep.img"
+if only_files "$T/late" keep.img; then pass failed-build-leaves-nothing; else fail failed-build-leaves-nothing "left: $(ls -A "$T/late" | tr "\n" " ")"; fi
 
 # A build killed with SIGKILL leaves only its temporary file; the next build
 # of that output removes it (it holds the folder's lock, so nobody else can

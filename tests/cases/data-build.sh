@@ -150,7 +150,8 @@ cp "$C/base.comp" "$C/base.comp.minisig" "$T/appdata.comp" "$T/appdata.comp.mini
 sed -e "s|$K/dev.key|c/dev.key|; s|$K/dev.pub|c/dev.pub|; s|$C/base.comp|c/base.comp|; s|appdata.comp|c/appdata.comp|" "$T/luks.yaml" >"$N/m.yaml"
 cp layouts/uefi-ab.yaml "$N/layout.yaml"; sed -i "s|$SRC/layouts/uefi-ab.yaml|layout.yaml|" "$N/m.yaml"
 chown -R nobody:nogroup "$N"; chmod 755 "$T"
-if (cd "$N" && setpriv --reuid=nobody --regid=nogroup --clear-groups "$MKIMAGE" build m.yaml --data-key c/.data.key -o o/n.img) >/dev/null 2>"$T/e" &&
+NB="$(nobody_copy "$MKIMAGE")"
+if (cd "$N" && setpriv --reuid=nobody --regid=nogroup --clear-groups "$NB/$(basename "$MKIMAGE")" build m.yaml --data-key c/.data.key -o o/n.img) >/dev/null 2>"$T/e" &&
    "$MKIMAGE" verify "$N/o/n.img" --pub "$K/dev.pub" >/dev/null 2>&1; then
         pass build-as-nobody
 else

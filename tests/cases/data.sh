@@ -246,7 +246,8 @@ mkdir nobody
 chown nobody:nogroup nobody
 chmod 755 "$T"
 # shellcheck disable=SC2016
-if setpriv --reuid=nobody --regid=nogroup --clear-groups env H="$H" OFF=$OFF SIZE=$SMALL bash -euc '
+NB="$(nobody_copy "$H")"
+if setpriv --reuid=nobody --regid=nogroup --clear-groups env H="$NB/$(basename "$H")" OFF=$OFF SIZE=$SMALL bash -euc '
         cd nobody
         truncate -s $((OFF + SIZE)) n.img
         "$H" keygen n.key

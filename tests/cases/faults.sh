@@ -77,8 +77,9 @@ fi
 # ... and a folder of mode 0555 for an unprivileged user, where setpriv exists.
 mkdir -p "$T/ro" && chmod 0555 "$T/ro" && chmod 0755 "$T"
 rc=0
-setpriv --reuid=nobody --regid=nogroup --clear-groups "$M" component pack "$SRC/components/hello" \
-        --meta "$SRC/components/hello/component.yaml" -o "$T/ro/x.comp" >/dev/null 2>"$T/err" || rc=$?
+NB="$(nobody_copy "$M" "$SRC/components/hello")"
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$NB/$(basename "$M")" component pack "$NB/hello" \
+        --meta "$NB/hello/component.yaml" -o "$T/ro/x.comp" >/dev/null 2>"$T/err" || rc=$?
 expect_eq read-only-folder-unprivileged "$rc:$(cat "$T/err"):$(ls -A "$T/ro")" \
         "1:mkimage: $T/ro/x.comp: cannot create a file in '$T/ro': Permission denied (check the folder's permissions):"
 chmod 0700 "$T"

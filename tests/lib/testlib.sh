@@ -53,6 +53,16 @@ PY
 
 pass() { echo "PASS: $SUITE/$1"; }
 fail() { echo "FAIL: $SUITE/$1${2:+: $2}"; }
+# skip NAME REASON: a case that cannot run here, said and counted (tests/run lists them), never silent.
+skip() { echo "SKIP: $SUITE/$1: $2"; }
+
+# nobody_copy FILE...: copies of FILEs (binaries, inputs) in a folder user nobody can read, for cases
+# that run as nobody: the checkout itself may sit in a folder others cannot enter (a 0700 home).
+# Prints the folder; the copies keep their names.
+nobody_copy() {
+        local d="$T/for-nobody"
+        mkdir -p "$d" && chmod 755 "$T" "$d" && cp -R "$@" "$d/" && chmod -R a+rX "$d" && echo "$d"
+}
 
 # check NAME CMD...: pass when CMD succeeds.
 check() {
