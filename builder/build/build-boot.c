@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,8 @@ int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inpu
                                     "%s: systemd-boot for %s is missing: %s (install the Debian package "
                                     "'systemd-boot-efi': apt-get install systemd-boot-efi)",
                                     m->path, mk_arch_name(m->arch), loaders[m->arch].loader);
+        if ((r = mk_sha256_file(loaders[m->arch].loader, s->loader_sha, err)) < 0)
+                return r;
         if (!s->kernel)
                 return 0;
 
@@ -134,22 +137,66 @@ int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inpu
         return 0;
 }
 
-int mk_boot_manifest_files(const mk_boot_stage *s, char slot, mk_manifest_file files[MK_BOOT_FILES], size_t *n,
-                           mk_error *err)
+/* The boot entry of one slot: its ESP path and text (both malloc'd). */
+static int entry_text(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot, uint64_t entry_version,
+                      char **ret_path, char **ret_text, mk_error *err)
 {
-        *n = 0;
-        if (!s->kernel)
-                return 0;
-        if (asprintf(&files[0].path, "/" MK_SLOT_KERNEL_FMT, slot) < 0)
+        (void)s;
+        char slot_name[2] = {slot, 0}, title[256], lx[32], ird[32];
+        snprintf(title, sizeof(title), "%s %s %" PRIu64 " (slot %c)", m->brand, m->model, m->version, slot);
+        snprintf(lx, sizeof(lx), MK_SLOT_KERNEL_FMT, slot);
+        snprintf(ird, sizeof(ird), MK_SLOT_INITRD_FMT, slot);
+        _cleanup_free_ char *options = NULL;
+        if (asprintf(&options, "console=%s%s%s", m->boot.console, m->boot.cmdline ? " " : "",
+                     m->boot.cmdline ? m->boot.cmdline : "") < 0)
                 return mk_error_set(err, ENOMEM, "out of memory");
-        if (asprintf(&files[1].path, "/" MK_SLOT_INITRD_FMT, slot) < 0) {
-                free(files[0].path);
+        return mk_esp_entry(slot_name, l->boot_tries, entry_version, title, lx, ird, options, ret_path, ret_text, err);
+}
+
+static int manifest_file(mk_manifest_file *f, const char *sha, mk_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static int manifest_file(mk_manifest_file *f, const char *sha, mk_error *err, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vasprintf(&f->path, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                f->path = NULL;
                 return mk_error_set(err, ENOMEM, "out of memory");
         }
-        memcpy(files[0].sha256, s->vmlinuz_sha, 65);
-        memcpy(files[1].sha256, s->initrd_sha, 65);
-        *n = 2;
+        memcpy(f->sha256, sha, 65);
         return 0;
+}
+
+int mk_boot_manifest_files(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot,
+                           uint64_t entry_version, mk_manifest_file files[MK_BOOT_FILES], size_t *n, mk_error *err)
+{
+        *n = 0;
+        if (!s->esp)
+                return 0;
+        _cleanup_free_ char *conf = NULL;
+        int r = mk_esp_loader_conf(0, &conf, err);
+        if (r < 0)
+                return r;
+        char conf_sha[65];
+        mk_sha256_buffer(conf, strlen(conf), conf_sha);
+        if (s->kernel) {
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                char entry[64], entry_sha[65];
+                if ((r = entry_text(s, m, l, slot, entry_version, &path, &text, err)) < 0)
+                        return r;
+                mk_sha256_buffer(text, strlen(text), entry_sha);
+                if (!mk_bls_entry_name((char[2]){slot, 0}, 0, entry, sizeof(entry)))
+                        return mk_error_set(err, EINVAL, "boot entry: slot name '%c' is too long", slot);
+                if ((r = manifest_file(&files[(*n)++], s->vmlinuz_sha, err, "/" MK_SLOT_KERNEL_FMT, slot)) < 0 ||
+                    (r = manifest_file(&files[(*n)++], s->initrd_sha, err, "/" MK_SLOT_INITRD_FMT, slot)) < 0 ||
+                    (r = manifest_file(&files[(*n)++], entry_sha, err, "/" MK_ESP_ENTRIES_DIR "/%s", entry)) < 0)
+                        return r;
+        }
+        if ((r = manifest_file(&files[(*n)++], conf_sha, err, "/" MK_ESP_LOADER_CONF)) < 0)
+                return r;
+        return manifest_file(&files[(*n)++], s->loader_sha, err, "/%s", loaders[m->arch].esp_path);
 }
 
 /* Everything the ESP holds; the strings are owned here. */
@@ -183,16 +230,11 @@ static void add(esp_content *c, const char *path, const void *data, size_t size)
 static int add_entry(esp_content *c, const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot,
                      uint64_t entry_version, mk_error *err)
 {
-        char slot_name[2] = {slot, 0}, title[256], lx[32], ird[32];
-        snprintf(title, sizeof(title), "%s %s %" PRIu64 " (slot %c)", m->brand, m->model, m->version, slot);
+        char lx[32], ird[32];
         snprintf(lx, sizeof(lx), MK_SLOT_KERNEL_FMT, slot);
         snprintf(ird, sizeof(ird), MK_SLOT_INITRD_FMT, slot);
-        _cleanup_free_ char *options = NULL;
-        if (asprintf(&options, "console=%s%s%s", m->boot.console, m->boot.cmdline ? " " : "",
-                     m->boot.cmdline ? m->boot.cmdline : "") < 0)
-                return mk_error_set(err, ENOMEM, "out of memory");
         char *path = NULL, *text = NULL;
-        int r = mk_esp_entry(slot_name, l->boot_tries, entry_version, title, lx, ird, options, &path, &text, err);
+        int r = entry_text(s, m, l, slot, entry_version, &path, &text, err);
         if (r < 0)
                 return r;
         own(c, path);
@@ -238,9 +280,8 @@ int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l,
                         add(&c, own(&c, rec), placeholder, sizeof(placeholder));
                         add(&c, own(&c, rsig), placeholder, sizeof(placeholder));
                 }
-                /* The first slot is the one to boot: the higher entry version wins in systemd-boot. */
                 if (s->kernel)
-                        r = add_entry(&c, s, m, l, bs->slot, n_slots - i, err);
+                        r = add_entry(&c, s, m, l, bs->slot, mk_boot_entry_version(i, n_slots), err);
         }
         for (size_t i = 0; i < c.n_owned && r >= 0; i++)
                 if (!c.owned[i])

@@ -37,7 +37,7 @@ static int load_content(const mk_model *m, mk_inputs *inputs, mk_data_stage *s, 
                                             m->path, in->mc->line, in->mc->col, in->mc->name);
                 if (!s->content && (r = mk_fstree_new("the data partition", &s->content)) < 0)
                         return mk_error_set(err, -r, "out of memory");
-                if ((r = mk_component_load_tree(in->comp, s->content, err)) < 0)
+                if ((r = mk_component_load_tree(in->comp, s->content, NULL, 0, err)) < 0)
                         return r;
         }
         return 0;

@@ -12,14 +12,12 @@
 #include "builder/build/build-data.h"
 #include "builder/tree/tree-source.h"
 
-/* Load one input into tree, leaving out skip[] (paths without the leading '/'). */
+/* Load one input into tree, leaving out skip[] (paths without the leading '/'; meta/ always). */
 static int load_input(mk_input *in, fstree *tree, const char *const *skip, size_t nskip, mk_error *err)
 {
         if (in->is_dir)
                 return mk_tree_load_dir(in->mc->path, tree, TREE_ROOT_OWNED, err);
-        if (nskip == 1)
-                return mk_component_load_tree(in->comp, tree, err);
-        return mk_sqimage_load_tree(mk_component_image(in->comp), tree, skip, nskip, err);
+        return mk_component_load_tree(in->comp, tree, skip, nskip, err);
 }
 
 typedef struct conflict_ctx {
@@ -123,13 +121,12 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
         if (!trees)
                 return mk_error_set(err, ENOMEM, "out of memory");
         /* Pass 1: each component alone, to find clashes and check overrides. */
-        static const char *const meta_only[] = {"meta"};
         for (size_t k = 0; k < inputs->n && r >= 0; k++) {
                 if (!mk_input_in_root(&inputs->items[k]))
                         continue; /* goes to the data partition or the ESP */
                 if ((r = mk_fstree_new(inputs->items[k].mc->name, &trees[k])) < 0)
                         break;
-                r = load_input(&inputs->items[k], trees[k], meta_only, 1, err);
+                r = load_input(&inputs->items[k], trees[k], NULL, 0, err);
         }
         if (r >= 0)
                 r = check_overrides(m, inputs, trees, err);
@@ -149,7 +146,7 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
         _cleanup_(mk_fstree_freep) fstree *tree = NULL;
         if ((r = mk_fstree_new("the root", &tree)) < 0)
                 return mk_error_set(err, -r, "out of memory");
-        size_t total = 1;
+        size_t total = 1; /* never 0 for calloc */
         for (size_t k = 0; k < inputs->n; k++)
                 total += inputs->items[k].mc->n_overrides;
         _cleanup_free_ const char **skip = calloc(total, sizeof(*skip));
@@ -159,7 +156,6 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
                 if (!mk_input_in_root(&inputs->items[j]))
                         continue;
                 size_t nskip = 0;
-                skip[nskip++] = "meta";
                 for (size_t k = j + 1; k < inputs->n; k++)
                         for (size_t i = 0; i < inputs->items[k].mc->n_overrides; i++)
                                 skip[nskip++] = inputs->items[k].mc->overrides[i] + 1;

@@ -12,6 +12,7 @@
 #include "builder/build/build.h"
 #include "builder/cli/cli.h"
 #include "builder/image/inspect.h"
+#include "signing/base/escape.h"
 #include "signing/base/macro.h"
 
 const char cli_build_help[] = "Usage: mkimage build MODEL.yaml [-o OUT.img] [--layout LAYOUT.yaml] [-v] [--json]\n"
@@ -129,8 +130,8 @@ int cli_build(int argc, char **argv)
                        (unsigned long long)res.disk_size, res.n_parts, (unsigned long long)res.root_size,
                        res.root_hash);
         } else {
-                printf("%s: %llu MiB, %u partitions\n", res.out_path, (unsigned long long)(res.disk_size >> 20),
-                       res.n_parts);
+                cli_put(stdout, res.out_path, 0);
+                printf(": %llu MiB, %u partitions\n", (unsigned long long)(res.disk_size >> 20), res.n_parts);
         }
         return CLI_OK;
 }
@@ -212,28 +213,45 @@ static void print_json(const char *path, const mk_inspect *in)
         printf("}\n");
 }
 
+/* Every name and field below comes from the image: each goes through cli_put (escaped), none through a format. */
 static void print_entries(const mk_inspect *in)
 {
         if (in->esp < 0)
                 return;
-        printf("\nBoot entries on %s (loader/entries):\n", in->gpt->parts[in->esp].name);
-        if (in->esp_note)
-                printf("  (cannot read them: %s)\n", in->esp_note);
-        else if (!in->n_entries)
-                printf("  (none)\n");
+        fputs("\nBoot entries on ", stdout);
+        cli_put(stdout, in->gpt->parts[in->esp].name, 0);
+        fputs(" (loader/entries):\n", stdout);
+        if (in->esp_note) {
+                fputs("  (cannot read them: ", stdout);
+                mk_fputs_message(in->esp_note, stdout);
+                fputs(")\n", stdout);
+        } else if (!in->n_entries) {
+                fputs("  (none)\n", stdout);
+        }
         for (size_t k = 0; k < in->n_entries; k++) {
                 const mk_boot_entry *e = &in->entries[k];
-                printf("  %-18s version %-4s linux %-18s initrd %-20s options %s\n", e->file,
-                       e->version ? e->version : "-", e->kernel ? e->kernel : "-", e->initrd ? e->initrd : "-",
-                       e->options ? e->options : "-");
+                fputs("  ", stdout);
+                cli_put(stdout, e->file, 18);
+                fputs(" version ", stdout);
+                cli_put(stdout, e->version, 4);
+                fputs(" linux ", stdout);
+                cli_put(stdout, e->kernel, 18);
+                fputs(" initrd ", stdout);
+                cli_put(stdout, e->initrd, 20);
+                fputs(" options ", stdout);
+                cli_put(stdout, e->options, 0);
+                fputc('\n', stdout);
         }
 }
 
 static void print_table(const char *path, const mk_inspect *in)
 {
         const mk_gpt *g = in->gpt;
-        printf("%s: %llu bytes (%llu MiB), GPT, disk GUID %s\n\n", path, (unsigned long long)g->disk_size,
-               (unsigned long long)(g->disk_size >> 20), g->disk_uuid);
+        cli_put(stdout, path, 0);
+        printf(": %llu bytes (%llu MiB), GPT, disk GUID ", (unsigned long long)g->disk_size,
+               (unsigned long long)(g->disk_size >> 20));
+        cli_put(stdout, g->disk_uuid, 0);
+        fputs("\n\n", stdout);
         printf("%-3s %-16s %10s %10s  %-20s %-10s %-9s %s\n", "#", "NAME", "START", "SIZE", "TYPE", "FLAGS", "CONTENT",
                "PARTUUID");
         for (unsigned i = 0; i < g->n_parts; i++) {
@@ -245,8 +263,13 @@ static void print_table(const char *path, const mk_inspect *in)
                         snprintf(size, sizeof(size), "%lluKiB", (unsigned long long)(p->size >> 10));
                 else
                         snprintf(size, sizeof(size), "%lluMiB", (unsigned long long)(p->size >> 20));
-                printf("%-3u %-16s %10s %10s  %-20s %-10s %-9s %s\n", p->number, p->name, start, size,
-                       in->type_names[i] ? in->type_names[i] : p->type_guid, attrs, in->content[i], p->uuid);
+                printf("%-3u ", p->number);
+                cli_put(stdout, p->name, 16);
+                printf(" %10s %10s  ", start, size);
+                cli_put(stdout, in->type_names[i] ? in->type_names[i] : p->type_guid, 20);
+                printf(" %-10s %-9s ", attrs, in->content[i]);
+                cli_put(stdout, p->uuid, 0);
+                fputc('\n', stdout);
         }
         print_entries(in);
 }

@@ -12,6 +12,7 @@
 #include "builder/component/component.h"
 #include "builder/squashfs/sqfs-write.h"
 #include "builder/squashfs/sqfs-compressor.h"
+#include "signing/base/escape.h"
 
 const char cli_component_help[] = "Usage: mkimage component pack SRC -o NAME.comp [--meta component.yaml] [OPTIONS]\n"
                                   "       mkimage component show NAME.comp [--list]\n\n"
@@ -115,9 +116,12 @@ static int pack(int argc, char **argv)
         component_meta *m = NULL;
         if (mk_component_pack(argv[optind], out, &o, &m, &err) < 0)
                 return cli_fail(&err);
-        if (cli_verbose)
-                fprintf(stderr, "mkimage: packed %s %s (%s) into %s%s\n", m->name, m->version,
-                        mk_component_type_name(m->type), out, o.cache_hit ? " (from the pack cache)" : "");
+        char *line = NULL;
+        if (cli_verbose &&
+            asprintf(&line, "packed %s %s (%s) into %s%s", m->name, m->version, mk_component_type_name(m->type), out,
+                     o.cache_hit ? " (from the pack cache)" : "") >= 0)
+                cli_log_line(NULL, line);
+        free(line);
         mk_component_meta_free(m);
         return CLI_OK;
 }
@@ -148,17 +152,21 @@ static int print_entry(fsnode *n, void *ctx)
 {
         if (!mk_fsnode_parent(n))
                 return 0;
-        char *p = mk_fsnode_path(n), q[1024];
+        char *p = mk_fsnode_path(n);
         if (!p)
                 return -ENOMEM;
-        printf("%s %04o %u %u %" PRIu64 " /%s", kind_char(n), mk_fsnode_mode(n) & 07777, mk_fsnode_uid(n),
-               mk_fsnode_gid(n), mk_fsnode_file_size(n), mk_fstree_quote(p, q, sizeof q));
+        printf("%s %04o %u %u %" PRIu64 " /", kind_char(n), mk_fsnode_mode(n) & 07777, mk_fsnode_uid(n),
+               mk_fsnode_gid(n), mk_fsnode_file_size(n));
+        mk_fputs_quoted(p, stdout);
         free(p);
-        if (mk_fsnode_symlink_target(n))
-                printf(" -> %s", mk_fstree_quote(mk_fsnode_symlink_target(n), q, sizeof q));
+        if (mk_fsnode_symlink_target(n)) {
+                fputs(" -> ", stdout);
+                mk_fputs_quoted(mk_fsnode_symlink_target(n), stdout);
+        }
         if (mk_fsnode_hardlink_target(n)) {
                 p = mk_fsnode_path(mk_fsnode_hardlink_target(n));
-                printf(" link to /%s", p ? mk_fstree_quote(p, q, sizeof q) : "?");
+                fputs(" link to /", stdout);
+                mk_fputs_quoted(p ? p : "?", stdout);
                 free(p);
         }
         putchar('\n');
@@ -183,23 +191,32 @@ static int show(int argc, char **argv)
         component *c;
         if (mk_component_open(path, &c, &err) < 0)
                 return cli_fail(&err);
-        const component_meta *m = mk_component_get_meta(c);
-        printf("name: %s\nversion: %s\ntype: %s\nlicense: %s\nsupplier: %s\n", m->name, m->version,
-               mk_component_type_name(m->type), m->license, m->supplier);
-        if (m->source)
-                printf("source: %s\n", m->source);
-        int r = 0;
-        if (list) {
-                fstree *t = NULL;
-                r = mk_fstree_new(path, &t);
-                if (r >= 0)
-                        r = mk_component_load_tree(c, t, &err);
-                if (r >= 0) {
-                        mk_fstree_sort(t);
-                        r = mk_fstree_walk(t, print_entry, NULL);
+        /* The whole tree is read and checked before anything is printed: a component that build would
+         * refuse (bad names, undeclared setuid files, a damaged tree) is refused here too, with nothing
+         * on stdout. */
+        fstree *t = NULL;
+        int r = mk_fstree_new(path, &t);
+        if (r >= 0)
+                r = mk_component_load_tree(c, t, NULL, 0, &err);
+        if (r >= 0) {
+                const component_meta *m = mk_component_get_meta(c);
+                /* The metadata is the component's: every value escaped, one line each (source only when set). */
+                const char *keys[] = {"name", "version", "type", "license", "supplier", "source"};
+                const char *vals[] = {m->name,    m->version,  mk_component_type_name(m->type),
+                                      m->license, m->supplier, m->source};
+                for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                        if (!vals[i])
+                                continue;
+                        printf("%s: ", keys[i]);
+                        mk_fputs_quoted(vals[i], stdout);
+                        putchar('\n');
                 }
-                mk_fstree_free(t);
         }
+        if (r >= 0 && list) {
+                mk_fstree_sort(t);
+                r = mk_fstree_walk(t, print_entry, NULL);
+        }
+        mk_fstree_free(t);
         mk_component_close(c);
         if (r < 0 && !mk_error_isset(&err))
                 mk_error_set(&err, -r, "out of memory");

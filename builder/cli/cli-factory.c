@@ -139,7 +139,8 @@ int cli_factory(int argc, char **argv)
         if (mk_factory(&o, &res, &err) < 0)
                 return cli_fail(&err);
         double dt = now() - t0;
-        printf("%s: %lu devices in this shard: %lu built, %lu already complete (%.2f s, %.1f images/s)\n", o.out_dir,
-               res.in_shard, res.built, res.skipped, dt, dt > 0 ? (double)res.built / dt : 0.0);
+        cli_put(stdout, o.out_dir, 0);
+        printf(": %lu devices in this shard: %lu built, %lu already complete (%.2f s, %.1f images/s)\n", res.in_shard,
+               res.built, res.skipped, dt, dt > 0 ? (double)res.built / dt : 0.0);
         return CLI_OK;
 }

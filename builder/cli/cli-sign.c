@@ -124,10 +124,11 @@ static int keygen(const sign_args *a)
         _cleanup_seckey_ mk_seckey *key = NULL;
         if (mk_seckey_generate(&key, &err) < 0 || mk_keypair_write(key, a->operand, &err) < 0)
                 return cli_fail(&err);
-        printf("Wrote %s.key (secret key, unencrypted, mode 0600: keep it secret)\n"
-               "Wrote %s.pub (public key)\n"
-               "Key id: %s\n",
-               a->operand, a->operand, mk_seckey_id_str(key));
+        fputs("Wrote ", stdout);
+        cli_put(stdout, a->operand, 0);
+        fputs(".key (secret key, unencrypted, mode 0600: keep it secret)\nWrote ", stdout);
+        cli_put(stdout, a->operand, 0);
+        printf(".pub (public key)\nKey id: %s\n", mk_seckey_id_str(key));
         return CLI_OK;
 }
 
@@ -139,7 +140,11 @@ static int sign(const sign_args *a)
         _cleanup_seckey_ mk_seckey *key = NULL;
         if (mk_seckey_load(a->key, &key, &err) < 0 || mk_sign_file(key, a->operand, NULL, a->comment, &err) < 0)
                 return cli_fail(&err);
-        printf("Signed %s with key %s: %s.minisig\n", a->operand, mk_seckey_id_str(key), a->operand);
+        fputs("Signed ", stdout);
+        cli_put(stdout, a->operand, 0);
+        printf(" with key %s: ", mk_seckey_id_str(key));
+        cli_put(stdout, a->operand, 0);
+        fputs(".minisig\n", stdout);
         return CLI_OK;
 }
 
@@ -157,9 +162,13 @@ static int verify_sig(const sign_args *a)
         _cleanup_verified_ mk_verified v = {0};
         if (mk_verify_file(set, a->operand, a->sig, &v, &err) != MK_VERIFY_OK)
                 return cli_fail(&err);
-        printf("Signature by key %s verified%s: %s\n"
-               "Trusted comment: %s\n",
-               mk_pubkey_id_str(v.signer), v.legacy ? " (legacy, not prehashed)" : "", a->operand, v.trusted_comment);
+        /* The trusted comment is the signer's text, read from the signature file: escaped like the rest. */
+        printf("Signature by key %s verified%s: ", mk_pubkey_id_str(v.signer),
+               v.legacy ? " (legacy, not prehashed)" : "");
+        cli_put(stdout, a->operand, 0);
+        fputs("\nTrusted comment: ", stdout);
+        cli_put(stdout, v.trusted_comment ? v.trusted_comment : "", 0);
+        fputc('\n', stdout);
         return CLI_OK;
 }
 

@@ -5,6 +5,7 @@
 
 #include "builder/cli/cli.h"
 #include "builder/verify/verify.h"
+#include "signing/base/escape.h"
 
 const char cli_verify_help[] = "Usage: mkimage verify IMAGE --pub KEY.pub [--json]\n\n"
                                "Checks a built image against its signed slot manifests IMAGE.manifest.yaml\n"
@@ -35,16 +36,20 @@ static void print_json(const mk_verify_report *rep)
         printf("]}\n");
 }
 
+/* An item's name is a GPT name or the image's path, its reason a message that may quote the image's bytes: both
+ * escaped, so that a crafted name can neither forge another item's line nor reach the terminal raw. */
 static void print_lines(const mk_verify_report *rep)
 {
         for (size_t i = 0; i < rep->n_items; i++) {
                 const mk_check_item *it = &rep->items[i];
-                if (it->status == MK_CHECK_OK)
-                        printf("%s: OK\n", it->name);
-                else if (it->status == MK_CHECK_FAILED)
-                        printf("%s: FAILED: %s\n", it->name, it->reason);
-                else
-                        printf("%s: %s\n", it->name, it->reason);
+                mk_fputs_quoted(it->name, stdout);
+                if (it->status == MK_CHECK_OK) {
+                        fputs(": OK\n", stdout);
+                        continue;
+                }
+                fputs(it->status == MK_CHECK_FAILED ? ": FAILED: " : ": ", stdout);
+                mk_fputs_message(it->reason ? it->reason : "", stdout);
+                fputc('\n', stdout);
         }
 }
 

@@ -22,13 +22,23 @@ typedef struct cli_verb {
         const char *help;                  /* full text for `mkimage VERB --help` */
 } cli_verb;
 
+/*
+ * What the CLI prints never carries a raw byte of an image, a component or
+ * an archive: the lines on stderr below escape their message (control bytes
+ * and invalid UTF-8 as \xHH, signing/base/escape.h), the text printers put
+ * every string that is not a literal of ours through cli_put (or
+ * mk_fputs_quoted), and JSON goes through cli_json_string.
+ */
+
 /* Print "mkimage: <msg>" to stderr; returns CLI_FAILED. */
 int cli_fail(const mk_error *err);
 /* Print "mkimage VERB: <msg>" and a pointer to --help; returns CLI_USAGE. */
 int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print a warning line "mkimage: warning: <msg>" to stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print s as a JSON string literal (with quotes) to f. */
+/* Print s (NULL: "-") escaped (mk_fputs_quoted) to f, then spaces up to width bytes (left-aligned, like %-*s). */
+void cli_put(FILE *f, const char *s, int width);
+/* Print s (NULL: "") as a JSON string literal (with quotes) to f: no raw control byte, always valid JSON. */
 void cli_json_string(FILE *f, const char *s);
 /* True when argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);

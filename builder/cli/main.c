@@ -87,6 +87,8 @@ int main(int argc, char **argv)
                 }
                 return cli_build(argc, argv);
         }
-        fprintf(stderr, "mkimage: unknown verb '%s' (run 'mkimage --help' for the list)\n", v);
+        fputs("mkimage: unknown verb '", stderr);
+        cli_put(stderr, v, 0);
+        fputs("' (run 'mkimage --help' for the list)\n", stderr);
         return CLI_USAGE;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "signing/base/escape.h"
 #include "signing/base/macro.h"
 #include "builder/image/output.h"
 #include "builder/squashfs/sqfs-file.h"
@@ -69,7 +70,7 @@ static int check_reserved(const char *src, fstree *t, mk_error *err)
                 return mk_error_set(err, EINVAL,
                                     "%s: entry 'meta/%s': meta/ is reserved for component metadata "
                                     "(move the entry elsewhere)",
-                                    src, mk_fstree_quote(mk_fsnode_name(c), q, sizeof q));
+                                    src, mk_quote(mk_fsnode_name(c), q, sizeof q));
         }
         return 0;
 }
@@ -249,8 +250,15 @@ sqimage *mk_component_image(component *c)
         return c->img;
 }
 
-int mk_component_load_tree(component *c, fstree *tree, mk_error *err)
+int mk_component_load_tree(component *c, fstree *tree, const char *const *skip, size_t nskip, mk_error *err)
 {
-        static const char *const skip[] = {"meta"};
-        return mk_sqimage_load_tree(c->img, tree, skip, ELEMENTSOF(skip), err);
+        _cleanup_free_ const char **all = calloc(nskip + 1, sizeof(*all));
+        if (!all)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        all[0] = "meta";
+        for (size_t i = 0; i < nskip; i++)
+                all[i + 1] = skip[i];
+        unsigned allow =
+                (c->meta->allow_devices ? FSTREE_ALLOW_DEVICES : 0) | (c->meta->allow_setuid ? FSTREE_ALLOW_SETUID : 0);
+        return mk_sqimage_load_tree(c->img, tree, all, nskip + 1, allow, err);
 }

@@ -103,11 +103,15 @@ const component_meta *mk_component_get_meta(const component *c);
 sqimage *mk_component_image(component *c);
 
 /*
- * Add the component's payload to tree (everything but meta/), file data read
- * from the image on demand; the tree keeps the image alive. An entry that
- * tree already holds is an error (directories merge), so loading several
- * components into one tree finds paths that two of them provide.
+ * Add the component's payload to tree (everything but meta/ and the paths
+ * skip[0..nskip), without their leading '/'), file data read from the image
+ * on demand; the tree keeps the image alive. An entry that tree already
+ * holds is an error (directories merge), so loading several components into
+ * one tree finds paths that two of them provide. Device nodes and
+ * setuid/setgid files are refused unless the component's signed metadata
+ * allows them (allow-devices, allow-setuid), as `component pack` refuses them.
  */
-int mk_component_load_tree(component *c, fstree *tree, mk_error *err) __attribute__((warn_unused_result));
+int mk_component_load_tree(component *c, fstree *tree, const char *const *skip, size_t nskip, mk_error *err)
+        __attribute__((warn_unused_result));
 
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
+#include "signing/base/escape.h"
 #include "signing/base/macro.h"
 
 #define BS MK_EXT4_BLOCK
@@ -80,8 +81,8 @@ static int path_error(const ext4_where *w, const fsnode *n, mk_error *err, int c
         char at[512], q[FSTREE_PATH_MAX * 4 + 1];
         _cleanup_free_ char *path = mk_fsnode_path(n);
         mk_ext4_where_str(w, at, sizeof(at));
-        return mk_error_set(err, code, "%s: entry '%s' of '%s': %s", at,
-                            path ? mk_fstree_quote(path, q, sizeof(q)) : "?", w->origin, what);
+        return mk_error_set(err, code, "%s: entry '%s' of '%s': %s", at, path ? mk_quote(path, q, sizeof(q)) : "?",
+                            w->origin, what);
 }
 
 static int need_visit(fsnode *n, void *ctx)
@@ -158,7 +159,7 @@ static int pop_fail(pop *p, errcode_t e, const char *doing, const fsnode *n)
 {
         char q[FSTREE_PATH_MAX * 4 + 1];
         _cleanup_free_ char *path = mk_fsnode_path(n);
-        return mk_ext4_fail(p->w, e, doing, path ? mk_fstree_quote(path, q, sizeof(q)) : NULL, p->err);
+        return mk_ext4_fail(p->w, e, doing, path ? mk_quote(path, q, sizeof(q)) : NULL, p->err);
 }
 
 static void set_owner(struct ext2_inode *in, const fsnode *n)

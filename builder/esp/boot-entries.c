@@ -9,7 +9,7 @@
 
 #include "builder/esp/esp-internal.h"
 #include "builder/esp/esp.h"
-#include "builder/tree/fstree.h"
+#include "signing/base/escape.h"
 #include "signing/base/macro.h"
 #include "signing/conventions/conventions.h"
 
@@ -39,7 +39,7 @@ static int check_value(const char *field, const char *v, bool may_be_empty, mk_e
                         return mk_error_set(err, EINVAL,
                                             "boot entry: '%s' value '%s' holds a control character (it must be "
                                             "one line)",
-                                            field, mk_fstree_quote(v, q, sizeof(q)));
+                                            field, mk_quote(v, q, sizeof(q)));
         return 0;
 }
 

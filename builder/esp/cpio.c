@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "builder/tree/fstree.h"
+#include "signing/base/escape.h"
 #include "signing/base/macro.h"
 
 #define ORIGIN "initrd appendix"
@@ -112,7 +113,7 @@ static int build_tree(const mk_cpio_entry *e, size_t n, fstree **ret, mk_error *
                         return mk_error_set(err, EINVAL,
                                             ORIGIN ": entry '%s': mode 0%o is neither a directory without data nor "
                                                    "a regular file with its data (a bug in mkimage)",
-                                            mk_fstree_quote(p, q, sizeof(q)), e[i].mode);
+                                            mk_quote(p, q, sizeof(q)), e[i].mode);
                 if (r < 0)
                         return r;
         }

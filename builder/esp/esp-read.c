@@ -4,7 +4,9 @@
 #include "builder/esp/esp-internal.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,39 +16,52 @@
 #include <unistd.h>
 
 #include "signing/base/macro.h"
+#include "builder/image/digest.h"
 #include "builder/esp/subprocess.h"
 
-/* Run the mtools command argv with stdout into a memory file; return its bytes (at most max). */
+/* What a capture keeps: at most max bytes, refused past that. */
+typedef struct capture {
+        const char *ctx;
+        size_t max, len, cap;
+        char *buf;
+} capture;
+
+static int capture_sink(const void *data, size_t len, void *userdata, mk_error *err)
+{
+        capture *c = userdata;
+        if (len > c->max - c->len)
+                return mk_error_set(err, EFBIG, "%s: is more than %zu bytes, the most mkimage reads there", c->ctx,
+                                    c->max);
+        if (c->len + len + 1 > c->cap) {
+                size_t cap = c->cap ? c->cap : 4096;
+                while (cap < c->len + len + 1)
+                        cap *= 2;
+                char *nb = realloc(c->buf, cap);
+                if (!nb)
+                        return mk_error_set(err, ENOMEM, "out of memory");
+                c->buf = nb, c->cap = cap;
+        }
+        memcpy(c->buf + c->len, data, len);
+        c->len += len;
+        return 0;
+}
+
+/* Run the mtools command argv and return its stdout (at most max bytes: more is -EFBIG, the tool is stopped). */
 static int run_capture(const char *const *argv, const char *ctx, const esp_mtools *t, size_t max, char **ret,
                        size_t *ret_len, mk_error *err)
 {
-        _cleanup_close_ int fd = memfd_create("mkimage-esp-read", MFD_CLOEXEC);
-        if (fd < 0)
-                return mk_error_set(err, errno, "%s: %s", ctx, strerror(errno));
-        mk_spawn_opts so = {.package = "mtools", .env = t->env, .stdout_fd = fd, .context = ctx};
+        capture c = {.ctx = ctx, .max = max};
+        mk_spawn_opts so = {.package = "mtools", .env = t->env, .context = ctx, .sink = capture_sink, .sink_data = &c};
         int r = mk_spawn(argv, &so, err);
-        if (r < 0)
+        if (r >= 0 && !c.buf && !(c.buf = malloc(1)))
+                r = mk_error_set(err, ENOMEM, "out of memory");
+        if (r < 0) {
+                free(c.buf);
                 return r;
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return mk_error_set(err, errno, "%s: %s", ctx, strerror(errno));
-        if ((uint64_t)st.st_size > max)
-                return mk_error_set(err, EFBIG, "%s: is %jd bytes, more than the %zu expected", ctx,
-                                    (intmax_t)st.st_size, max);
-        size_t len = (size_t)st.st_size;
-        _cleanup_free_ char *buf = malloc(len + 1);
-        if (!buf)
-                return mk_error_set(err, ENOMEM, "out of memory");
-        for (size_t got = 0; got < len;) {
-                ssize_t k = pread(fd, buf + got, len - got, (off_t)got);
-                if (k <= 0)
-                        return mk_error_set(err, k < 0 ? errno : EIO, "%s: cannot read back: %s", ctx,
-                                            k < 0 ? strerror(errno) : "short read");
-                got += (size_t)k;
         }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
+        c.buf[c.len] = '\0';
+        *ret = c.buf;
+        *ret_len = c.len;
         return 0;
 }
 
@@ -75,6 +90,48 @@ int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, s
         return run_capture(argv, ctx, &t, max, ret, ret_len, err);
 }
 
+typedef struct hashing {
+        const char *ctx;
+        uint64_t max, len;
+        EVP_MD_CTX *md;
+} hashing;
+
+static int hash_sink(const void *data, size_t len, void *userdata, mk_error *err)
+{
+        hashing *h = userdata;
+        if (len > h->max - h->len)
+                return mk_error_set(err, EFBIG, "%s: is more than %" PRIu64 " bytes, the most mkimage reads there",
+                                    h->ctx, h->max);
+        h->len += len;
+        EVP_DigestUpdate(h->md, data, len);
+        return 0;
+}
+
+int mk_esp_sha256(const char *image_path, uint64_t offset, const char *esp_path, uint64_t max, char hex[65],
+                  uint64_t *ret_len, mk_error *err)
+{
+        char ctx[4400], target[4200];
+        esp_mtools t;
+        int r = esp_prepare(image_path, offset, esp_path, ctx, sizeof(ctx), target, &t, err);
+        if (r < 0)
+                return r;
+        hashing h = {.ctx = ctx, .max = max, .md = EVP_MD_CTX_new()};
+        if (!h.md)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        EVP_DigestInit_ex(h.md, EVP_sha256(), NULL);
+        const char *argv[] = {"mcopy", "-n", "-i", t.spec, target, "-", NULL};
+        mk_spawn_opts so = {.package = "mtools", .env = t.env, .context = ctx, .sink = hash_sink, .sink_data = &h};
+        r = mk_spawn(argv, &so, err);
+        uint8_t md[32];
+        EVP_DigestFinal_ex(h.md, md, NULL);
+        EVP_MD_CTX_free(h.md);
+        if (r < 0)
+                return r;
+        mk_hex(md, sizeof(md), hex);
+        *ret_len = h.len;
+        return 0;
+}
+
 char **mk_esp_names_free(char **names)
 {
         for (size_t i = 0; names && names[i]; i++)
@@ -88,17 +145,19 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* `mdir -b` of the ESP folder dir into *ret (one "::/DIR/NAME" per line, folders end in '/'). */
-static int list_raw(const char *image_path, uint64_t offset, const char *dir, char *ctx, size_t ctx_size, char **ret,
-                    size_t *ret_len, mk_error *err)
+/* `mdir -b` of the ESP folder dir into *ret (one "::/DIR/NAME" per line, folders end in '/'); all: recursive. */
+static int list_raw(const char *image_path, uint64_t offset, const char *dir, bool all, char *ctx, size_t ctx_size,
+                    char **ret, size_t *ret_len, mk_error *err)
 {
         char target[4200];
         esp_mtools t;
         int r = esp_prepare(image_path, offset, dir, ctx, ctx_size, target, &t, err);
         if (r < 0)
                 return r;
-        /* -b: bare output, one "::/DIR/NAME" per line, no "." and "..". */
-        const char *argv[] = {"mdir", "-b", "-i", t.spec, target, NULL};
+        /* -b: bare output, one "::/DIR/NAME" per line, no "." and ".."; -/: and every folder below. */
+        const char *argv[] = {"mdir", "-b", "-i", t.spec, target, NULL, NULL};
+        if (all)
+                memmove(argv + 2, (const char *[]){"-/", "-i", t.spec, target}, 4 * sizeof(*argv));
         return run_capture(argv, ctx, &t, 1u << 20, ret, ret_len, err);
 }
 
@@ -123,7 +182,7 @@ static int dir_exists(const char *image_path, uint64_t offset, const char *dir)
         _cleanup_free_ char *text = NULL;
         size_t len;
         mk_error e = {0};
-        if (list_raw(image_path, offset, parent, ctx, sizeof(ctx), &text, &len, &e) < 0)
+        if (list_raw(image_path, offset, parent, false, ctx, sizeof(ctx), &text, &len, &e) < 0)
                 return *parent && dir_exists(image_path, offset, parent) == 0 ? 0 : -1;
         snprintf(want, sizeof(want), "::/%s/", dir);
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
@@ -132,13 +191,13 @@ static int dir_exists(const char *image_path, uint64_t offset, const char *dir)
         return 0;
 }
 
-int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char ***ret_names, mk_error *err)
+int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, size_t max, char ***ret_names, mk_error *err)
 {
         char ctx[4400];
         _cleanup_free_ char *text = NULL;
         size_t len;
         mk_error e = {0};
-        int r = list_raw(image_path, offset, dir, ctx, sizeof(ctx), &text, &len, &e);
+        int r = list_raw(image_path, offset, dir, false, ctx, sizeof(ctx), &text, &len, &e);
         if (r < 0) {
                 if (dir_exists(image_path, offset, dir) == 0)
                         return mk_error_set(err, ENOENT, "%s: no such folder on the ESP", ctx);
@@ -149,6 +208,9 @@ int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char *
         size_t n = 0;
         for (size_t i = 0; i < len; i++)
                 n += text[i] == '\n';
+        if (n > max)
+                return mk_error_set(err, E2BIG, "%s: holds %zu entries, more than the %zu mkimage reads there", ctx, n,
+                                    max);
         char **names = calloc(n + 1, sizeof(*names));
         if (!names)
                 return mk_error_set(err, ENOMEM, "out of memory");
@@ -165,5 +227,36 @@ int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char *
         }
         qsort(names, k, sizeof(*names), cmp_str);
         *ret_names = names;
+        return 0;
+}
+
+int mk_esp_list_all(const char *image_path, uint64_t offset, size_t max, char ***ret_paths, mk_error *err)
+{
+        char ctx[4400];
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = list_raw(image_path, offset, "", true, ctx, sizeof(ctx), &text, &len, err);
+        if (r < 0)
+                return r;
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++)
+                n += text[i] == '\n';
+        if (n > max)
+                return mk_error_set(err, E2BIG, "%s: holds %zu files and folders, more than the %zu mkimage reads", ctx,
+                                    n, max);
+        char **paths = calloc(n + 1, sizeof(*paths));
+        if (!paths)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        size_t k = 0;
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (strncmp(line, "::/", 3) || !line[3] || k == n)
+                        continue;
+                if (!(paths[k++] = strdup(line + 3))) {
+                        mk_esp_names_free(paths);
+                        return mk_error_set(err, ENOMEM, "out of memory");
+                }
+        }
+        qsort(paths, k, sizeof(*paths), cmp_str);
+        *ret_paths = paths;
         return 0;
 }

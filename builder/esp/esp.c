@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "signing/base/escape.h"
 #include "signing/base/fileio.h"
 #include "builder/tree/fstree.h"
 #include "signing/base/macro.h"
@@ -59,8 +60,7 @@ const char *mk_esp_path_problem(const char *path)
 static int path_error(const char *ctx, const char *path, const char *why, mk_error *err)
 {
         char q[256];
-        return mk_error_set(err, EINVAL, "%s: ESP path '%s': %s (rename it)", ctx, mk_fstree_quote(path, q, sizeof(q)),
-                            why);
+        return mk_error_set(err, EINVAL, "%s: ESP path '%s': %s (rename it)", ctx, mk_quote(path, q, sizeof(q)), why);
 }
 
 /* ---- the plan: directories and files in write order ----------------------- */

@@ -105,18 +105,41 @@ int mk_esp_entry(const char *slot, unsigned tries, uint64_t version, const char 
  * from the FAT at byte offset of image_path, at most max bytes. Rootless
  * (mtools). *ret (malloc'd) and *ret_len are set on success. -EIO when the
  * file is missing or the FAT cannot be read (mtools' words in the message),
- * -EFBIG when it is larger than max.
+ * -EFBIG when it is larger than max (the tool is stopped there: memory stays
+ * bounded by max whatever the FAT claims).
  */
 int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, size_t max, char **ret, size_t *ret_len,
                 mk_error *err) __attribute__((warn_unused_result));
 
 /*
+ * SHA-256 (hex) and length of the file esp_path on the ESP, streamed: memory
+ * stays constant; more than max bytes is -EFBIG.
+ */
+int mk_esp_sha256(const char *image_path, uint64_t offset, const char *esp_path, uint64_t max, char hex[65],
+                  uint64_t *ret_len, mk_error *err) __attribute__((warn_unused_result));
+
+/*
+ * Every file and folder on the ESP, as paths without a leading '/' (folders
+ * end in '/'), sorted; more than max is -E2BIG. Free with mk_esp_names_free.
+ */
+int mk_esp_list_all(const char *image_path, uint64_t offset, size_t max, char ***ret_paths, mk_error *err)
+        __attribute__((warn_unused_result));
+/* The most paths `verify` takes from a whole ESP (mkimage writes about 20). */
+#define MK_ESP_ALL_MAX 1024
+
+/* The most names mk_esp_list callers take from one ESP folder (mkimage writes two boot entries). */
+#define MK_ESP_LIST_MAX 64
+/* The most bytes read of a boot entry or loader.conf (mkimage's are a few hundred). */
+#define MK_BOOT_ENTRY_MAX (64u << 10)
+
+/*
  * The names (no directory part) in the ESP directory dir ("loader/entries"),
- * sorted (strcmp). *ret_names is a malloc'd NULL-terminated array of
+ * sorted (strcmp); more than max names is -E2BIG (the listing itself is read
+ * up to 1 MiB). *ret_names is a malloc'd NULL-terminated array of
  * malloc'd strings (free with mk_esp_names_free). A missing directory is
  * -ENOENT ("no such folder"); any other failure -EIO or -errno.
  */
-int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, char ***ret_names, mk_error *err)
+int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, size_t max, char ***ret_names, mk_error *err)
         __attribute__((warn_unused_result));
 char **mk_esp_names_free(char **names);
 

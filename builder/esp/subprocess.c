@@ -244,19 +244,51 @@ int mk_spawn(const char *const *argv, const mk_spawn_opts *o, mk_error *err)
                 return mk_error_set(err, errno, "%s%scannot capture the output of %s: %s", ctx, sep, argv[0],
                                     strerror(errno));
 
+        _cleanup_close_ int pipe_r = -1, pipe_w = -1;
+        if (o->sink) {
+                int p[2];
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return mk_error_set(err, errno, "%s%scannot read the output of %s: %s", ctx, sep, argv[0],
+                                            strerror(errno));
+                pipe_r = p[0], pipe_w = p[1];
+        }
         pid_t pid;
-        int r = start(exe, argv, envp, o->stdin_fd, o->stdout_fd, out, o->pass_fd, &pid);
+        int r = start(exe, argv, envp, o->stdin_fd, o->sink ? pipe_w : o->stdout_fd, out, o->pass_fd, &pid);
         if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
                 return mk_error_set(err, -r, "%s%scannot run %s (%s): %s%s%s", ctx, sep, argv[0], exe, strerror(-r),
                                     o->package ? "; reinstall the Debian package " : "", o->package ? o->package : "");
         if (r < 0)
                 return mk_error_set(err, -r, "%s%scannot start %s: %s", ctx, sep, argv[0], strerror(-r));
 
+        int sunk = 0;
+        if (o->sink) {
+                close(pipe_w);
+                pipe_w = -1;
+                _cleanup_free_ char *buf = malloc(64 << 10);
+                if (!buf)
+                        sunk = mk_error_set(err, ENOMEM, "out of memory");
+                while (buf) {
+                        ssize_t got = read(pipe_r, buf, 64 << 10);
+                        if (got < 0 && errno == EINTR)
+                                continue;
+                        if (got < 0) {
+                                sunk = mk_error_set(err, errno, "%s%sreading the output of %s: %s", ctx, sep, argv[0],
+                                                    strerror(errno));
+                                break;
+                        }
+                        if (got == 0 || (sunk = o->sink(buf, (size_t)got, o->sink_data, err)) < 0)
+                                break;
+                }
+                if (sunk < 0)
+                        kill(pid, SIGKILL);
+        }
         int status;
         while (waitpid(pid, &status, 0) < 0) {
                 if (errno != EINTR)
                         return mk_error_set(err, errno, "%s%swaiting for %s: %s", ctx, sep, argv[0], strerror(errno));
         }
+        if (sunk < 0)
+                return sunk;
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
 

@@ -10,6 +10,8 @@
 #ifndef MK_SUBPROCESS_H
 #define MK_SUBPROCESS_H
 
+#include <stddef.h>
+
 #include "signing/base/error.h"
 
 typedef struct mk_spawn_opts {
@@ -30,6 +32,15 @@ typedef struct mk_spawn_opts {
         const char *context;
         /* A file the child gets as its fd 3 (it names it /proc/self/fd/3), or 0: none. */
         int pass_fd;
+        /*
+         * Instead of stdout_fd: the child's stdout is a pipe, and its bytes
+         * are handed to sink as they come (in pieces of at most 64 KiB), so
+         * the caller bounds what it keeps. sink returns 0 to go on or a
+         * negative errno (with err set) to stop: the child is killed and
+         * mk_spawn returns that value.
+         */
+        int (*sink)(const void *buf, size_t len, void *data, mk_error *err);
+        void *sink_data;
 } mk_spawn_opts;
 
 /*

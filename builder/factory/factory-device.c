@@ -101,7 +101,7 @@ static int device_tree(fctx *f, mk_inputs *inputs, device_out *d, fstree **ret, 
                 return mk_error_set(err, -r, "out of memory");
         for (size_t i = 0; inputs && i < inputs->n && r >= 0; i++)
                 if (mk_input_is_data(&inputs->items[i]))
-                        r = mk_component_load_tree(inputs->items[i].comp, t, err);
+                        r = mk_component_load_tree(inputs->items[i].comp, t, NULL, 0, err);
         int64_t mt = (int64_t)f->o->source_date_epoch;
         const fsnode_attr dir = {.perm = 0700, .mtime = mt}, priv = {.perm = 0600, .mtime = mt},
                           pub = {.perm = 0644, .mtime = mt};

@@ -18,7 +18,6 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_context *, fdisk_unref_context)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_partition *, fdisk_unref_partition)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_parttype *, fdisk_unref_parttype)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_table *, fdisk_unref_table)
 
 /* The last message libfdisk wanted to show; reported when a call fails. */
 typedef struct fdisk_msgs {
@@ -96,7 +95,6 @@ static int add_partition(struct fdisk_context *cxt, const char *path, size_t i, 
         return 0;
 }
 
-static int gpt_read(const char *path, const char *name, mk_gpt **ret, mk_error *err);
 static int check_written(const char *path, const char *name, const mk_layout *l, mk_error *err);
 
 /* Copy [from, to) of the memfd into the image at the same offset. */
@@ -162,67 +160,12 @@ int mk_gpt_write(const char *path, const char *name, const mk_layout *l, mk_erro
         return check_written(path, name, l, err);
 }
 
-static int gpt_read(const char *path, const char *name, mk_gpt **ret, mk_error *err)
-{
-        struct stat st;
-        if (stat(path, &st) < 0)
-                return mk_error_set(err, errno, "%s: %s", name, strerror(errno));
-        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-                return mk_error_set(err, EINVAL, "%s: not a disk image file", name);
-        if (S_ISREG(st.st_mode) && st.st_size < 68 * 512)
-                return mk_error_set(err, EINVAL, "%s: %lld bytes is too small to hold a GPT (is this a disk image?)",
-                                    name, (long long)st.st_size);
-        fdisk_msgs m = {""};
-        _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
-        int r = new_context(path, name, 1, &m, &cxt, err);
-        if (r < 0)
-                return r;
-        if (!fdisk_has_label(cxt) || !fdisk_is_labeltype(cxt, FDISK_DISKLABEL_GPT))
-                return mk_error_set(err, EINVAL,
-                                    "%s: no GPT partition table found (is this a disk image made by mkimage?)", name);
-        _cleanup_free_ mk_gpt *g = calloc(1, sizeof(*g));
-        if (!g)
-                return mk_error_set(err, ENOMEM, "out of memory");
-        g->disk_size = fdisk_get_nsectors(cxt) * fdisk_get_sector_size(cxt);
-        _cleanup_free_ char *id = NULL;
-        if (fdisk_get_disklabel_id(cxt, &id) == 0 && id)
-                snprintf(g->disk_uuid, sizeof(g->disk_uuid), "%s", id);
-        _cleanup_(fdisk_unref_tablep) struct fdisk_table *tb = NULL;
-        if ((r = fdisk_get_partitions(cxt, &tb)) < 0)
-                return fdisk_fail(name, "reading the partitions", r, &m, err);
-        struct fdisk_iter *it = fdisk_new_iter(FDISK_ITER_FORWARD);
-        struct fdisk_partition *pa;
-        unsigned long ss = fdisk_get_sector_size(cxt);
-        while (it && fdisk_table_next_partition(tb, it, &pa) == 0 && g->n_parts < 128) {
-                mk_gpt_part *p = &g->parts[g->n_parts++];
-                p->number = (unsigned)fdisk_partition_get_partno(pa) + 1;
-                p->start = (uint64_t)fdisk_partition_get_start(pa) * ss;
-                p->size = (uint64_t)fdisk_partition_get_size(pa) * ss;
-                const char *s = fdisk_partition_get_name(pa);
-                snprintf(p->name, sizeof(p->name), "%s", s ? s : "");
-                s = fdisk_partition_get_uuid(pa);
-                snprintf(p->uuid, sizeof(p->uuid), "%s", s ? s : "");
-                struct fdisk_parttype *t = fdisk_partition_get_type(pa);
-                s = t ? fdisk_parttype_get_string(t) : NULL;
-                snprintf(p->type_guid, sizeof(p->type_guid), "%s", s ? s : "");
-                fdisk_gpt_get_partition_attrs(cxt, fdisk_partition_get_partno(pa), &p->attrs);
-        }
-        fdisk_free_iter(it);
-        *ret = TAKE_PTR(g);
-        return 0;
-}
-
-int mk_gpt_read(const char *path, mk_gpt **ret, mk_error *err)
-{
-        return gpt_read(path, path, ret, err);
-}
-
 /* libfdisk may align what it is given; the plan is what the manifest and the
  * writers rely on, so insist that the table says exactly that. */
 static int check_written(const char *path, const char *name, const mk_layout *l, mk_error *err)
 {
         _cleanup_free_ mk_gpt *g = NULL;
-        int r = gpt_read(path, name, &g, err);
+        int r = mk_gpt_read_named(path, name, &g, err);
         if (r < 0)
                 return r;
         if (g->n_parts != l->n_parts)

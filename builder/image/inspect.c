@@ -69,23 +69,32 @@ static char *entry_value(const char *text, const char *key)
         return NULL;
 }
 
-/* The ESP's boot entries; trouble reading them is a note, not an error. */
-static void read_entries(const char *path, mk_inspect *in)
+/*
+ * The ESP's boot entries. Trouble reading them is a note, not an error,
+ * except what only a crafted ESP does: more than MK_ESP_LIST_MAX entries, an
+ * entry over MK_BOOT_ENTRY_MAX bytes (refused, so that the time and memory
+ * inspect takes stay bounded).
+ */
+static int read_entries(const char *path, mk_inspect *in, mk_error *err)
 {
         in->esp = -1;
         for (unsigned i = 0; i < in->gpt->n_parts && in->esp < 0; i++)
                 if (!strcasecmp(in->gpt->parts[i].type_guid, MK_ESP_TYPE_GUID) && !strcmp(in->content[i], "vfat"))
                         in->esp = (int)i;
         if (in->esp < 0)
-                return;
+                return 0;
         uint64_t off = in->gpt->parts[in->esp].start;
         char **names = NULL;
         mk_error e = {0};
-        int r = mk_esp_list(path, off, MK_ESP_ENTRIES_DIR, &names, &e);
+        int r = mk_esp_list(path, off, MK_ESP_ENTRIES_DIR, MK_ESP_LIST_MAX, &names, &e);
+        if (r == -E2BIG || r == -ENOMEM) {
+                *err = e;
+                return r;
+        }
         if (r < 0) {
                 if (r != -ENOENT) /* no folder: an ESP without entries */
                         in->esp_note = strdup(e.msg);
-                return;
+                return 0;
         }
         size_t n = 0;
         while (names[n])
@@ -98,7 +107,14 @@ static void read_entries(const char *path, mk_inspect *in)
                 mk_boot_entry *be = &in->entries[in->n_entries++];
                 be->file = TAKE_PTR(names[i]);
                 mk_error_clear(&e);
-                if (mk_esp_read(path, off, rel, 64 << 10, &text, &len, &e) < 0)
+                if ((r = mk_esp_read(path, off, rel, MK_BOOT_ENTRY_MAX, &text, &len, &e)) == -EFBIG || r == -ENOMEM) {
+                        *err = e;
+                        for (size_t k = i + 1; k < n; k++)
+                                free(names[k]);
+                        free(names);
+                        return r;
+                }
+                if (r < 0)
                         continue;
                 be->title = entry_value(text, "title");
                 be->version = entry_value(text, "version");
@@ -109,6 +125,7 @@ static void read_entries(const char *path, mk_inspect *in)
                 free(text);
         }
         mk_esp_names_free(names);
+        return 0;
 }
 
 int mk_inspect_image(const char *path, mk_inspect **ret, mk_error *err)
@@ -131,7 +148,10 @@ int mk_inspect_image(const char *path, mk_inspect **ret, mk_error *err)
                 ssize_t k = pread(fd, head, sizeof(head), (off_t)p->start);
                 in->content[i] = mk_detect_content(head, k > 0 ? (size_t)k : 0);
         }
-        read_entries(path, in);
+        if ((r = read_entries(path, in, err)) < 0) {
+                mk_inspect_free(TAKE_PTR(in));
+                return r;
+        }
         *ret = TAKE_PTR(in);
         return 0;
 }

@@ -17,9 +17,9 @@ typedef struct mk_inspect {
         int esp;                /* index of the ESP (GPT type), or -1 */
         mk_boot_entry *entries; /* the ESP's loader/entries, sorted by file name */
         size_t n_entries;
-        char *esp_note;              /* why the entries could not be read, or NULL */
-        const char *type_names[128]; /* symbolic DPS name or NULL */
-        const char *content[128];    /* "squashfs", "verity", "vfat", "luks2", "ext4", "empty", "unknown" */
+        char *esp_note;                           /* why the entries could not be read, or NULL */
+        const char *type_names[MK_GPT_PARTS_MAX]; /* symbolic DPS name or NULL */
+        const char *content[MK_GPT_PARTS_MAX]; /* "squashfs", "verity", "vfat", "luks2", "ext4", "empty", "unknown" */
 } mk_inspect;
 
 /* Inspect the image at path. *ret is new (mk_inspect_free); untouched on failure. */

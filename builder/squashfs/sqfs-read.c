@@ -11,6 +11,7 @@
 
 #include <sqfs/compressor.h>
 #include <sqfs/data_reader.h>
+#include <sqfs/dir.h>
 #include <sqfs/dir_reader.h>
 #include <sqfs/error.h>
 #include <sqfs/frag_table.h>
@@ -20,6 +21,7 @@
 #include <sqfs/xattr_reader.h>
 #include <zstd.h>
 
+#include "signing/base/escape.h"
 #include "signing/base/macro.h"
 #include "builder/squashfs/sqfs-file.h"
 
@@ -54,7 +56,7 @@ static int img_read_at(fs_source *src, const fsnode *file, uint64_t offset, void
                 if (n <= 0) {
                         _cleanup_free_ char *path = mk_fsnode_path(file);
                         char what[1200], q[1024];
-                        snprintf(what, sizeof what, "reading '/%s'", mk_fstree_quote(path ? path : "?", q, sizeof q));
+                        snprintf(what, sizeof what, "reading '/%s'", mk_quote(path ? path : "?", q, sizeof q));
                         return img_error(img, n < 0 ? n : SQFS_ERROR_CORRUPTED, what, err);
                 }
                 p += n, offset += (uint64_t)n, len -= (size_t)n;
@@ -286,7 +288,9 @@ typedef struct loader {
         fstree *tree;
         const char *const *skip;
         size_t nskip;
-        char **seen; /* inode number -> first path, for hard links */
+        unsigned allow;
+        char **seen;       /* inode number -> first path, for hard links */
+        uint8_t *dir_seen; /* inode number -> this directory was listed already */
         mk_error *err;
 } loader;
 
@@ -317,20 +321,48 @@ static int load_xattrs(loader *l, const sqfs_inode_generic_t *inode, fsnode *n)
         return r ? img_error(l->img, r, "reading extended attributes", l->err) : 0;
 }
 
-static int add_node(loader *l, const sqfs_tree_node_t *tn, const char *path)
+static int node_attr(loader *l, const sqfs_inode_generic_t *inode, fsnode_attr *a)
 {
-        const sqfs_inode_generic_t *inode = tn->inode;
+        if (sqfs_id_table_index_to_id(l->img->idt, inode->base.uid_idx, &a->uid) ||
+            sqfs_id_table_index_to_id(l->img->idt, inode->base.gid_idx, &a->gid))
+                return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading an owner", l->err);
+        a->perm = inode->base.mode & 07777;
+        a->mtime = inode->base.mod_time;
+        return 0;
+}
+
+/* A directory's inode may be listed once: a second name for it (a hard link, a loop) is refused. */
+static int mark_dir(loader *l, uint32_t ino, const char *path)
+{
+        if (!l->dir_seen[ino]) {
+                l->dir_seen[ino] = 1;
+                return 0;
+        }
+        return mk_error_set(l->err, EINVAL,
+                            "%s: entry '%s': a directory hard link (this directory is listed under a second name, "
+                            "which squashfs never writes: the component is damaged or crafted)",
+                            l->img->name, path);
+}
+
+static int add_node(loader *l, const sqfs_inode_generic_t *inode, const char *path)
+{
         uint32_t ino = inode->base.inode_number;
         if (ino == 0 || ino > l->img->super.inode_count)
                 return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading the directory tree", l->err);
         uint32_t mode = inode->base.mode;
         if (!S_ISDIR(mode) && l->seen[ino])
                 return mk_fstree_add_hardlink(l->tree, path, l->seen[ino], NULL, l->err);
-        fsnode_attr a = {.perm = mode & 07777, .uid = tn->uid, .gid = tn->gid, .mtime = inode->base.mod_time};
+        fsnode_attr a;
+        int r = node_attr(l, inode, &a);
+        if (r < 0)
+                return r;
         fsnode *n = NULL;
-        int r;
         switch (mode & S_IFMT) {
         case S_IFDIR:
+                if (inode->base.type != SQFS_INODE_DIR && inode->base.type != SQFS_INODE_EXT_DIR)
+                        return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading the directory tree", l->err);
+                if ((r = mark_dir(l, ino, path)) < 0)
+                        return r;
                 r = mk_fstree_add_dir(l->tree, path, &a, &n, l->err);
                 break;
         case S_IFREG: {
@@ -374,76 +406,173 @@ static int add_node(loader *l, const sqfs_tree_node_t *tn, const char *path)
         default:
                 return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading the directory tree", l->err);
         }
-        if (r < 0)
+        if (r < 0 || (r = mk_fstree_check_node(l->tree, n, l->allow, l->img->name, l->err)) < 0)
                 return r;
         if (!S_ISDIR(mode) && !(l->seen[ino] = strdup(path)))
                 return mk_error_set(l->err, ENOMEM, "out of memory");
         return load_xattrs(l, inode, n);
 }
 
-static int load_children(loader *l, const sqfs_tree_node_t *dir, const char *prefix)
+/*
+ * One directory being walked: its whole listing (libsquashfs' reader holds
+ * one open directory at a time), and where the walk is in it.
+ */
+typedef struct frame {
+        char *path;
+        char **names;
+        sqfs_inode_generic_t **inodes;
+        size_t n, cap, next;
+} frame;
+
+static void frame_done(frame *f)
 {
-        for (const sqfs_tree_node_t *c = dir->children; c; c = c->next) {
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s%s%s", prefix, *prefix ? "/" : "", (const char *)c->name) < 0)
+        for (size_t i = 0; i < f->n; i++) {
+                free(f->names[i]);
+                sqfs_free(f->inodes[i]);
+        }
+        free(f->names);
+        free(f->inodes);
+        free(f->path);
+        memset(f, 0, sizeof(*f));
+}
+
+/* Read the listing of dir (at path) into f; every name is checked before it is used. */
+static int list_dir(loader *l, const sqfs_inode_generic_t *dir, const char *path, frame *f)
+{
+        *f = (frame){0};
+        if (!(f->path = strdup(path)))
+                return mk_error_set(l->err, ENOMEM, "out of memory");
+        int r = sqfs_dir_reader_open_dir(l->img->dr, dir, 0);
+        if (r)
+                return img_error(l->img, r, "reading the directory tree", l->err);
+        for (;;) {
+                sqfs_dir_entry_t *ent = NULL;
+                r = sqfs_dir_reader_read(l->img->dr, &ent);
+                if (r > 0)
+                        return 0;
+                if (r)
+                        return img_error(l->img, r, "reading the directory tree", l->err);
+                size_t len = (size_t)ent->size + 1;
+                int e = mk_fstree_check_name(l->img->name, path, (const char *)ent->name, len, l->err);
+                if (e < 0) {
+                        sqfs_free(ent);
+                        return e;
+                }
+                if (f->n == f->cap) {
+                        size_t cap = f->cap ? 2 * f->cap : 16;
+                        char **nn = realloc(f->names, cap * sizeof(*nn));
+                        if (nn)
+                                f->names = nn;
+                        sqfs_inode_generic_t **ni = nn ? realloc(f->inodes, cap * sizeof(*ni)) : NULL;
+                        if (!ni) {
+                                sqfs_free(ent);
+                                return mk_error_set(l->err, ENOMEM, "out of memory");
+                        }
+                        f->inodes = ni;
+                        f->cap = cap;
+                }
+                sqfs_inode_generic_t *inode = NULL;
+                r = sqfs_dir_reader_get_inode(l->img->dr, &inode);
+                char *name = r ? NULL : strndup((const char *)ent->name, len);
+                sqfs_free(ent);
+                if (r)
+                        return img_error(l->img, r, "reading an inode", l->err);
+                if (!name) {
+                        sqfs_free(inode);
                         return mk_error_set(l->err, ENOMEM, "out of memory");
+                }
+                f->names[f->n] = name;
+                f->inodes[f->n++] = inode;
+                if (mk_fstree_count(l->tree) + f->n > FSTREE_NODES_MAX)
+                        return mk_error_set(l->err, EINVAL,
+                                            "%s: the tree has more than %u entries, the limit (split it into "
+                                            "several components)",
+                                            l->img->name, FSTREE_NODES_MAX);
+        }
+}
+
+/*
+ * Depth-first, in the image's order, without recursion: the stack holds one
+ * frame per directory on the current path, at most FSTREE_DEPTH_MAX.
+ */
+static int load_children(loader *l, const sqfs_inode_generic_t *root)
+{
+        frame stack[FSTREE_DEPTH_MAX + 1];
+        size_t depth = 0;
+        int r = list_dir(l, root, "", &stack[depth++]);
+        while (r >= 0 && depth) {
+                frame *f = &stack[depth - 1];
+                if (f->next == f->n) {
+                        frame_done(f);
+                        depth--;
+                        continue;
+                }
+                size_t i = f->next++;
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s%s%s", f->path, *f->path ? "/" : "", f->names[i]) < 0) {
+                        path = NULL;
+                        r = mk_error_set(l->err, ENOMEM, "out of memory");
+                        break;
+                }
                 bool skipped = false;
-                for (size_t i = 0; i < l->nskip && !skipped; i++)
-                        skipped = !strcmp(path, l->skip[i]);
+                for (size_t k = 0; k < l->nskip && !skipped; k++)
+                        skipped = !strcmp(path, l->skip[k]);
                 if (skipped)
                         continue;
-                int r = add_node(l, c, path);
-                if (r < 0)
-                        return r;
-                if (S_ISDIR(c->inode->base.mode) && (r = load_children(l, c, path)) < 0)
-                        return r;
+                const sqfs_inode_generic_t *inode = f->inodes[i];
+                if ((r = add_node(l, inode, path)) < 0 || !S_ISDIR(inode->base.mode))
+                        continue;
+                if (depth == FSTREE_DEPTH_MAX) {
+                        r = mk_error_set(l->err, EINVAL,
+                                         "%s: entry '%.200s…': the path is more than %d levels deep, "
+                                         "the limit (flatten the tree)",
+                                         l->img->name, path, FSTREE_DEPTH_MAX);
+                        break;
+                }
+                r = list_dir(l, inode, path, &stack[depth++]);
         }
-        return 0;
+        while (depth)
+                frame_done(&stack[--depth]);
+        return r;
 }
 
-static uint64_t count_nodes(const sqfs_tree_node_t *n)
+int mk_sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, unsigned allow,
+                         mk_error *err)
 {
-        uint64_t c = 1;
-        for (const sqfs_tree_node_t *k = n->children; k; k = k->next)
-                c += count_nodes(k);
-        return c;
-}
-
-int mk_sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, mk_error *err)
-{
-        sqfs_tree_node_t *root = NULL;
-        int r = sqfs_dir_reader_get_full_hierarchy(img->dr, img->idt, NULL, 0, &root);
+        _cleanup_free_ sqfs_inode_generic_t *root = NULL;
+        int r = sqfs_dir_reader_get_root_inode(img->dr, &root);
         if (r)
-                return img_error(img, r, "reading the directory tree", err);
-        /* Every inode has at least one name: a claimed inode count above the
-         * number of names is a lie, and would size the table below. */
-        if (img->super.inode_count > count_nodes(root)) {
-                r = img_error(img, SQFS_ERROR_CORRUPTED, "reading the directory tree", err);
-                sqfs_dir_tree_destroy(root);
-                return r;
-        }
-        loader l = {.img = img, .tree = tree, .skip = skip, .nskip = nskip, .err = err};
+                return img_error(img, r, "reading the root directory", err);
+        if (root->base.type != SQFS_INODE_DIR && root->base.type != SQFS_INODE_EXT_DIR)
+                return img_error(img, SQFS_ERROR_CORRUPTED, "reading the root directory", err);
+        /* Tables indexed by inode number: the claimed count must be one the image can hold
+         * (every inode takes at least 16 bytes of the inode table). */
+        uint64_t inode_bytes = img->super.directory_table_start > img->super.inode_table_start
+                                       ? img->super.directory_table_start - img->super.inode_table_start
+                                       : 0;
+        if (img->super.inode_count == 0 || img->super.inode_count > FSTREE_NODES_MAX ||
+            (uint64_t)img->super.inode_count > (inode_bytes / 2 + 1) * 8192 / 16 || root->base.inode_number == 0 ||
+            root->base.inode_number > img->super.inode_count)
+                return img_error(img, SQFS_ERROR_CORRUPTED, "reading the directory tree", err);
+        loader l = {.img = img, .tree = tree, .skip = skip, .nskip = nskip, .allow = allow, .err = err};
         l.seen = calloc((size_t)img->super.inode_count + 1, sizeof(*l.seen));
-        if (!l.seen) {
+        l.dir_seen = calloc((size_t)img->super.inode_count + 1, 1);
+        if (!l.seen || !l.dir_seen) {
                 r = mk_error_set(err, ENOMEM, "out of memory");
                 goto out;
         }
-        fsnode_attr a = {.perm = root->inode->base.mode & 07777,
-                         .uid = root->uid,
-                         .gid = root->gid,
-                         .mtime = root->inode->base.mod_time};
+        l.dir_seen[root->base.inode_number] = 1;
+        fsnode_attr a;
         fsnode *rn;
-        r = mk_fstree_add_dir(tree, "", &a, &rn, err);
-        if (r >= 0)
-                r = load_xattrs(&l, root->inode, rn);
-        if (r >= 0)
-                r = load_children(&l, root, "");
+        if ((r = node_attr(&l, root, &a)) >= 0 && (r = mk_fstree_add_dir(tree, "", &a, &rn, err)) >= 0 &&
+            (r = load_xattrs(&l, root, rn)) >= 0)
+                r = load_children(&l, root);
 out:
         if (l.seen)
                 for (size_t i = 0; i <= img->super.inode_count; i++)
                         free(l.seen[i]);
         free(l.seen);
-        sqfs_dir_tree_destroy(root);
+        free(l.dir_seen);
         return r < 0 ? r : 0;
 }
 

@@ -26,6 +26,7 @@
 #include <sqfs/super.h>
 #include <sqfs/xattr_writer.h>
 
+#include "signing/base/escape.h"
 #include "signing/base/macro.h"
 #include "builder/squashfs/sqfs-compressor.h"
 #include "builder/squashfs/sqfs-copy.h"
@@ -121,7 +122,7 @@ static int fail_at(writer *w, int r, const char *what, const fsnode *n)
 {
         _cleanup_free_ char *p = mk_fsnode_path(n);
         char q[1024], msg[1200];
-        snprintf(msg, sizeof msg, "%s '/%s'", what, mk_fstree_quote(p ? p : "?", q, sizeof q));
+        snprintf(msg, sizeof msg, "%s '/%s'", what, mk_quote(p ? p : "?", q, sizeof q));
         return fail(w, r, msg);
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Paths in a tree: UTF-8 and length checks, normalization, quoting for messages. */
+/* Paths in a tree: UTF-8 and length checks, normalization. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -12,67 +12,15 @@
 #include <sys/stat.h>
 
 #include "builder/tree/fstree-internal.h"
+#include "signing/base/escape.h"
 #include "signing/base/macro.h"
 
 /* ---- messages and path checks ------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s)
-{
-        unsigned c = s[0];
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xC2 && c <= 0xDF)
-                return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-        if (c >= 0xE0 && c <= 0xEF) {
-                unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-        }
-        if (c >= 0xF0 && c <= 0xF4) {
-                unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-                return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 0;
-        }
-        return 0;
-}
-
-const char *mk_fstree_quote(const char *s, char *buf, size_t size)
-{
-        size_t o = 0;
-        const unsigned char *p = (const unsigned char *)s;
-        if (!size)
-                return buf;
-        while (*p && o + 5 < size) {
-                size_t n = utf8_len(p);
-                if (n > 1) {
-                        memcpy(buf + o, p, n);
-                        o += n;
-                        p += n;
-                        continue;
-                }
-                if (*p == '\n') {
-                        memcpy(buf + o, "\\n", 2);
-                        o += 2;
-                } else if (*p == '\t') {
-                        memcpy(buf + o, "\\t", 2);
-                        o += 2;
-                } else if (n == 0 || *p < 0x20 || *p == 0x7f) {
-                        static const char hex[] = "0123456789abcdef";
-                        buf[o++] = '\\';
-                        buf[o++] = 'x';
-                        buf[o++] = hex[*p >> 4];
-                        buf[o++] = hex[*p & 15];
-                } else
-                        buf[o++] = (char)*p;
-                p++;
-        }
-        buf[o] = '\0';
-        return buf;
-}
-
 static int path_error(const char *origin, const char *path, mk_error *err, const char *what)
 {
         char q[FSTREE_QBUF];
-        return mk_error_set(err, EINVAL, "%s: entry '%s': %s", origin, mk_fstree_quote(path, q, sizeof q), what);
+        return mk_error_set(err, EINVAL, "%s: entry '%s': %s", origin, mk_quote(path, q, sizeof q), what);
 }
 
 int mk_fstree_normalize_path(const char *origin, const char *path, char **ret, mk_error *err)
@@ -84,8 +32,8 @@ int mk_fstree_normalize_path(const char *origin, const char *path, char **ret, m
                                   "e.g. tar -C ROOT -cf OUT.tar .)");
         if (strchr(path, '\n'))
                 return path_error(origin, path, err, "name contains a newline (rename it)");
-        for (const unsigned char *p = (const unsigned char *)path; *p;) {
-                size_t n = utf8_len(p);
+        for (const char *p = path; *p;) {
+                size_t n = mk_utf8_len(p);
                 if (!n)
                         return path_error(origin, path, err, "name is not valid UTF-8 (rename it)");
                 p += n;
@@ -99,7 +47,7 @@ int mk_fstree_normalize_path(const char *origin, const char *path, char **ret, m
         _cleanup_free_ char *out = malloc(len + 1);
         if (!out)
                 return mk_error_set(err, ENOMEM, "out of memory");
-        size_t o = 0;
+        size_t o = 0, depth = 0;
         for (const char *p = path; *p;) {
                 const char *e = strchrnul(p, '/');
                 size_t n = (size_t)(e - p);
@@ -114,6 +62,13 @@ int mk_fstree_normalize_path(const char *origin, const char *path, char **ret, m
                         return path_error(origin, path, err, what);
                 }
                 if (n && !(n == 1 && p[0] == '.')) {
+                        if (++depth > FSTREE_DEPTH_MAX) {
+                                char what[160];
+                                snprintf(what, sizeof what,
+                                         "the path is more than %d levels deep, the limit (flatten the tree)",
+                                         FSTREE_DEPTH_MAX);
+                                return path_error(origin, path, err, what);
+                        }
                         if (o)
                                 out[o++] = '/';
                         memcpy(out + o, p, n);
@@ -123,5 +78,46 @@ int mk_fstree_normalize_path(const char *origin, const char *path, char **ret, m
         }
         out[o] = '\0';
         *ret = TAKE_PTR(out);
+        return 0;
+}
+
+int mk_fstree_check_name(const char *origin, const char *dir, const char *name, size_t len, mk_error *err)
+{
+        const char *why = NULL;
+        if (len == 0)
+                why = "an empty name is not a valid name";
+        else if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+                why = "'.' and '..' are not a valid name in a directory listing";
+        else if (memchr(name, '\0', len))
+                why = "a name holds a NUL byte";
+        else if (memchr(name, '/', len))
+                why = "a name holds a '/' (it would read as a deeper path)";
+        if (why) {
+                char what[FSTREE_QBUF + 200], q[FSTREE_QBUF], shown[FSTREE_QBUF];
+                /* the name as escaped text; a NUL shows as \x00 (mk_quote stops at it) */
+                size_t o = 0;
+                for (size_t i = 0; i < len && o + 5 < sizeof shown;) {
+                        const char *nul = memchr(name + i, '\0', len - i);
+                        size_t run = nul ? (size_t)(nul - (name + i)) : len - i;
+                        char part[FSTREE_QBUF];
+                        snprintf(part, sizeof part, "%.*s", (int)(run < sizeof part ? run : sizeof part - 1), name + i);
+                        o += (size_t)snprintf(shown + o, sizeof shown - o, "%s%s", mk_quote(part, q, sizeof q),
+                                              nul ? "\\x00" : "");
+                        if (o >= sizeof shown)
+                                o = sizeof shown - 1;
+                        i += run + (nul ? 1 : 0);
+                }
+                shown[o] = '\0';
+                snprintf(what, sizeof what, "%s (the listing of '%s' is damaged or crafted)", why,
+                         mk_quote(dir, q, sizeof q));
+                return mk_error_set(err, EINVAL, "%s: entry '%s': %s", origin, shown, what);
+        }
+        if (len > FSTREE_NAME_MAX) {
+                char what[160];
+                snprintf(what, sizeof what, "a name is %zu bytes long, the limit is %d (shorten it)", len,
+                         FSTREE_NAME_MAX);
+                return path_error(origin, dir, err, what);
+        }
+        /* what is left (UTF-8, newline) is checked on the joined path */
         return 0;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "builder/tree/fstree-internal.h"
+#include "signing/base/escape.h"
 #include "signing/base/macro.h"
 
 /* ---- messages ----------------------------------------------------------- */
@@ -17,8 +18,7 @@
 static int entry_error(const fstree *t, const char *path, mk_error *err, const char *what)
 {
         char q[FSTREE_QBUF];
-        return mk_error_set(err, EINVAL, "%s: entry '%s': %s", t ? t->origin : "?", mk_fstree_quote(path, q, sizeof q),
-                            what);
+        return mk_error_set(err, EINVAL, "%s: entry '%s': %s", t ? t->origin : "?", mk_quote(path, q, sizeof q), what);
 }
 
 /* ---- the tree ----------------------------------------------------------- */
@@ -201,7 +201,7 @@ static int resolve_parent(fstree *t, const char *orig, char *p, fsnode **ret, co
                 } else if (c->kind != FSNODE_DIR) {
                         _cleanup_free_ char *cp = mk_fsnode_path(c);
                         char q[FSTREE_QBUF], what[FSTREE_QBUF + 160];
-                        mk_fstree_quote(cp ? cp : "?", q, sizeof q);
+                        mk_quote(cp ? cp : "?", q, sizeof q);
                         if (c->kind == FSNODE_SYMLINK)
                                 snprintf(what, sizeof what,
                                          "goes through symlink '%s' (a path may not pass through a symlink; "
@@ -251,7 +251,15 @@ static int add_node(fstree *t, const char *path, fsnode_kind kind, const fsnode_
                         return 0;
                 }
                 return mk_error_set(err, EEXIST, "%s: entry '%s': duplicate entry (the path appears twice; remove one)",
-                                    t->origin, mk_fstree_quote(path, (char[FSTREE_QBUF]){0}, FSTREE_QBUF));
+                                    t->origin, mk_quote(path, (char[FSTREE_QBUF]){0}, FSTREE_QBUF));
+        }
+        if (t->count >= FSTREE_NODES_MAX) {
+                char what[160];
+                snprintf(what, sizeof what,
+                         "the tree has more than %u entries, the limit (split it into several "
+                         "components)",
+                         FSTREE_NODES_MAX);
+                return entry_error(t, path, err, what);
         }
         fsnode *n = node_alloc(leaf, strlen(leaf), kind, a);
         if (!n || node_insert(t, dir, n) < 0) {
@@ -356,14 +364,14 @@ int mk_fstree_add_hardlink(fstree *t, const char *path, const char *target, fsno
         if (!tn) {
                 snprintf(what, sizeof what,
                          "hard link target '%s' does not exist (the target must come before the link)",
-                         mk_fstree_quote(target, q, sizeof q));
+                         mk_quote(target, q, sizeof q));
                 return entry_error(t, path, err, what);
         }
         if (tn->kind == FSNODE_HARDLINK)
                 tn = tn->u.link;
         if (tn->kind == FSNODE_DIR) {
                 snprintf(what, sizeof what, "hard link to directory '%s' (directories cannot be hard-linked)",
-                         mk_fstree_quote(target, q, sizeof q));
+                         mk_quote(target, q, sizeof q));
                 return entry_error(t, path, err, what);
         }
         fsnode *n;
@@ -390,7 +398,7 @@ int mk_fstree_add_xattr(fstree *t, fsnode *n, const char *key, const void *value
         if (!path)
                 return mk_error_set(err, ENOMEM, "out of memory");
         char q[FSTREE_QBUF], what[FSTREE_QBUF + 200];
-        mk_fstree_quote(key, q, sizeof q);
+        mk_quote(key, q, sizeof q);
         if (strncmp(key, "user.", 5) && strncmp(key, "trusted.", 8) && strncmp(key, "security.", 9)) {
                 snprintf(what, sizeof what,
                          "extended attribute '%s' cannot be stored in squashfs "
@@ -493,15 +501,20 @@ typedef struct policy_ctx {
 static int policy_visit(fsnode *n, void *userdata)
 {
         policy_ctx *c = userdata;
+        return mk_fstree_check_node(c->t, n, c->allow, NULL, c->err);
+}
+
+int mk_fstree_check_node(fstree *t, const fsnode *n, unsigned allow, const char *origin, mk_error *err)
+{
         const char *what = NULL;
         char buf[256];
-        if ((n->kind == FSNODE_CHRDEV || n->kind == FSNODE_BLKDEV) && !(c->allow & FSTREE_ALLOW_DEVICES))
+        if ((n->kind == FSNODE_CHRDEV || n->kind == FSNODE_BLKDEV) && !(allow & FSTREE_ALLOW_DEVICES))
                 what = n->kind == FSNODE_CHRDEV ? "character device (device nodes are refused unless the "
                                                   "component metadata sets 'allow-devices: true')"
                                                 : "block device (device nodes are refused unless the "
                                                   "component metadata sets 'allow-devices: true')";
         else if (n->kind != FSNODE_DIR && n->kind != FSNODE_HARDLINK && (n->perm & 06000) &&
-                 !(c->allow & FSTREE_ALLOW_SETUID)) {
+                 !(allow & FSTREE_ALLOW_SETUID)) {
                 snprintf(buf, sizeof buf,
                          "%s file (mode %04o; setuid and setgid files are refused unless the component "
                          "metadata sets 'allow-setuid: true')",
@@ -511,7 +524,9 @@ static int policy_visit(fsnode *n, void *userdata)
         if (!what)
                 return 0;
         _cleanup_free_ char *p = mk_fsnode_path(n);
-        return entry_error(c->t, p ? p : "?", c->err, what);
+        char q[FSTREE_QBUF];
+        return mk_error_set(err, EINVAL, "%s: entry '%s': %s", origin ? origin : t->origin,
+                            mk_quote(p ? p : "?", q, sizeof q), what);
 }
 
 int mk_fstree_check_policy(fstree *t, unsigned allow, mk_error *err)

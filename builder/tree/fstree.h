@@ -29,6 +29,15 @@
 #define FSTREE_NAME_MAX 255     /* bytes in one path component */
 #define FSTREE_PATH_MAX 4095    /* bytes in a whole path */
 #define FSTREE_SYMLINK_MAX 4095 /* bytes in a symlink target */
+/*
+ * Limits every tree source meets (a directory, a tar archive, a squashfs
+ * component): deeper paths and more nodes are refused with a message, so the
+ * tree's recursive walks are bounded by FSTREE_DEPTH_MAX frames and its
+ * memory by FSTREE_NODES_MAX nodes (a few hundred bytes each), whatever an
+ * input claims.
+ */
+#define FSTREE_DEPTH_MAX 256        /* names in one path */
+#define FSTREE_NODES_MAX (1u << 20) /* nodes in a tree, hard-link names included */
 
 typedef struct fstree fstree;
 typedef struct fsnode fsnode;
@@ -100,13 +109,22 @@ size_t mk_fstree_count(const fstree *t);
  * Check a relative entry path as an archive would hold it: "./" prefixes,
  * "." and empty components and a trailing "/" are accepted and dropped;
  * refused are absolute paths, "..", names over FSTREE_NAME_MAX bytes, paths
- * over FSTREE_PATH_MAX bytes, names that are not valid UTF-8 or that contain
- * a newline. On success *ret is the normalized path ("" for the root), newly
+ * over FSTREE_PATH_MAX bytes or FSTREE_DEPTH_MAX names, names that are not
+ * valid UTF-8 or that contain a newline. On success *ret is the normalized path ("" for the root), newly
  * allocated. origin is used in the message.
  */
 int mk_fstree_normalize_path(const char *origin, const char *path, char **ret, mk_error *err)
         __attribute__((warn_unused_result));
 
+/*
+ * Check one name as a directory listing holds it (squashfs, a host
+ * directory): the rules of mk_fstree_normalize_path for one component, and
+ * also refused: an empty name, ".", "..", a '/' or a NUL byte in it. len is
+ * the name's length in bytes (it may hold a NUL). dir is the parent's path
+ * for the message ("" for the root).
+ */
+int mk_fstree_check_name(const char *origin, const char *dir, const char *name, size_t len, mk_error *err)
+        __attribute__((warn_unused_result));
 /*
  * Add entries. path is validated and normalized as above. Missing parent
  * directories are created (0755 root:root, the tree's default mtime) and
@@ -157,6 +175,9 @@ enum {
  * offender in sorted walk order is reported. Sorts the tree.
  */
 int mk_fstree_check_policy(fstree *t, unsigned allow, mk_error *err) __attribute__((warn_unused_result));
+/* The same rule for one node n of t, as a reader adds it; origin names the input (NULL: the tree's). */
+int mk_fstree_check_node(fstree *t, const fsnode *n, unsigned allow, const char *origin, mk_error *err)
+        __attribute__((warn_unused_result));
 
 /*
  * Visit every node in depth-first pre-order, children in sorted order (call
@@ -202,11 +223,5 @@ const void *mk_fsnode_xattr_value(const fsnode *n, size_t i, size_t *len);
 /* A free 32-bit slot per node for algorithms walking the tree (e.g. the writer's indexes). */
 uint32_t mk_fsnode_aux(const fsnode *n);
 void mk_fsnode_set_aux(fsnode *n, uint32_t v);
-
-/*
- * Quote a path for messages: bytes below 0x20, 0x7f and invalid UTF-8 are
- * written as \n, \t or \xNN. Returns buf (always NUL-terminated).
- */
-const char *mk_fstree_quote(const char *s, char *buf, size_t size);
 
 #endif

@@ -17,6 +17,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "signing/base/escape.h"
 #include "signing/base/fileio.h"
 #include "signing/base/macro.h"
 #include "builder/squashfs/sqfs-file.h"
@@ -90,8 +91,8 @@ static int arc_error(reader *rd, const char *path, const char *what)
         const char *msg = archive_error_string(rd->a);
         char q[1024];
         if (path)
-                return mk_error_set(rd->err, EINVAL, "%s: entry '%s': %s: %s", rd->name,
-                                    mk_fstree_quote(path, q, sizeof q), what, msg ? msg : "unknown error");
+                return mk_error_set(rd->err, EINVAL, "%s: entry '%s': %s: %s", rd->name, mk_quote(path, q, sizeof q),
+                                    what, msg ? msg : "unknown error");
         return mk_error_set(rd->err, EINVAL, "%s: %s: %s (give a directory or a tar archive: plain, gzip, xz or zstd)",
                             rd->name, what, msg ? msg : "unknown error");
 }
@@ -118,7 +119,7 @@ static int spool_data(reader *rd, const char *path, uint64_t size, uint64_t *ret
                 return mk_error_set(rd->err, EINVAL,
                                     "%s: entry '%s': holds %llu bytes, its header says %llu "
                                     "(the archive is damaged; recreate it)",
-                                    rd->name, mk_fstree_quote(path, q, sizeof q), (unsigned long long)got,
+                                    rd->name, mk_quote(path, q, sizeof q), (unsigned long long)got,
                                     (unsigned long long)size);
         }
         *ret_off = start;
@@ -183,7 +184,7 @@ static int add_member(reader *rd, struct archive_entry *e)
                 return mk_error_set(rd->err, EINVAL,
                                     "%s: entry '%s': unknown file type 0%o (recreate the archive "
                                     "with GNU tar or bsdtar)",
-                                    rd->name, mk_fstree_quote(path, q, sizeof q), (unsigned)archive_entry_filetype(e));
+                                    rd->name, mk_quote(path, q, sizeof q), (unsigned)archive_entry_filetype(e));
         }
         }
         if (r < 0)

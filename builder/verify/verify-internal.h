@@ -19,9 +19,28 @@ typedef struct vctx {
         unsigned threads;
         mk_gpt *gpt;
         mk_verify_report *rep;
-        bool seen[VITEM_MANIFESTS + 128]; /* an item got a verdict */
-        char owner[128];                  /* the slot whose manifest names partition i, or 0 */
+        bool seen[VITEM_MANIFESTS + MK_GPT_PARTS_MAX]; /* an item got a verdict */
+        char owner[MK_GPT_PARTS_MAX];                  /* the slot whose manifest names partition i, or 0 */
+        int esp;                                       /* the ESP's partition index, or -1 */
+        char **esp_paths;                              /* everything on the ESP (mk_esp_list_all), or NULL */
+        bool live[2];                                  /* slot a/b has an entry systemd-boot would start */
 } vctx;
+
+/*
+ * List the ESP once (v->esp_paths) and find which slots it still boots
+ * (v->live: an entry whose boot counter is not at 0). Trouble reading it
+ * fails the ESP item. Returns 0, or -ENOMEM.
+ */
+int mk_verify_esp_scan(vctx *v) __attribute__((warn_unused_result));
+
+/*
+ * After the manifests (ms[0..1], NULL when not verified): anything on the ESP
+ * that can change what boots and that no manifest covers fails the ESP item:
+ * files in loader/ besides loader.conf, random-seed and the slots' entries,
+ * entries that are not a slot's, EFI programs besides the manifests'.
+ * Returns 0, or -ENOMEM.
+ */
+int mk_verify_esp_policy(vctx *v, const mk_manifest *const ms[2]) __attribute__((warn_unused_result));
 
 /* Mark item idx FAILED with a formatted reason; a first failure is kept.
  * Returns 0, or -ENOMEM. */

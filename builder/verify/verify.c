@@ -16,6 +16,7 @@
 #include "signing/conventions/conventions.h"
 #include "builder/image/inspect.h"
 #include "signing/base/macro.h"
+#include "builder/esp/esp.h"
 #include "builder/verify/verify-internal.h"
 
 static const char *const manifest_suffix[VITEM_MANIFESTS] = {MK_IMAGE_MANIFEST_A, MK_IMAGE_MANIFEST_B};
@@ -122,7 +123,7 @@ static int report_new(vctx *v)
 
 static int run(vctx *v, const mk_pubkey *key, mk_error *err)
 {
-        const char *content[128];
+        const char *content[MK_GPT_PARTS_MAX];
         unsigned char head[4096];
         for (unsigned i = 0; i < v->gpt->n_parts; i++) {
                 ssize_t k = pread(v->fd, head, sizeof(head), (off_t)v->gpt->parts[i].start);
@@ -131,10 +132,12 @@ static int run(vctx *v, const mk_pubkey *key, mk_error *err)
         _cleanup_(mk_manifest_freep) mk_manifest *ma = NULL;
         _cleanup_(mk_manifest_freep) mk_manifest *mb = NULL;
         int r;
-        if ((r = load_manifest(v, 0, key, true, &ma)) < 0 ||
-            (r = load_manifest(v, 1, key, slot_populated(v, content, 'b'), &mb)) < 0 ||
+        /* a slot the ESP still boots must be whole, even when its partitions were wiped */
+        if ((r = mk_verify_esp_scan(v)) < 0 || (r = load_manifest(v, 0, key, true, &ma)) < 0 ||
+            (r = load_manifest(v, 1, key, slot_populated(v, content, 'b') || v->live[1], &mb)) < 0 ||
             (ma && mb && (r = cross_check(v, ma, mb)) < 0) || (ma && (r = mk_verify_slot(v, 0, ma)) < 0) ||
-            (mb && (r = mk_verify_slot(v, 1, mb)) < 0))
+            (mb && (r = mk_verify_slot(v, 1, mb)) < 0) ||
+            (r = mk_verify_esp_policy(v, (const mk_manifest *const[2]){ma, mb})) < 0)
                 return mk_error_set(err, -r, "%s: %s", v->path, strerror(-r));
         for (unsigned i = 0; i < v->gpt->n_parts; i++) {
                 if (v->seen[VITEM_PART(i)])
@@ -155,7 +158,7 @@ static int run(vctx *v, const mk_pubkey *key, mk_error *err)
 
 int mk_verify_image(const char *path, const mk_pubkey *key, mk_verify_report **ret, mk_error *err)
 {
-        vctx v = {.path = path, .fd = -1};
+        vctx v = {.path = path, .fd = -1, .esp = -1};
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         v.threads = n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
         int r = mk_gpt_read(path, &v.gpt, err);
@@ -170,6 +173,7 @@ int mk_verify_image(const char *path, const mk_pubkey *key, mk_verify_report **r
         if (v.fd >= 0)
                 close(v.fd);
         free(v.gpt);
+        mk_esp_names_free(v.esp_paths);
         if (r < 0) {
                 mk_verify_report_free(v.rep);
                 return r;

@@ -155,5 +155,5 @@ if (cd "$N" && setpriv --reuid=nobody --regid=nogroup --clear-groups "$NB/$(base
    "$MKIMAGE" verify "$N/o/n.img" --pub "$K/dev.pub" >/dev/null 2>&1; then
         pass build-as-nobody
 else
-        fail build-as-nobody "$(cat "$T/e")"
+        fail build-as-nobody "$(cat "$T/e"; "$MKIMAGE" verify "$N/o/n.img" --pub "$K/dev.pub" 2>&1 | grep -v ": OK$")"
 fi

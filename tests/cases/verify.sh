@@ -89,7 +89,7 @@ root:
     data-blocks: $((size / 4096))
     salt: $salt
     root-hash: $roothash
-boot: []
+$(sed -n '/^boot:/,/^components:/p' "$IMG${mf#"$1"}" | sed '$d')
 components:
 - name: base
   version: 1.0.0
@@ -263,9 +263,10 @@ else
         fail reason-missing "$(cat "$T/t.out")"
 fi
 
-# A slot b that holds nothing needs no manifest.
+# A slot b that holds nothing, and that the ESP does not boot (its entry is marked bad), needs no manifest.
 fresh_copy
 rm "$T"/t.img.manifest-b.*
+MTOOLS_SKIP_CHECK=1 mren -i "$T/t.img@@$(part esp start)" ::/loader/entries/slot-b+3.conf ::/loader/entries/slot-b+0-3.conf
 fallocate -p -o "$(part root-b start)" -l "$(part root-b size)" "$T/t.img" 2>/dev/null ||
         dd if=/dev/zero of="$T/t.img" bs=1M seek=$(($(part root-b start) >> 20)) count=1 conv=notrunc status=none
 "$MKIMAGE" verify "$T/t.img" --pub "$PUB" >"$T/t.out" 2>&1

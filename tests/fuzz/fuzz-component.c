@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mk_fstree_new("fuzz.comp", &t) < 0)
                 fuzz_die("out of memory");
         mk_error_clear(&err);
-        r = mk_component_load_tree(c, t, &err);
+        r = mk_component_load_tree(c, t, NULL, 0, &err);
         fuzz_report("tree", r, &err);
         if (r < 0 && !err.msg[0])
                 fuzz_die("mk_component_load_tree returned %d without a message", r);

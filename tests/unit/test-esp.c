@@ -322,16 +322,16 @@ static void test_esp_list(void)
         CHECK_STREQ(esp_err(0, 34 * MIB, f, ELEMENTSOF(f), NULL), "");
         char **names = NULL;
         mk_error err = {0};
-        CHECK(mk_esp_list(scratch, MIB, "loader/entries", &names, &err) == 0);
+        CHECK(mk_esp_list(scratch, MIB, "loader/entries", MK_ESP_LIST_MAX, &names, &err) == 0);
         CHECK(names && names[0] && !strcmp(names[0], "slot-a.conf") && !names[1]);
         names = mk_esp_names_free(names);
-        CHECK(mk_esp_list(scratch, MIB, "loader/nope", &names, &err) == -ENOENT);
+        CHECK(mk_esp_list(scratch, MIB, "loader/nope", MK_ESP_LIST_MAX, &names, &err) == -ENOENT);
         CHECK(strstr(err.msg, "no such folder on the ESP") != NULL);
         mk_error_clear(&err);
-        CHECK(mk_esp_list(scratch, MIB, "nope/deeper", &names, &err) == -ENOENT);
+        CHECK(mk_esp_list(scratch, MIB, "nope/deeper", MK_ESP_LIST_MAX, &names, &err) == -ENOENT);
         mk_error_clear(&err);
         /* Not a FAT file system at all: an error, but not "missing". */
-        CHECK(mk_esp_list(scratch, 0, "loader/entries", &names, &err) < 0);
+        CHECK(mk_esp_list(scratch, 0, "loader/entries", MK_ESP_LIST_MAX, &names, &err) < 0);
         CHECK(err.code != ENOENT);
 }
 

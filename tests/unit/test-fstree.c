@@ -226,13 +226,6 @@ static void test_policy(void)
         mk_fstree_free(t);
 }
 
-static void test_quote(void)
-{
-        char buf[64];
-        CHECK_STREQ(mk_fstree_quote("a\tb\x01\x7f\xe2\x82\xac", buf, sizeof buf), "a\\tb\\x01\\x7f\xe2\x82\xac");
-        CHECK_STREQ(mk_fstree_quote("abcdefghij", buf, 8), "abc");
-}
-
 int main(void)
 {
         check_suite_ = "fstree";
@@ -243,6 +236,5 @@ int main(void)
         RUN(test_hardlinks);
         RUN(test_xattrs);
         RUN(test_policy);
-        RUN(test_quote);
         return check_exit();
 }

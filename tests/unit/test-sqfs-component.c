@@ -181,7 +181,7 @@ static void test_pack_open(void)
                 CHECK(m->raw_len == strlen(good));
                 fstree *t = NULL;
                 CHECK(mk_fstree_new("merged", &t) == 0);
-                CHECK(mk_component_load_tree(c, t, &err) == 0);
+                CHECK(mk_component_load_tree(c, t, NULL, 0, &err) == 0);
                 CHECK(mk_fstree_lookup(t, "meta") == NULL);
                 fsnode *h = mk_fstree_lookup(t, "usr/bin/hello");
                 CHECK(h && mk_fsnode_mode(h) == (S_IFREG | 04755) && mk_fsnode_uid(h) == 0 && mk_fsnode_gid(h) == 50);
@@ -189,7 +189,7 @@ static void test_pack_open(void)
                 CHECK(h && mk_fsnode_read(h, 0, buf, 12, &err) == 0 && !memcmp(buf, "#!/bin/true\n", 12));
                 CHECK(mk_fsnode_mode(mk_fstree_lookup(t, "etc")) == (S_IFDIR | 0700));
                 /* A second component providing the same file clashes; directories merge. */
-                CHECK(mk_component_load_tree(c, t, &err) == -EEXIST);
+                CHECK(mk_component_load_tree(c, t, NULL, 0, &err) == -EEXIST);
                 CHECK_STREQ(err.msg, "merged: entry 'usr/bin/hello': duplicate entry (the path appears twice; "
                                      "remove one)");
                 mk_fstree_free(t);
