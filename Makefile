@@ -67,7 +67,7 @@ ASAN_LIBS := $(BUILD)/asan/libmkimage.a $(BUILD)/asan/libmkimage-core.a
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
-.PHONY: all deps have-deps check unit-bins image demo components install format format-check clean bench fuzz
+.PHONY: all deps have-deps check unit-bins image demo components install uninstall format format-check clean bench fuzz
 
 # Example components: each components/NAME/build.sh OUTDIR assembles a tree,
 # which is packed with components/NAME/component.yaml and signed with the
@@ -208,9 +208,18 @@ demo: image
 	$(BUILD)/mkimage verify $(BUILD)/demo.img --pub $(BUILD)/keys/dev.pub
 	qemu-boot/run --timeout 300 --data-key $(DATA_KEY) --expect 'MKIMAGE-BOOT-OK' $(BUILD)/demo.img
 
+# What `make install` puts where; `make uninstall` removes exactly these.
+INSTALLED := $(PREFIX)/bin/mkimage $(PREFIX)/share/man/man1/mkimage.1 \
+	$(PREFIX)/share/bash-completion/completions/mkimage
+
 install: $(BUILD)/mkimage
 	install -D -m 0755 $(BUILD)/mkimage $(DESTDIR)$(PREFIX)/bin/mkimage
 	install -D -m 0644 docs/mkimage.1 $(DESTDIR)$(PREFIX)/share/man/man1/mkimage.1
+	install -D -m 0644 builder/cli/mkimage.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/mkimage
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 FORMAT_FILES = $(CORE_SRCS) $(LIB_SRCS) $(CLI_SRCS) $(VERIFY_SRCS) $(UNIT_SRCS) $(FUZZ_SRCS) $(ALL_HDRS)
 format:

@@ -142,6 +142,12 @@ static int hash_wait(comp_hasher *h, mk_error *err)
         return 0;
 }
 
+static void root_progress(void *userdata, uint64_t done, uint64_t total)
+{
+        const mk_build_opts *o = userdata;
+        o->progress(o->userdata, "root", done, total, true);
+}
+
 /* Compose the root and write it in place at root-a's offset. */
 static int write_root(build *b, const mk_partition *ra, mk_error *err)
 {
@@ -151,6 +157,10 @@ static int write_root(build *b, const mk_partition *ra, mk_error *err)
                 return r;
         sqwrite_opts so;
         mk_compose_opts(b->m, b->jobs, (uint32_t)b->o->source_date_epoch, &so);
+        if (b->o->progress) {
+                so.progress = root_progress;
+                so.progress_userdata = (void *)b->o;
+        }
         for (size_t i = 0; i < b->inputs->n; i++) {
                 char how[256];
                 if (mk_compose_data_path(&b->inputs->items[i], &so, how, sizeof how))

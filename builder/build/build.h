@@ -34,6 +34,10 @@ typedef struct mk_build_opts {
         /* Called as each stage starts ("model", "layout", "plan", "verify", "output",
          * "gpt", "commit"); lets a front end or a test observe progress. May be NULL. */
         void (*stage)(void *userdata, const char *stage);
+        /* Progress within a long stage: done of total (bytes when bytes is true, else items) of
+         * the work named what ("root": the file data composed into the root squashfs). From the
+         * building thread, often (once per data block): the callee rate-limits. May be NULL. */
+        void (*progress)(void *userdata, const char *what, uint64_t done, uint64_t total, bool bytes);
         void *userdata;
 } mk_build_opts;
 

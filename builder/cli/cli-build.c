@@ -48,6 +48,7 @@ static void on_stage(void *ud, const char *stage)
 {
         static struct timespec t0;
         if (getenv("MKIMAGE_STAGE_TIMES")) {
+                cli_progress_erase();
                 struct timespec t;
                 clock_gettime(CLOCK_MONOTONIC, &t);
                 if (!t0.tv_sec && !t0.tv_nsec)
@@ -55,6 +56,7 @@ static void on_stage(void *ud, const char *stage)
                 fprintf(stderr, "mkimage: %7.3f s  stage %s\n",
                         (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9, stage);
         }
+        cli_progress(ud, stage, 0, 0, false);
         const char *at = getenv("MKIMAGE_STALL_AT");
         if (!at || strcmp(at, stage) != 0)
                 return;
@@ -119,12 +121,17 @@ int cli_build(int argc, char **argv)
                 o.log = cli_log_line;
         o.stage = on_stage;
         o.warn = cli_warn_line;
+        if (cli_progress_start())
+                o.progress = cli_progress;
         mk_build_result res;
         mk_error err = {0};
-        if (mk_build(&o, &res, &err) < 0)
+        int r = mk_build(&o, &res, &err);
+        cli_progress_erase();
+        if (r < 0)
                 return cli_fail(&err);
         if (json) {
-                printf("{\"image\":");
+                cli_json_printed();
+                printf("{\"ok\":true,\"image\":");
                 cli_json_string(stdout, res.out_path);
                 printf(",\"size\":%llu,\"partitions\":%u,\"root-size\":%llu,\"root-hash\":\"%s\"}\n",
                        (unsigned long long)res.disk_size, res.n_parts, (unsigned long long)res.root_size,
@@ -165,6 +172,7 @@ static void attrs_str(uint64_t a, char *buf, size_t len)
 
 static void print_json(const char *path, const mk_inspect *in)
 {
+        cli_json_printed();
         const mk_gpt *g = in->gpt;
         printf("{\"image\":");
         cli_json_string(stdout, path);

@@ -17,6 +17,7 @@ int cli_verbose;
  */
 static void message_line(const char *prefix, const char *msg, const char *suffix)
 {
+        cli_progress_erase();
         fputs(prefix, stderr);
         mk_fputs_message(msg, stderr);
         fputs(suffix, stderr);
@@ -32,9 +33,35 @@ static void vmessage_line(const char *prefix, const char *fmt, va_list ap, const
         free(msg);
 }
 
+int cli_json;
+static int json_done;
+
+void cli_json_printed(void)
+{
+        json_done = 1;
+}
+
+/* The failure as the one JSON object on stdout, for --json. */
+static void json_error(int code, const char *prefix, const char *msg, const char *suffix)
+{
+        if (!cli_json || json_done)
+                return;
+        json_done = 1;
+        char *text = NULL;
+        if (asprintf(&text, "%s%s%s", prefix, msg, suffix) < 0)
+                text = NULL;
+        printf("{\"ok\":false,\"exit\":%d,\"error\":", code);
+        cli_json_string(stdout, text ? text : msg);
+        printf("}\n");
+        fflush(stdout);
+        free(text);
+}
+
 int cli_fail(const mk_error *err)
 {
-        message_line("mkimage: ", err && err->code ? err->msg : "failed", "");
+        const char *msg = err && err->code ? err->msg : "failed";
+        message_line("mkimage: ", msg, "");
+        json_error(CLI_FAILED, "", msg, "");
         return CLI_FAILED;
 }
 
@@ -43,10 +70,15 @@ int cli_usage(const char *verb, const char *fmt, ...)
         char prefix[64], suffix[96];
         snprintf(prefix, sizeof prefix, "mkimage %s: ", verb);
         snprintf(suffix, sizeof suffix, " (see 'mkimage %s --help')", verb);
+        char *msg = NULL;
         va_list ap;
         va_start(ap, fmt);
-        vmessage_line(prefix, fmt, ap, suffix);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
         va_end(ap);
+        message_line(prefix, msg ? msg : "out of memory", suffix);
+        json_error(CLI_USAGE, prefix + strlen("mkimage "), msg ? msg : "out of memory", suffix);
+        free(msg);
         return CLI_USAGE;
 }
 
@@ -121,6 +153,7 @@ int cli_source_date_epoch(uint64_t max, uint64_t *ret)
         mk_error e = {0};
         if (mk_source_date_epoch(max, ret, &e) < 0) {
                 message_line("mkimage: ", e.msg, "");
+                json_error(CLI_USAGE, "", e.msg, "");
                 return -1;
         }
         return 0;

@@ -133,10 +133,14 @@ int cli_factory(int argc, char **argv)
         if (cli_verbose)
                 o.log = cli_log_line;
         o.warn = cli_warn_line;
+        if (cli_progress_start())
+                o.progress = cli_progress;
         mk_factory_result res;
         mk_error err = {0};
         double t0 = now();
-        if (mk_factory(&o, &res, &err) < 0)
+        int r = mk_factory(&o, &res, &err);
+        cli_progress_erase();
+        if (r < 0)
                 return cli_fail(&err);
         double dt = now() - t0;
         cli_put(stdout, o.out_dir, 0);

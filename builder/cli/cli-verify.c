@@ -21,6 +21,7 @@ const char cli_verify_help[] = "Usage: mkimage verify IMAGE --pub KEY.pub [--jso
 
 static void print_json(const mk_verify_report *rep)
 {
+        cli_json_printed();
         printf("{\"ok\":%s,\"items\":[", rep->ok ? "true" : "false");
         for (size_t i = 0; i < rep->n_items; i++) {
                 const mk_check_item *it = &rep->items[i];

@@ -8,6 +8,7 @@
 #ifndef MK_CLI_H
 #define MK_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -20,6 +21,7 @@ typedef struct cli_verb {
         int (*run)(int argc, char **argv); /* argv[0] is the verb */
         const char *synopsis;              /* one line for `mkimage --help` */
         const char *help;                  /* full text for `mkimage VERB --help` */
+        bool json;                         /* takes --json */
 } cli_verb;
 
 /*
@@ -45,9 +47,29 @@ int cli_wants_help(int argc, char **argv);
 
 extern int cli_verbose;
 
+/*
+ * Set by main() when a verb that takes --json has it on its command line
+ * (before any "--"): then a failure (cli_fail, cli_usage) also prints one
+ * JSON object {"ok": false, "exit": N, "error": "..."} on stdout, unless the
+ * verb already printed its own result object (cli_json_printed).
+ */
+extern int cli_json;
+void cli_json_printed(void);
+
 /* Progress (-v) and warning lines on stderr, for the library's callbacks. */
 void cli_log_line(void *ud, const char *line);
 void cli_warn_line(void *ud, const char *line);
+
+/*
+ * Progress on a terminal (cli-progress.c). cli_progress_start decides once
+ * whether to show it (stderr a terminal, TERM not "dumb"; MKIMAGE_PROGRESS=1
+ * or 0 forces it on or off) and returns that. cli_progress has the shape of
+ * the library's progress callbacks (thread-safe, rate-limited);
+ * cli_progress_erase removes the line (done by every other stderr line too).
+ */
+bool cli_progress_start(void);
+void cli_progress(void *ud, const char *what, uint64_t done, uint64_t total, bool bytes);
+void cli_progress_erase(void);
 
 /* --jobs N (1 to 64) into *ret; CLI_USAGE with a message otherwise. */
 int cli_parse_jobs(const char *verb, const char *arg, unsigned *ret);

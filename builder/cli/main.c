@@ -9,16 +9,18 @@
 #include "builder/image/output.h"
 
 static const cli_verb verbs[] = {
-        {"build", cli_build, "build MODEL.yaml [-o OUT.img]  build a disk image", cli_build_help},
-        {"inspect", cli_inspect, "inspect IMAGE [--json]        show an image's partitions", cli_inspect_help},
-        {"keygen", cli_keygen, "keygen PREFIX                 write a key pair PREFIX.key, PREFIX.pub",
-         cli_keygen_help},
-        {"sign", cli_sign, "sign FILE --key KEY           write FILE.minisig", cli_sign_help},
-        {"verify-sig", cli_verify_sig, "verify-sig FILE --pub PUB     check FILE.minisig", cli_verify_sig_help},
-        {"verify", cli_verify, "verify IMAGE --pub PUB        check an image against its manifests", cli_verify_help},
-        {"component", cli_component, "component pack SRC -o X.comp  pack or show a component", cli_component_help},
+        {"build", cli_build, "build MODEL.yaml [-o OUT.img]  build a disk image", cli_build_help, true},
+        {"inspect", cli_inspect, "inspect IMAGE [--json]        show an image's partitions", cli_inspect_help, true},
+        {"keygen", cli_keygen, "keygen PREFIX                 write a key pair PREFIX.key, PREFIX.pub", cli_keygen_help,
+         false},
+        {"sign", cli_sign, "sign FILE --key KEY           write FILE.minisig", cli_sign_help, false},
+        {"verify-sig", cli_verify_sig, "verify-sig FILE --pub PUB     check FILE.minisig", cli_verify_sig_help, false},
+        {"verify", cli_verify, "verify IMAGE --pub PUB        check an image against its manifests", cli_verify_help,
+         true},
+        {"component", cli_component, "component pack SRC -o X.comp  pack or show a component", cli_component_help,
+         false},
         {"factory", cli_factory, "factory MODEL --devices F -o DIR  per-device images for a production line",
-         cli_factory_help},
+         cli_factory_help, false},
 };
 
 static void usage(FILE *f)
@@ -30,6 +32,18 @@ static void usage(FILE *f)
                 fprintf(f, "  %s\n", verbs[i].synopsis);
         fprintf(f, "\nmkimage VERB --help shows a verb's options. Exit status: 0 success,\n"
                    "1 build or verification error, 2 usage error. See mkimage(1).\n");
+}
+
+/* --json among args (before any "--"). */
+static int wants_json(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--"))
+                        return 0;
+                if (!strcmp(argv[i], "--json"))
+                        return 1;
+        }
+        return 0;
 }
 
 static void on_signal(int sig)
@@ -72,6 +86,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
                 if (strcmp(v, verbs[i].name) != 0)
                         continue;
+                cli_json = verbs[i].json && wants_json(argc - 1, argv + 1);
                 if (cli_wants_help(argc - 1, argv + 1)) {
                         fputs(verbs[i].help, stdout);
                         return CLI_OK;
@@ -81,6 +96,7 @@ int main(int argc, char **argv)
         size_t n = strlen(v);
         if (n > 5 && !strcmp(v + n - 5, ".yaml")) {
                 argv[0] = "build";
+                cli_json = wants_json(argc, argv);
                 if (cli_wants_help(argc, argv)) {
                         fputs(cli_build_help, stdout);
                         return CLI_OK;

@@ -72,6 +72,7 @@ int mk_factory_build_template(fctx *f, mk_error *err)
                             .factory_template = true,
                             .log = o->log,
                             .warn = o->warn,
+                            .progress = o->progress,
                             .userdata = o->userdata};
         int r = mk_build(&bo, NULL, err);
         if (r < 0)

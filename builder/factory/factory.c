@@ -2,6 +2,30 @@
 /* mkimage factory: per-device images from one common part (docs/factory.md). */
 #include "builder/factory/factory-internal.h"
 
+/* The progress watcher: reads the workers' shared device counter a few times a second. */
+typedef struct watch {
+        fctx *f;
+        unsigned long todo;
+        atomic_bool stop;
+        pthread_t tid;
+} watch;
+
+static void *watch_devices(void *arg)
+{
+        watch *w = arg;
+        const mk_factory_opts *o = w->f->o;
+        unsigned long last = (unsigned long)-1;
+        while (!atomic_load(&w->stop)) {
+                unsigned long built = atomic_load(&w->f->sh->built);
+                if (built != last)
+                        o->progress(o->userdata, "devices", built, w->todo, false);
+                last = built;
+                nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
+        }
+        o->progress(o->userdata, "devices", atomic_load(&w->f->sh->built), w->todo, false);
+        return NULL;
+}
+
 int mk_factory(const mk_factory_opts *o, mk_factory_result *ret, mk_error *err)
 {
         fctx f = {.o = o, .template_fd = -1, .record_fd = -1, .dir_fd = -1, .work_slots = {-1, -1, -1, -1, -1, -1}};
@@ -59,8 +83,15 @@ int mk_factory(const mk_factory_opts *o, mk_factory_result *ret, mk_error *err)
         }
         if (jobs > todo)
                 jobs = todo ? (unsigned)todo : 1;
-        if (todo && (r = mk_factory_start_shared(&f, err)) >= 0)
+        if (todo && (r = mk_factory_start_shared(&f, err)) >= 0) {
+                watch w = {.f = &f, .todo = todo};
+                bool watching = o->progress && pthread_create(&w.tid, NULL, watch_devices, &w) == 0;
                 r = mk_factory_run_workers(&f, jobs, err);
+                if (watching) {
+                        atomic_store(&w.stop, true);
+                        pthread_join(w.tid, NULL);
+                }
+        }
         if (r < 0)
                 goto out;
         if (f.sh && atomic_load(&f.sh->err_state) == 2) {

@@ -29,6 +29,10 @@ typedef struct mk_factory_opts {
         uint64_t source_date_epoch;
         void (*log)(void *userdata, const char *line);
         void (*warn)(void *userdata, const char *line);
+        /* Progress: the common part's build (what "root", bytes, as mk_build_opts.progress), then
+         * "devices": done of total devices of this run complete (bytes false), a few times a
+         * second from a thread of its own while the workers run. May be NULL. */
+        void (*progress)(void *userdata, const char *what, uint64_t done, uint64_t total, bool bytes);
         void *userdata;
 } mk_factory_opts;
 

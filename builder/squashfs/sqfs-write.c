@@ -90,7 +90,8 @@ typedef struct writer {
         sqfs_xattr_writer_t *xw;
         sqfs_meta_writer_t *im, *dm;
         sqfs_dir_writer_t *dw;
-        sqcopy *copy; /* NULL unless opts.block_copy */
+        sqcopy *copy;         /* NULL unless opts.block_copy */
+        uint64_t done, total; /* file data written and to write, for opts.progress */
 } writer;
 
 static void writer_done(writer *w)
@@ -203,6 +204,13 @@ static int open_objects(writer *w)
  * processor is still idle (the two must never interleave). copied[i] says
  * which files are done.
  */
+static void progress(writer *w, uint64_t add)
+{
+        w->done += add;
+        if (w->o->progress)
+                w->o->progress(w->o->progress_userdata, w->done, w->total);
+}
+
 static int copy_data(writer *w, bool *copied)
 {
         for (size_t i = 0; i < w->nv; i++) {
@@ -217,6 +225,8 @@ static int copy_data(writer *w, bool *copied)
                 if (r < 0)
                         return r;
                 copied[i] = r > 0;
+                if (copied[i])
+                        progress(w, mk_fsnode_file_size(n));
         }
         return 0;
 }
@@ -228,6 +238,10 @@ static int write_data(writer *w)
         _cleanup_free_ bool *copied = calloc(w->nv ? w->nv : 1, sizeof(*copied));
         if (!copied)
                 return fail(w, SQFS_ERROR_ALLOC, "allocating the copy map");
+        w->total = w->done = 0;
+        for (size_t i = 0; i < w->nv; i++)
+                if (mk_fsnode_get_kind(w->v[i].n) == FSNODE_FILE)
+                        w->total += mk_fsnode_file_size(w->v[i].n);
         if (w->copy) {
                 int r = copy_data(w, copied);
                 if (r < 0)
@@ -250,6 +264,7 @@ static int write_data(writer *w)
                         if (r)
                                 return fail_at(w, r, "writing the data of", n);
                         off += len;
+                        progress(w, len);
                 }
                 r = sqfs_block_processor_end_file(w->bp);
                 if (r)

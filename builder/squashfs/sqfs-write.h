@@ -30,6 +30,11 @@ typedef struct sqwrite_opts {
         uint32_t pad;        /* pad the image with zeros to a multiple of this; 0 = 4096 */
         bool block_copy;     /* carry the compressed blocks of files read from a qualifying
                                 squashfs image unchanged (see sqfs-copy.h) */
+        /* Called as file data is written: done of total bytes of file contents (block-copied
+         * files count when copied). From the writing thread, once per data block: the callee
+         * keeps it cheap. May be NULL. */
+        void (*progress)(void *userdata, uint64_t done, uint64_t total);
+        void *progress_userdata;
 } sqwrite_opts;
 
 typedef struct sqwrite_stats {

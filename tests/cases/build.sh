@@ -48,7 +48,7 @@ check shorthand-default-name cmp_except_data "$T/o1/demo.img" "$T/o3/demo-x86_64
 
 json=$("$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" -o "$T/o2/j.img" --json 2>&1)
 expect_eq build-json "$(echo "$json" | sed 's/"root-hash":"[0-9a-f]\{64\}"/"root-hash":H/')" \
-        "{\"image\":\"$T/o2/j.img\",\"size\":536870912,\"partitions\":6,\"root-size\":$(stat -c %s "$T/o1/demo.img" >/dev/null; sed -n 's/^  size: //p' "$T/o1/demo.img.manifest.yaml"),\"root-hash\":H}"
+        "{\"ok\":true,\"image\":\"$T/o2/j.img\",\"size\":536870912,\"partitions\":6,\"root-size\":$(stat -c %s "$T/o1/demo.img" >/dev/null; sed -n 's/^  size: //p' "$T/o1/demo.img.manifest.yaml"),\"root-hash\":H}"
 
 # inspect: the table names every partition, the JSON parses and agrees with sfdisk.
 "$MKIMAGE" inspect "$T/o1/demo.img" >"$T/inspect.txt" 2>&1
