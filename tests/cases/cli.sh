@@ -250,3 +250,22 @@ if [ "${ndoc:-0}" -ge 5 ] && [ "$(wc -l <"$T/doccmds.txt")" -eq 1 ]; then
 else
         fail docs-command-lines "$ndoc command lines; $(tail -n +2 "$T/doccmds.txt" | head -5 | tr '\n' ';')"
 fi
+
+# docs/layout.md's example is layouts/uefi-ab.yaml (comments aside), and the plan it shows is what
+# `mkimage build -v` of the demo model prints.
+python3 - docs/layout.md layouts/uefi-ab.yaml <<'PY' >"$T/layout-doc.txt"
+import sys
+doc = open(sys.argv[1]).read()
+ex = doc.index("## Example")
+y0 = doc.index("```yaml\n", ex) + 8
+y1 = doc.index("```", y0)
+lay = "".join(l for l in open(sys.argv[2]).read().splitlines(True) if not l.startswith("#"))
+print("yaml-same" if doc[y0:y1] == lay else "yaml-differs")
+p0 = doc.index("```\n", y1 + 3) + 4
+print(doc[p0:doc.index("```", p0)], end="")
+PY
+check layout-doc-example-is-the-layout test "$(head -n 1 "$T/layout-doc.txt")" = yaml-same
+"$MKIMAGE" build -v "$model" --data-key "$DATA_KEY" -o "$T/plan.img" 2>&1 >/dev/null |
+        sed -n 's/^mkimage:   \(.* start .* size .*\)$/\1/p' >"$T/plan.txt"
+tail -n +2 "$T/layout-doc.txt" >"$T/plan-doc.txt"
+check layout-doc-plan-is-the-plan cmp "$T/plan.txt" "$T/plan-doc.txt"
