@@ -4,16 +4,22 @@
 #include <string.h>
 
 #include "builder/cli/cli.h"
+#include "builder/data/luks.h"
 #include "builder/verify/verify.h"
 #include "signing/base/escape.h"
 
-const char cli_verify_help[] = "Usage: mkimage verify IMAGE --pub KEY.pub [--json]\n\n"
+const char cli_verify_help[] = "Usage: mkimage verify IMAGE --pub KEY.pub [--data-key FILE] [--json]\n\n"
                                "Checks a built image against its signed slot manifests IMAGE.manifest.yaml\n"
                                "and IMAGE.manifest-b.yaml (each with a .minisig): the signatures with KEY.pub,\n"
-                               "each root partition's SHA-256 and its dm-verity superblock and hash tree.\n"
-                               "Prints one line per manifest and per partition: 'NAME: OK', 'NAME: FAILED:\n"
-                               "reason' or 'NAME: not checked (...)'.\n\n"
+                               "each root partition's SHA-256 and its dm-verity superblock and hash tree,\n"
+                               "the ESP's boot files, and the data partition: both LUKS2 header copies (or\n"
+                               "the ext4 superblock when it is not encrypted).\n"
+                               "Prints one line per manifest and per partition: 'NAME: OK', 'NAME: OK (what\n"
+                               "was checked)', 'NAME: FAILED: reason' or 'NAME: not checked (...)'.\n\n"
                                "      --pub FILE        the minisign public key that signed the manifests\n"
+                               "      --data-key FILE   the data partition's key (as given to build or made by\n"
+                               "                        factory): the LUKS2 volume is opened in memory and its\n"
+                               "                        ext4 superblock checked too\n"
                                "      --json            print one JSON object {ok, items: [{name, status, reason}]}\n"
                                "  -h, --help            show this help\n\n"
                                "Exit status: 0 everything checked is intact, 1 something failed or the image\n"
@@ -32,6 +38,10 @@ static void print_json(const mk_verify_report *rep)
                         cli_json_string(stdout, it->reason);
                 else
                         printf("null");
+                if (it->detail) {
+                        printf(",\"detail\":");
+                        cli_json_string(stdout, it->detail);
+                }
                 printf("}");
         }
         printf("]}\n");
@@ -45,7 +55,13 @@ static void print_lines(const mk_verify_report *rep)
                 const mk_check_item *it = &rep->items[i];
                 mk_fputs_quoted(it->name, stdout);
                 if (it->status == MK_CHECK_OK) {
-                        fputs(": OK\n", stdout);
+                        fputs(": OK", stdout);
+                        if (it->detail) {
+                                fputs(" (", stdout);
+                                mk_fputs_message(it->detail, stdout);
+                                fputc(')', stdout);
+                        }
+                        fputc('\n', stdout);
                         continue;
                 }
                 fputs(it->status == MK_CHECK_FAILED ? ": FAILED: " : ": ", stdout);
@@ -56,7 +72,7 @@ static void print_lines(const mk_verify_report *rep)
 
 int cli_verify(int argc, char **argv)
 {
-        const char *image = NULL, *pub = NULL;
+        const char *image = NULL, *pub = NULL, *data_key = NULL;
         int json = 0;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--json")) {
@@ -70,6 +86,17 @@ int cli_verify(int argc, char **argv)
                                 pub = argv[++i];
                         else
                                 return cli_usage("verify", "--pub needs a public key file");
+                } else if (!strcmp(argv[i], "--data-key") || !strncmp(argv[i], "--data-key=", 11)) {
+                        if (data_key)
+                                return cli_usage("verify", "give --data-key once");
+                        if (argv[i][10] == '=')
+                                data_key = argv[i] + 11;
+                        else if (i + 1 < argc)
+                                data_key = argv[++i];
+                        else
+                                return cli_usage("verify", "--data-key needs a key file");
+                        if (!*data_key)
+                                return cli_usage("verify", "--data-key needs a key file");
                 } else if (argv[i][0] == '-' && argv[i][1]) {
                         return cli_usage("verify", "unknown option '%s'", argv[i]);
                 } else if (image) {
@@ -86,8 +113,15 @@ int cli_verify(int argc, char **argv)
         _cleanup_pubkey_ mk_pubkey *key = NULL;
         if (mk_pubkey_load(pub, &key, &err) < 0)
                 return cli_fail(&err);
+        mk_verify_opts o = {.key = key, .data_key_name = data_key};
+        uint8_t *dk = NULL;
+        if (data_key && mk_data_key_load(data_key, &dk, &o.data_key_len, &err) < 0)
+                return cli_fail(&err);
+        o.data_key = dk;
         mk_verify_report *rep = NULL;
-        if (mk_verify_image(image, key, &rep, &err) < 0)
+        int r = mk_verify_image_with(image, &o, &rep, &err);
+        mk_data_key_free(dk); /* wipes */
+        if (r < 0)
                 return cli_fail(&err);
         if (json)
                 print_json(rep);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by verify.c (manifests), verify-report.c (the report), verify-esp.c, verify-slot.c and verify-tree.c. */
+/* Shared by verify.c (manifests), verify-report.c (the report), verify-esp.c, verify-slot.c, verify-tree.c,
+ * verify-data.c and verify-ext4.c. */
 #ifndef MK_VERIFY_INTERNAL_H
 #define MK_VERIFY_INTERNAL_H
 
@@ -24,6 +25,8 @@ typedef struct vctx {
         int esp;                                       /* the ESP's partition index, or -1 */
         char **esp_paths;                              /* everything on the ESP (mk_esp_list_all), or NULL */
         bool live[2];                                  /* slot a/b has an entry systemd-boot would start */
+        const mk_verify_opts *opts;                    /* the caller's: the data key */
+        bool data_done;                                /* the data partition was checked (by slot a's manifest) */
 } vctx;
 
 /*
@@ -51,6 +54,11 @@ __attribute__((warn_unused_result));
 int mk_vitem_skip(vctx *v, size_t idx, const char *fmt, ...) __attribute__((format(printf, 3, 4)))
 __attribute__((warn_unused_result));
 
+/* Item idx is OK so far: record what was checked (mk_check_item.detail; dropped if it fails later).
+ * Returns 0, or -ENOMEM. */
+int mk_vitem_ok(vctx *v, size_t idx, const char *fmt, ...) __attribute__((format(printf, 3, 4)))
+__attribute__((warn_unused_result));
+
 /* Mark item idx checked (OK unless it fails). */
 void mk_vitem_seen(vctx *v, size_t idx);
 
@@ -75,6 +83,76 @@ int mk_vtree_check_super(int fd, uint64_t off, const mk_manifest *m, mk_error *e
  * -errno with err set. */
 int mk_vtree_check_hashes(int fd, uint64_t off, const mk_manifest *m, mk_error *err)
         __attribute__((warn_unused_result));
+
+/*
+ * The data partition i, which a verified manifest names with encryption enc
+ * ("luks2" or "none"), checked once (v->data_done): see verify-data.c and
+ * docs/verify.md. Verdicts and the OK detail go to the partition's item.
+ * Returns 0, or -ENOMEM.
+ */
+int mk_verify_data(vctx *v, unsigned i, const char *enc) __attribute__((warn_unused_result));
+
+/* Reads len bytes (multiples of 512) at off (a multiple of 512) of a file system's bytes into buf: the
+ * partition's, or the LUKS2 payload's, decrypted. 0 or a negative errno, with err set. */
+typedef int (*mk_vread_fn)(void *ctx, uint64_t off, void *buf, size_t len, mk_error *err);
+
+typedef struct mk_vext4_info {
+        uint64_t blocks;     /* the file system's size in blocks */
+        uint32_t block_size; /* bytes */
+        uint64_t groups;
+        uint64_t descs_checked; /* group descriptors whose checksum was checked */
+        bool csum;              /* metadata_csum: the superblock's checksum was checked */
+} mk_vext4_info;
+
+/*
+ * The ext4 superblock of a file system of at most size bytes, read through
+ * rd: magic, revision, block size, its size within size, clean (no errors,
+ * no journal to recover), the superblock checksum (metadata_csum, crc32c),
+ * and the group descriptors of the first descriptor block (all of them
+ * unless meta_bg): locations inside the file system and, with
+ * metadata_csum, their checksums. *info is set on success. 0, -EBADMSG
+ * (err says what is wrong) or another negative errno with err set.
+ */
+int mk_vext4_check(mk_vread_fn rd, void *ctx, uint64_t size, mk_vext4_info *info, mk_error *err)
+        __attribute__((warn_unused_result));
+
+#define MK_VLUKS_HDR_MAX (4u << 20) /* LUKS2's largest header copy */
+
+typedef struct mk_vluks_info {
+        uint64_t hdr_size;           /* bytes of each copy; the second is at this offset */
+        uint64_t data_off, data_len; /* the payload in the partition, bytes */
+        unsigned keyslots;           /* active */
+} mk_vluks_info;
+
+/*
+ * A LUKS2 header checked and loaded in memory (verify-luks.c): open it from
+ * the partition [start, start + size) of the image fd (borrowed; name is the
+ * partition's name as messages quote it, borrowed). Each copy must pass on
+ * its own, the two must agree, and the header must be what mkimage writes
+ * (aes-xts-plain64, a 512-bit key, 512-byte sectors, no requirement flags,
+ * a keyslot, one data segment inside the partition). 0 and *ret set, or
+ * -EBADMSG (err names what and which copy), -ENOMEM, -errno; *ret untouched.
+ */
+typedef struct mk_vluks mk_vluks;
+int mk_vluks_open(int fd, uint64_t start, uint64_t size, const char *name, mk_vluks **ret, mk_error *err)
+        __attribute__((warn_unused_result));
+const mk_vluks_info *mk_vluks_get_info(const mk_vluks *h);
+
+/*
+ * Take the volume key out of the first keyslot the passphrase key opens
+ * (keyslots whose PBKDF costs exceed verify's bounds are not tried), for
+ * mk_vluks_read; the volume key itself is wiped at once, its key schedule
+ * when h is freed. 0 and *ret_slot set, -EPERM (err: "the data key
+ * KEY_NAME does not open any keyslot …"), or -errno.
+ */
+int mk_vluks_unlock(mk_vluks *h, const uint8_t *key, size_t key_len, const char *key_name, int *ret_slot, mk_error *err)
+        __attribute__((warn_unused_result));
+
+/* An mk_vread_fn (ctx: an unlocked mk_vluks) on the payload: sectors decrypted as dm-crypt would. */
+int mk_vluks_read(void *ctx, uint64_t off, void *buf, size_t len, mk_error *err) __attribute__((warn_unused_result));
+
+/* NULL allowed; returns NULL. */
+mk_vluks *mk_vluks_free(mk_vluks *h);
 
 /* Decode exactly 2n lower-case hex digits (checked by the parser) into out. */
 void mk_vhex_decode(const char *hex, uint8_t *out, size_t n);

@@ -27,6 +27,7 @@ mk_verify_report *mk_verify_report_free(mk_verify_report *r)
         for (size_t i = 0; i < r->n_items; i++) {
                 free(r->items[i].name);
                 free(r->items[i].reason);
+                free(r->items[i].detail);
         }
         free(r->items);
         free(r);
@@ -43,7 +44,9 @@ static int vitem_set(vctx *v, size_t idx, mk_check_status st, const char *fmt, v
         if (vasprintf(&reason, fmt, ap) < 0)
                 return -ENOMEM;
         free(it->reason);
+        free(it->detail); /* what was checked belongs to an OK only */
         it->reason = reason;
+        it->detail = NULL;
         it->status = st;
         return 0;
 }
@@ -69,4 +72,22 @@ int mk_vitem_skip(vctx *v, size_t idx, const char *fmt, ...)
 void mk_vitem_seen(vctx *v, size_t idx)
 {
         v->seen[idx] = true;
+}
+
+int mk_vitem_ok(vctx *v, size_t idx, const char *fmt, ...)
+{
+        mk_check_item *it = &v->rep->items[idx];
+        v->seen[idx] = true;
+        if (it->status != MK_CHECK_OK)
+                return 0;
+        char *detail;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vasprintf(&detail, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        free(it->detail);
+        it->detail = detail;
+        return 0;
 }

@@ -108,9 +108,8 @@ static int check_verity(vctx *v, unsigned i, unsigned di, const mk_manifest *m, 
 }
 
 /*
- * The data partition the manifest names (shared by the slots): the GUID, and
- * a LUKS2 or ext4 header as `encryption` says. Its contents are per device
- * and not signed, so this is all an offline check can say.
+ * The data partition the manifest names (shared by the slots): the GUID,
+ * then its contents as `encryption` says (mk_verify_data, once).
  */
 static int check_data_part(vctx *v, unsigned s, const mk_manifest *m)
 {
@@ -128,14 +127,7 @@ static int check_data_part(vctx *v, unsigned s, const mk_manifest *m)
         mk_vitem_seen(v, VITEM_PART(found));
         if (r < 0 || !ok)
                 return r;
-        unsigned char head[4096];
-        ssize_t k = pread(v->fd, head, sizeof(head), (off_t)v->gpt->parts[found].start);
-        const char *has = mk_detect_content(head, k > 0 ? (size_t)k : 0);
-        const char *want = strcmp(m->data.encryption, "luks2") ? "ext4" : "luks2";
-        if (strcmp(has, want))
-                return mk_vitem_fail(v, VITEM_PART(found), "holds %s, but the manifest says %s (encryption: %s)", has,
-                                     want, m->data.encryption);
-        return 0;
+        return mk_verify_data(v, (unsigned)found, m->data.encryption);
 }
 
 int mk_verify_slot(vctx *v, unsigned s, const mk_manifest *m)

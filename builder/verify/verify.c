@@ -156,9 +156,9 @@ static int run(vctx *v, const mk_pubkey *key, mk_error *err)
         return 0;
 }
 
-int mk_verify_image(const char *path, const mk_pubkey *key, mk_verify_report **ret, mk_error *err)
+int mk_verify_image_with(const char *path, const mk_verify_opts *o, mk_verify_report **ret, mk_error *err)
 {
-        vctx v = {.path = path, .fd = -1, .esp = -1};
+        vctx v = {.path = path, .fd = -1, .esp = -1, .opts = o};
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         v.threads = n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
         int r = mk_gpt_read(path, &v.gpt, err);
@@ -169,7 +169,7 @@ int mk_verify_image(const char *path, const mk_pubkey *key, mk_verify_report **r
         else if (report_new(&v) < 0)
                 r = mk_error_set(err, ENOMEM, "out of memory");
         else
-                r = run(&v, key, err);
+                r = run(&v, o->key, err);
         if (v.fd >= 0)
                 close(v.fd);
         free(v.gpt);
@@ -180,4 +180,9 @@ int mk_verify_image(const char *path, const mk_pubkey *key, mk_verify_report **r
         }
         *ret = v.rep;
         return 0;
+}
+
+int mk_verify_image(const char *path, const mk_pubkey *key, mk_verify_report **ret, mk_error *err)
+{
+        return mk_verify_image_with(path, &(mk_verify_opts){.key = key}, ret, err);
 }

@@ -24,14 +24,22 @@
  * sha256), not its verity partition; a changed superblock or tree fails the
  * verity partition; a changed, unsigned or wrongly signed manifest fails the
  * manifest, and the partitions it would have covered are then reported as
- * not checked. Partitions no valid manifest covers (ESP, data) are reported
- * as not checked, with what they hold (mk_detect_content).
+ * not checked. Partitions no valid manifest covers are reported as not
+ * checked, with what they hold (mk_detect_content).
+ *
+ * The data partition a verified manifest names (builder/verify/verify-data.c,
+ * docs/verify.md): with encryption luks2, each of the two LUKS2 header copies
+ * on its own, loaded by libcryptsetup, and the header's cipher, sector size,
+ * keyslots and data segment; with the data key, also the ext4 superblock and
+ * group descriptors, decrypted in userspace. With encryption none, the ext4
+ * superblock and group descriptors.
  */
 #ifndef MK_VERIFY_H
 #define MK_VERIFY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "signing/base/error.h"
 #include "signing/minisign/minisign.h"
@@ -46,6 +54,7 @@ typedef struct mk_check_item {
         char *name; /* manifest file path, or GPT partition name */
         mk_check_status status;
         char *reason; /* NULL when OK; why it failed or was not checked */
+        char *detail; /* OK only, or NULL: what was checked (the data partition) */
 } mk_check_item;
 
 typedef struct mk_verify_report {
@@ -54,13 +63,26 @@ typedef struct mk_verify_report {
         mk_check_item *items; /* slot a's manifest, slot b's, then the partitions in GPT order */
 } mk_verify_report;
 
+typedef struct mk_verify_opts {
+        const mk_pubkey *key;    /* the only key trusted to sign the manifests */
+        const uint8_t *data_key; /* the LUKS2 keyslot passphrase (a data key file's bytes), or NULL */
+        size_t data_key_len;
+        const char *data_key_name; /* what messages call the data key (its file name) */
+} mk_verify_opts;
+
 /*
- * Verify the image at path against its manifests, trusting only key. Returns
+ * Verify the image at path against its manifests as o says (o->key is
+ * required; with o->data_key an encrypted data partition is opened in memory
+ * and its file system checked too; the key is only read). Returns
  * 0 when the checks ran, whatever they found: *ret is then a new report
  * (mk_verify_report_free) and (*ret)->ok tells the verdict. Returns a
  * negative errno, with err set and *ret untouched, when the image cannot be
  * checked at all: unreadable, no valid GPT, out of memory.
  */
+int mk_verify_image_with(const char *path, const mk_verify_opts *o, mk_verify_report **ret, mk_error *err)
+        __attribute__((warn_unused_result));
+
+/* mk_verify_image_with with only a key: no data key. */
 int mk_verify_image(const char *path, const mk_pubkey *key, mk_verify_report **ret, mk_error *err)
         __attribute__((warn_unused_result));
 
