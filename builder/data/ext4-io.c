@@ -13,7 +13,6 @@
  * ext2fs_initialize() and clears after it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -161,20 +160,30 @@ static errcode_t mkio_set_option(io_channel io, const char *option, const char *
         return 0;
 }
 
-/* As unix_io on a regular file: zero without writing where the file system can. */
+/*
+ * Zeros libext2fs asks for (the inode tables and the journal of a file
+ * system initialised in full) are written as data, never as a hole or an
+ * unwritten extent (FALLOC_FL_ZERO_RANGE, as unix_io does): a block map
+ * lists data extents only, and a block it leaves out reads on the device as
+ * whatever the flash held, where ext4 has been told it holds zeros (an inode
+ * table flagged ITABLE_ZEROED, a journal that must not replay). See
+ * docs/layout.md, "What is written and what is a hole".
+ */
 static errcode_t mkio_zeroout(io_channel io, unsigned long long block, unsigned long long count)
 {
+        static const char zero[1 << 16];
         const mkio *d = io->private_data;
+        if (count > INT32_MAX)
+                return EXT2_ET_UNIMPLEMENTED; /* libext2fs writes zeros itself */
         uint64_t off;
         size_t len;
-        if (count > INT32_MAX)
-                return EXT2_ET_UNIMPLEMENTED;
         errcode_t e = span(io, block, (int)count, &off, &len);
-        if (e)
-                return e;
-        if (fallocate(d->fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0)
-                return 0;
-        return errno == ENOSPC || errno == EDQUOT ? errno : EXT2_ET_UNIMPLEMENTED; /* libext2fs writes zeros */
+        for (size_t done = 0; !e && done < len;) {
+                size_t n = len - done < sizeof(zero) ? len - done : sizeof(zero);
+                e = mkio_write_at(d, off + done, n, zero);
+                done += n;
+        }
+        return e;
 }
 
 static struct struct_io_manager mkio_manager = {

@@ -195,7 +195,9 @@ static int format_header(const char *at, int hdr_fd, int data_fd, const uint8_t 
                 goto out;
         used->metadata_end = 2 * md_size;
         doing = "checking the data offset";
-        if (crypt_get_data_offset(cd) * MK_LUKS2_SECTOR != MK_LUKS2_DATA_OFFSET)
+        if (crypt_get_data_offset(cd) * MK_LUKS2_SECTOR != MK_LUKS2_DATA_OFFSET || used->metadata_end == 0 ||
+            used->metadata_end > MK_LUKS2_DATA_OFFSET || used->keyslot_len == 0 ||
+            used->keyslot_off > MK_LUKS2_DATA_OFFSET - used->keyslot_len)
                 r = -EPROTO;
         else
                 r = 0;
@@ -284,64 +286,44 @@ out:
 }
 
 /*
- * Copy the header area into place: the binary headers with their JSON
- * areas and the one keyslot's area. The rest is left zero: the padding up
- * to the data offset, and the keyslots area beyond the one keyslot, which
- * libcryptsetup fills with random bytes. Those hold no key material (the
- * JSON area says which keyslots exist; a keyslot added later writes its
- * whole area), and as a hole they are not written, hashed into block maps
- * or flashed: 772 KiB less per image. Only the memfd's data ranges are
- * read, and where the range can be punched only their non-zero blocks are
- * written, so the image stays sparse.
+ * Copy the header area into place, written in full (docs/layout.md, "What
+ * is written and what is a hole"): the two metadata copies (binary header
+ * and JSON area, whose zero padding each copy's checksum covers: a hole
+ * there reads as whatever the flash held and the header no longer loads)
+ * and keyslot 0's whole area (the key material). Only the rest is left a
+ * hole: the keyslots area beyond keyslot 0, which libcryptsetup fills with
+ * random bytes that hold no key (the JSON area says which keyslots exist; a
+ * keyslot added later writes its whole area), and the padding up to the
+ * data offset. 772 KiB less per image to write, hash into block maps and
+ * flash.
  */
-static int copy_range(const char *at, int from, int to, uint64_t offset, uint64_t start, uint64_t stop, bool sparse,
-                      uint8_t *buf, mk_error *err);
+static int copy_range(const char *at, int from, int to, uint64_t offset, uint64_t start, uint64_t stop, uint8_t *buf,
+                      mk_error *err)
+{
+        for (uint64_t off = start; off < stop;) {
+                size_t n = stop - off < CHUNK ? (size_t)(stop - off) : CHUNK;
+                int r = mk_pread_all(from, buf, n, off);
+                if (r == 0)
+                        r = mk_pwrite_all(to, buf, n, offset + off);
+                if (r < 0)
+                        return mk_error_set(err, -r, "%s: copying the header: %s", at, strerror(-r));
+                off += n;
+        }
+        return 0;
+}
 
 static int copy_header(const char *at, int from, int to, uint64_t offset, const header_used *used, mk_error *err)
 {
         _cleanup_free_ uint8_t *buf = malloc(CHUNK);
         if (!buf)
                 return mk_error_set(err, ENOMEM, "%s: out of memory", at);
-        bool sparse = fallocate(to, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
-                                (off_t)MK_LUKS2_DATA_OFFSET) == 0;
-        if (!sparse) /* no holes here: all of it is written, the unused areas as zeros */
-                return copy_range(at, from, to, offset, 0, MK_LUKS2_DATA_OFFSET, false, buf, err);
-        int r = copy_range(at, from, to, offset, 0, used->metadata_end, true, buf, err);
+        if (fallocate(to, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)MK_LUKS2_DATA_OFFSET) < 0)
+                /* No holes here: all of it is written, the unused areas as zeros. */
+                return copy_range(at, from, to, offset, 0, MK_LUKS2_DATA_OFFSET, buf, err);
+        int r = copy_range(at, from, to, offset, 0, used->metadata_end, buf, err);
         return r < 0 ? r
-                     : copy_range(at, from, to, offset, used->keyslot_off, used->keyslot_off + used->keyslot_len, true,
-                                  buf, err);
-}
-
-/* Copy [start, stop) of the header (4 KiB-aligned); sparse: only its non-zero blocks. */
-static int copy_range(const char *at, int from, int to, uint64_t offset, uint64_t start, uint64_t stop, bool sparse,
-                      uint8_t *buf, mk_error *err)
-{
-        static const uint8_t zero[4096];
-        for (uint64_t off = start; off < stop;) {
-                off_t data = sparse ? lseek(from, (off_t)off, SEEK_DATA) : (off_t)off;
-                if (data < 0 || (uint64_t)data >= stop)
-                        break; /* holes to the end (ENXIO) */
-                off_t hole = sparse ? lseek(from, data, SEEK_HOLE) : (off_t)stop;
-                uint64_t end = hole < 0 || (uint64_t)hole > stop ? stop : (uint64_t)hole;
-                for (off = (uint64_t)data & ~(uint64_t)(sizeof(zero) - 1); off < end;) {
-                        size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-                        n = (n + sizeof(zero) - 1) & ~(sizeof(zero) - 1);
-                        int r = mk_pread_all(from, buf, n, off);
-                        /* Runs of non-zero blocks, each written at once. */
-                        for (size_t b = 0; r == 0 && b < n;) {
-                                size_t e = b;
-                                while (e < n && (!sparse || memcmp(buf + e, zero, sizeof(zero))))
-                                        e += sizeof(zero);
-                                if (e > b)
-                                        r = mk_pwrite_all(to, buf + b, e - b, offset + off + b);
-                                b = e + sizeof(zero);
-                        }
-                        if (r < 0)
-                                return mk_error_set(err, -r, "%s: copying the header: %s", at, strerror(-r));
-                        off += n;
-                }
-        }
-        return 0;
+                     : copy_range(at, from, to, offset, used->keyslot_off, used->keyslot_off + used->keyslot_len, buf,
+                                  err);
 }
 
 struct mk_luks2_header {

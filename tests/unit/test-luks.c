@@ -194,14 +194,15 @@ static int make_disk(char *path)
         return fd;
 }
 
-/* Open the partition (copied to a memfd) with libcryptsetup; decrypt and compare sectors. */
-static void check_partition(int fd, const mk_luks_opts *o, const char *pbkdf)
+/*
+ * Open the partition with libcryptsetup as a device holds it after a flash
+ * of its data extents onto media filled with fill (0x00, or 0xA5 and 0xFF as
+ * used or erased flash): the header must not rely on a hole reading as zero.
+ * Decrypt and compare sectors.
+ */
+static void check_partition(int fd, const mk_luks_opts *o, const char *pbkdf, int fill)
 {
-        int m = memfd_create("copy", MFD_CLOEXEC);
-        static unsigned char buf[1 << 20];
-        for (uint64_t off = 0; off < PSIZE; off += sizeof(buf))
-                CHECK(pread(fd, buf, sizeof(buf), POFF + off) == sizeof(buf) &&
-                      pwrite(m, buf, sizeof(buf), off) == sizeof(buf));
+        int m = flash_copy(fd, POFF, PSIZE, fill);
         char dev[64];
         snprintf(dev, sizeof(dev), "/proc/self/fd/%d", m);
         struct crypt_device *cd = NULL;
@@ -232,19 +233,31 @@ static void check_partition(int fd, const mk_luks_opts *o, const char *pbkdf)
                 CHECK(pread(m, in, 512, (off_t)(mk_luks2_data_offset(PSIZE) + s * 512)) == 512);
                 CHECK(EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, iv) == 1 &&
                       EVP_DecryptUpdate(ctx, out, &ol, in, 512) == 1 && ol == 512);
-                bool same = true, was_plain = true, zero = true;
+                bool same = true, was_plain = true, hole = true;
                 for (int j = 0; j < 512; j++) {
                         same &= out[j] == plain_byte(s * 512 + j);
                         was_plain &= in[j] == plain_byte(s * 512 + j);
-                        zero &= in[j] == 0;
+                        hole &= in[j] == fill;
                 }
                 if (s < PLAIN / 512)
                         CHECK(same && !was_plain); /* written: encrypted */
                 else
-                        CHECK(zero); /* never written (a hole): left a hole, the image stays sparse */
+                        CHECK(hole); /* never written (a hole): left a hole, the image stays sparse */
         }
         EVP_CIPHER_CTX_free(ctx);
         close(m);
+}
+
+/*
+ * The header's data extents: both metadata copies (2 x 16 KiB) and keyslot
+ * 0's area (258048 bytes at 32 KiB) in one run, then a hole up to the data
+ * offset (the unused keyslots area and the padding).
+ */
+static void check_header_mapped(int fd)
+{
+        off_t data = lseek(fd, POFF, SEEK_DATA), hole = lseek(fd, POFF, SEEK_HOLE);
+        CHECK(data == POFF && hole == POFF + (32 << 10) + 258048);
+        CHECK(lseek(fd, hole, SEEK_DATA) == POFF + (off_t)mk_luks2_data_offset(PSIZE));
 }
 
 static void test_luks_format(void)
@@ -269,7 +282,10 @@ static void test_luks_format(void)
                 CHECK(pread(fd, b, 6, POFF - 6) == 6 && !memcmp(b, "BEFORE", 6));
                 CHECK(pread(fd, a, 5, POFF + PSIZE) == 5 && !memcmp(a, "AFTER", 5));
                 CHECK(pread(fd, magic, 6, POFF) == 6 && !memcmp(magic, "LUKS\xba\xbe", 6));
-                check_partition(fd, &o, kdfs[i].name);
+                static const int fills[] = {0x00, 0xa5, 0xff};
+                for (size_t k = 0; k < ELEMENTSOF(fills); k++)
+                        check_partition(fd, &o, kdfs[i].name, fills[k]);
+                check_header_mapped(fd);
                 unlink(p);
                 close(fd);
         }
