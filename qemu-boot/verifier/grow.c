@@ -47,6 +47,23 @@
 #define MIB (1024u * 1024u)
 /* linux/ext4.h is not part of the kernel's UAPI headers; the number is stable ABI. */
 #define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
+#define HOLD_PATH "/sys/firmware/qemu_fw_cfg/by_name/opt/mkimage/grow-hold/raw"
+
+/*
+ * A test hook, harmless by construction: when the platform hands over
+ * fw_cfg opt/mkimage/grow-hold (QEMU only), wait that many seconds (at most
+ * 10) after each step's line, so that a harness can cut the power between
+ * two steps (tests/cases/qemu-grow.sh). It only ever delays a boot.
+ */
+static void hold(void)
+{
+        char buf[8] = "";
+        _cleanup_close_ int fd = open(HOLD_PATH, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+                return;
+        unsigned s = (unsigned)strtoul(buf, NULL, 10);
+        sleep(s > 10 ? 10 : s);
+}
 
 /* The partition's name (UTF-16LE) as ASCII, other characters as '?'. */
 static void entry_name(const struct gpt_entry *e, char out[37])
@@ -134,6 +151,10 @@ static int repair_primary(int fd, const char *node, uint64_t sectors, const gpt_
         if (write_table(fd, &t) < 0)
                 return -EIO;
         say("grow: %s: primary GPT completed from the backup at LBA %" PRIu64, node, sectors - 1);
+        /* The kernel found no partitions in the torn primary (it reads the backup only with "gpt" on its command line).
+         */
+        if (ioctl(fd, BLKRRPART) < 0)
+                say("grow: %s: the kernel did not re-read the partitions: %s", node, strerror(errno));
         return 0;
 }
 
@@ -163,6 +184,7 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
                 return 0; /* not a disk of 512-byte sectors the layouts are made for */
         uint64_t sectors = bytes / GPT_SECTOR, last = sectors - 1;
         const char *why;
+        int repaired = 0;
         if (gpt_read(fd, 1, sectors, p, &why) < 0) {
                 if (memcmp(p->h.signature, "EFI PART", 8))
                         return 0; /* no GPT: not ours */
@@ -170,6 +192,7 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
                         say("grow: %s: not touched: the primary GPT is invalid (%s)", node, why);
                         return 0;
                 }
+                repaired = 1;
         }
         /* The partition that ends last grows, and only when it asks to. */
         int gi = -1;
@@ -178,24 +201,24 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
                     (gi < 0 || le64toh(p->e[i].last_lba) > le64toh(p->e[gi].last_lba)))
                         gi = (int)i;
         if (gi < 0 || !(le64toh(p->e[gi].attrs) & GPT_ATTR_GROW_FS))
-                return 0;
+                return repaired;
         uint64_t alt = le64toh(p->h.alternate_lba);
         /* The backup the primary names agrees with it; or it is the one at the end that step 1 was rewriting. */
         if (gpt_read(fd, alt, sectors, b, &why) == 0) {
                 if (!gpt_same(p, b) || le64toh(b->h.alternate_lba) != 1) {
                         say("grow: %s: not touched: the backup GPT at LBA %" PRIu64 " differs from the primary", node,
                             alt);
-                        return 0;
+                        return repaired;
                 }
         } else if (alt != last) {
                 say("grow: %s: not touched: the backup GPT at LBA %" PRIu64 " is invalid (%s)", node, alt, why);
-                return 0;
+                return repaired;
         }
         uint64_t esec = ((uint64_t)p->n * GPT_ENTRY_SIZE + GPT_SECTOR - 1) / GPT_SECTOR;
         uint64_t usable = last - esec - 1, first = le64toh(p->e[gi].first_lba), end = le64toh(p->e[gi].last_lba);
         if (usable < le64toh(p->h.last_usable)) {
                 say("grow: %s: not touched: the disk (%" PRIu64 " sectors) is smaller than its GPT", node, sectors);
-                return 0;
+                return repaired;
         }
         uint64_t aligned = (usable + 1) / ALIGN_SECTORS * ALIGN_SECTORS;
         uint64_t new_end = aligned > end + 1 ? aligned - 1 : end;
@@ -204,7 +227,7 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
         t->e[gi].last_lba = htole64(new_end);
         gpt_place(t, 1, le64toh(p->h.entries_lba), last, t);
         if (!memcmp(&t->h, &p->h, sizeof(t->h)) && !memcmp(t->e, p->e, sizeof(t->e)) && alt == last && gpt_same(p, b))
-                return 0; /* grown already */
+                return repaired; /* grown already */
 
         char name[37];
         entry_name(&t->e[gi], name);
@@ -212,18 +235,20 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
             ": growing partition %d (%s) from %" PRIu64 " to %" PRIu64 " MiB",
             node, bytes / MIB, alt, gi + 1, name, (end - first + 1) * GPT_SECTOR / MIB,
             (new_end - first + 1) * GPT_SECTOR / MIB);
+        hold();
         uint8_t mbr[GPT_SECTOR];
         if (protective_mbr(fd, sectors, mbr) < 0) {
                 say("grow: %s: not touched: LBA 0 is not a protective MBR", node);
-                return 0;
+                return repaired;
         }
         int r;
         gpt_place(t, last, last - esec, 1, b);
         if ((r = write_table(fd, b)) < 0) {
                 say("grow: %s: cannot write the backup GPT: %s (the primary is unchanged)", node, strerror(-r));
-                return 0;
+                return repaired;
         }
         say("grow: %s: backup GPT moved to LBA %" PRIu64, node, last);
+        hold();
         if ((r = write_at(fd, mbr, sizeof(mbr), 0)) < 0 || (r = write_table(fd, t)) < 0) {
                 say("grow: %s: cannot rewrite the primary GPT: %s (the backup at the end holds it)", node,
                     strerror(-r));
@@ -231,8 +256,11 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
         }
         say("grow: %s: primary GPT rewritten: partition %d (%s) is LBA %" PRIu64 "-%" PRIu64, node, gi + 1, name, first,
             new_end);
-        if (new_end != end)
+        hold();
+        if (new_end != end) {
                 tell_kernel(fd, node, (unsigned)gi + 1, first, new_end);
+                hold();
+        }
         return 1;
 }
 
@@ -299,4 +327,5 @@ void grow_fs(const char *dir, const char *node)
                 return;
         say("grow: data grown from %" PRIu64 " to %" PRIu64 " MiB (ext4 on %s, %" PRIu64 " MiB)", blocks * bsize / MIB,
             now * bsize / MIB, node, bytes / MIB);
+        hold();
 }
