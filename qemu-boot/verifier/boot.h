@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "qemu-boot/verifier/gpt.h"
 #include "signing/base/error.h"
 #include "signing/conventions/conventions.h"
 
@@ -26,8 +27,10 @@ void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 typedef struct part_dev {
         char name[256]; /* "vda1" */
         char node[272]; /* "/dev/vda1" */
+        char disk[256]; /* "vda" */
         unsigned major, minor;
-        uint64_t size; /* bytes */
+        uint64_t size;  /* bytes */
+        uint64_t attrs; /* the GPT entry's attributes (GPT_ATTR_GROW_FS, ...) */
 } part_dev;
 
 /*
@@ -36,6 +39,27 @@ typedef struct part_dev {
  * disks to appear. Returns 0, or -ENOENT with a message.
  */
 int find_partition(const char *guid, bool by_type, unsigned wait_ms, part_dev *ret, mk_error *err);
+
+/* ---- growing on first boot (grow.c, docs/layout.md) ----------------------- */
+
+/*
+ * Before anything on the disk /dev/DISK is open: when the disk is larger
+ * than its GPT and the partition that ends last has the grow-fs flag, move
+ * the backup GPT to the end, extend that partition, tell the kernel. One
+ * console line per step, none when there is nothing to do; a GPT that fails
+ * the checks is left untouched (one line says why). Returns 1 when the GPT
+ * was rewritten, else 0. Never fails the boot.
+ */
+int grow_disk(const char *disk);
+
+/* grow_disk on every disk of the system (the ESP was not found: a GPT to repair?). */
+void grow_disks(void);
+
+/*
+ * The ext4 on node, mounted at dir, grown online to fill node
+ * (EXT4_IOC_RESIZE_FS); a console line when it grew, a line on failure.
+ */
+void grow_fs(const char *dir, const char *node);
 
 /* ---- device-mapper (dm.c) -------------------------------------------------- */
 

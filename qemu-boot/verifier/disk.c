@@ -18,23 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SECTOR 512u
+#define SECTOR GPT_SECTOR
 #define GPT_MAX_ENTRIES 1024u
-
-struct gpt_header {
-        char signature[8]; /* "EFI PART" */
-        uint32_t revision, header_size, header_crc, reserved;
-        uint64_t my_lba, alternate_lba, first_usable, last_usable;
-        uint8_t disk_guid[16];
-        uint64_t entries_lba;
-        uint32_t n_entries, entry_size, entries_crc;
-} __attribute__((packed));
-
-struct gpt_entry {
-        uint8_t type[16], uuid[16];
-        uint64_t first_lba, last_lba, attrs;
-        uint16_t name[36];
-} __attribute__((packed));
 
 /* A GPT GUID (first three fields little-endian) as upper-case text. */
 static void guid_text(const uint8_t g[16], char out[37])
@@ -80,6 +65,7 @@ static int part_of(const char *disk, unsigned index, part_dev *ret)
                 if (read_small(path, buf, sizeof(buf)) < 0)
                         continue;
                 ret->size = strtoull(buf, NULL, 10) * SECTOR;
+                snprintf(ret->disk, sizeof(ret->disk), "%s", disk);
                 snprintf(ret->name, sizeof(ret->name), "%s", e->d_name);
                 snprintf(ret->node, sizeof(ret->node), "/dev/%s", e->d_name);
                 r = 0;
@@ -111,8 +97,10 @@ static int search_disk(const char *disk, const char *guid, bool by_type, part_de
                         break;
                 char text[37];
                 guid_text(by_type ? e.type : e.uuid, text);
-                if (!strcasecmp(text, guid) && part_of(disk, i + 1, ret) == 0)
+                if (!strcasecmp(text, guid) && part_of(disk, i + 1, ret) == 0) {
+                        ret->attrs = le64toh(e.attrs);
                         r = 0;
+                }
         }
 out:
         close(fd);

@@ -4,11 +4,13 @@
  * /init once the modules are loaded). In order, each step one console line:
  *
  *   1. the slot from mkimage.slot= on the kernel command line; the ESP
- *      (found by its GPT type) mounted read-only;
+ *      found by its GPT type, its disk grown when larger than the image
+ *      (grow.c), the ESP mounted read-only;
  *   2. the slot's manifest verified with /etc/mkimage/trusted.pub, the key
  *      mkimage appended to this initrd, and checked against the model name;
  *   3. the data partition opened (LUKS2 with the platform's key, under QEMU
- *      from fw_cfg) and mounted; the anti-rollback minimum read from it;
+ *      from fw_cfg) and mounted, its ext4 grown to the partition when it has
+ *      the grow-fs flag; the anti-rollback minimum read from it;
  *   4. the manifest's version checked against that minimum;
  *   5. dm-verity set up from the manifest and the whole root read once
  *      (dm-verity checks blocks only when they are read), then the table
@@ -215,8 +217,18 @@ static void step_esp(boot *b)
         }
         b->slot = slot[0];
         say("slot %c: verifying before anything is mounted", b->slot);
-        if (find_partition(MK_ESP_TYPE_GUID, true, DISK_WAIT_MS, &b->esp, &err) < 0)
-                fail(b, "no ESP: %s", err.msg);
+        /*
+         * Grow the boot disk (docs/layout.md) before anything on it is open. Without an ESP in sight, a
+         * GPT write cut by a power loss may hide the partitions from the kernel: repair, then look again.
+         */
+        if (find_partition(MK_ESP_TYPE_GUID, true, DISK_WAIT_MS, &b->esp, &err) < 0) {
+                grow_disks();
+                mk_error_clear(&err);
+                if (find_partition(MK_ESP_TYPE_GUID, true, 1000, &b->esp, &err) < 0)
+                        fail(b, "no ESP: %s", err.msg);
+        }
+        if (grow_disk(b->esp.disk) && find_partition(MK_ESP_TYPE_GUID, true, DISK_WAIT_MS, &b->esp, &err) < 0)
+                fail(b, "no ESP after growing the disk: %s", err.msg);
         mkdir(ESP_DIR, 0755);
         if (mount(b->esp.node, ESP_DIR, "vfat", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 fail(b, "cannot mount the ESP %s: %s", b->esp.node, strerror(errno));
@@ -332,6 +344,8 @@ static void step_data(boot *b)
         if (mount(node, DATA_DIR, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0)
                 refuse(b, "cannot mount the data file system %s: %s", node, strerror(errno));
         b->data_mounted = true;
+        if (dev.attrs & GPT_ATTR_GROW_FS)
+                grow_fs(DATA_DIR, node);
         char table[600] = "";
         if (luks && dm_table("data", table, sizeof(table), &err) < 0)
                 snprintf(table, sizeof(table), "(%.500s)", err.msg);
