@@ -146,7 +146,7 @@ disk_ok grown "$T/o/grown.img" && pass grown-disk-clean
 # cut lands after step K and before step K+1.
 echo 4 >"$T/hold"
 # The next boot then resumes: "gpt" writes the GPT again (the primary was
-# still the old one), "fs" finds the GPT done and grows the ext4, "-" finds
+# still the old one), "fs" finds the GPT done and grows the ext4, "done" finds
 # the GPT done (the ext4 grown, or grown again if its journal had not
 # committed the resize).
 cuts=(
@@ -154,7 +154,7 @@ cuts=(
         "backup:gpt:backup GPT moved to LBA"
         "primary:fs:primary GPT rewritten"
         "kernel:fs:the kernel sees partition 6"
-        "ext4:-:data grown from"
+        "ext4:done:data grown from"
 )
 scenario() { # NAME RESUME REGEX: cut at REGEX, then a normal boot; prints PASS/FAIL lines
         local name=$1 resume=$2 re=$3
@@ -172,7 +172,7 @@ scenario() { # NAME RESUME REGEX: cut at REGEX, then a normal boot; prints PASS/
         grep -aq '^mkimage: grow: /dev/vda: backup GPT moved' "$T/$name-2.log" && gpt=1
         grep -aq '^mkimage: grow: data grown from' "$T/$name-2.log" && fs=1
         case "$resume:$gpt:$fs" in
-        gpt:1:1 | fs:0:1 | -:0:*) pass "$name-resumes-$resume" ;;
+        gpt:1:1 | fs:0:1 | done:0:*) pass "$name-resumes-$resume" ;;
         *) fail "$name-resumes-$resume" "GPT rewritten: $gpt, ext4 grown: $fs; $(why "$name-2")" ;;
         esac
         disk_ok "$name" "$T/o/$name.img" && pass "$name-grown-and-clean"
