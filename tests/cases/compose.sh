@@ -118,7 +118,7 @@ s = s.replace("    size: auto\n    headroom: 32MiB\n    flags", "    size: 1MiB\
 print(s, end="")' >"$T/small.yaml"
 rm -rf "$T/out"; mkdir -p "$T/out"
 "$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" --layout "$T/small.yaml" -o "$T/out/z.img" >/dev/null 2>"$T/e"; rc=$?
-if [ $rc = 1 ] && grep -q "^mkimage: $T/small.yaml:11:5: the root does not fit: partition 'root-a' holds 1048576 bytes and the squashfs needs more (raise its size or use 'size: auto')$" "$T/e" && only_files "$T/out"; then
+if [ $rc = 1 ] && grep -q "^mkimage: $T/small.yaml:12:5: the root does not fit: partition 'root-a' holds 1048576 bytes and the squashfs needs more (raise its size or use 'size: auto')$" "$T/e" && only_files "$T/out"; then
         pass too-small
 else
         fail too-small "rc $rc: $(cat "$T/e"); left: $(ls -A "$T/out")"
