@@ -124,7 +124,7 @@ root-a: OK
 root-a-verity: OK
 root-b: OK
 root-b-verity: OK
-data: OK"
+data: OK (LUKS2, 2 header copies checked, aes-xts-plain64, 512-byte sectors, 1 keyslot, 176160768 bytes of data at byte 16777216; the ext4 inside not checked (give --data-key))"
 got="$(cat "$T/ok.out")"
 if [ $rc -eq 0 ] && [ "$got" == "$want" ]; then
         pass verify-ok
@@ -142,6 +142,7 @@ assert names[:2] == [sys.argv[2] + ".manifest.yaml", sys.argv[2] + ".manifest-b.
 assert names[2:] == ["esp", "root-a", "root-a-verity", "root-b", "root-b-verity", "data"], names
 for i in j["items"]:
     assert i["status"] == "ok" and i["reason"] is None, i
+    assert ("detail" in i) == (i["name"] == "data"), i
 PY
 then pass verify-json; else fail verify-json "$(cat "$T/ok.json")"; fi
 
