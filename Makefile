@@ -25,7 +25,7 @@ DEB_PKGS := gcc make pkg-config libc6-dev \
 	libfdisk-dev fdisk libsodium-dev libyaml-dev libarchive-dev \
 	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev libjson-c-dev \
 	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio \
-	clang clang-format libclang-rt-14-dev valgrind bmap-tools time \
+	clang clang-format libclang-rt-14-dev valgrind bmap-tools time python3-cryptography \
 	qemu-system-x86 ovmf kmod qemu-utils
 
 # pkg-config runs once, lazily: after `deps` has installed the packages.

@@ -347,6 +347,10 @@ static int check_copies(mk_vluks *h, mk_error *err)
                         r = judge_copy(h, &c[k], why[k], sizeof(why[k]));
         if (r < 0)
                 r = mk_error_set(err, -r, "reading the LUKS2 header of partition %s: %s", h->name, strerror(-r));
+        else if (why[0][0] && why[1][0] && !off2)
+                r = mk_error_set(err, EBADMSG,
+                                 "the LUKS2 header's first copy (at byte 0 of partition %s) %s; its second copy %s",
+                                 h->name, why[0], why[1]);
         else if (why[0][0] && why[1][0])
                 r = mk_error_set(err, EBADMSG,
                                  "the LUKS2 header's first copy (at byte 0 of partition %s) %s; its second copy "

@@ -41,6 +41,8 @@ vg() {
 vg build-luks2 "$M" build "$T/m.yaml" --data-key "$DATA_KEY" -o "$T/o/x.img"
 vg build-plain "$M" build "$T/plain.yaml" -o "$T/o/p.img"
 vg verify "$M" verify "$T/o/x.img" --pub "$BUILD/keys/dev.pub"
+vg verify-data-key "$M" verify "$T/o/x.img" --pub "$BUILD/keys/dev.pub" --data-key "$DATA_KEY"
+vg verify-plain-data "$M" verify "$T/o/p.img" --pub "$BUILD/keys/dev.pub"
 vg inspect "$M" inspect "$T/o/x.img"
 vg inspect-json "$M" inspect --json "$T/o/p.img"
 
@@ -63,6 +65,12 @@ vg-fail() {
         if [ $rc = "$want" ] && [ -z "$(vg_report)" ]; then pass "$name"; else
                 fail "$name" "exit $rc, want $want: $(head -c 300 "$T/vg.err") $(vg_report | head -c 3000)"; fi
 }
+head -c 64 /dev/urandom >"$T/wrong.key" && chmod 600 "$T/wrong.key"
+vg-fail verify-wrong-data-key 1 "$M" verify "$T/o/x.img" --pub "$BUILD/keys/dev.pub" --data-key "$T/wrong.key"
+cp --sparse=always "$T/o/x.img" "$T/o/y.img" && for f in "$T"/o/x.img.manifest*; do cp "$f" "$T/o/y.img${f#"$T/o/x.img"}"; done
+read -r start _ <<<"$(part_offset "$T/o/y.img" data)"
+printf '\x00' | dd of="$T/o/y.img" bs=1 seek=$((start + 16384 + 4196)) conv=notrunc status=none
+vg-fail verify-luks2-second-copy-broken 1 "$M" verify "$T/o/y.img" --pub "$BUILD/keys/dev.pub" --data-key "$DATA_KEY"
 vg-fail verify-sig-wrong-key 1 "$M" verify-sig "$T/o/c.comp" --pub "$BUILD/keys/dev.pub"
 vg-fail build-untrusted-signer 1 "$M" build "$(sed "s|$BUILD/keys/dev.pub|$T/k.pub|" "$T/plain.yaml" >"$T/bad.yaml"; echo "$T/bad.yaml")" -o "$T/o/bad.img"
 check error-paths-leave-nothing test ! -e "$T/o/bad.img"

@@ -143,6 +143,7 @@ assert names[:2] == [sys.argv[2] + ".manifest.yaml", sys.argv[2] + ".manifest-b.
 assert names[2:] == ["esp", "root-a", "root-a-verity", "root-b", "root-b-verity", "data"], names
 for i in j["items"]:
     assert i["status"] == "ok" and i["reason"] is None, i
+    assert ("detail" in i) == (i["name"] == "data"), i
 PY
 then pass verify-json; else fail verify-json "$(cat "$T/ok.json")"; fi
 
