@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The GPT type of an EFI System Partition (UAPI Discoverable Partitions). */
 #define MK_ESP_TYPE_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
@@ -67,5 +68,18 @@ bool mk_bls_entry_parse(const char *name, char *slot, int *left, int *done);
 
 /* The name that marks entry name bad: "slot-a+0-N.conf" (N: the tries done, at least 1). */
 void mk_bls_entry_bad_name(const char *name, char *out, size_t size);
+
+/* ---- Discoverable Partitions: a slot's partition UUIDs -------------------------- */
+
+/*
+ * The UUIDs of a verity-protected root and of its hash partition, as the UAPI
+ * Discoverable Partitions Specification derives them from the root hash: the
+ * first 16 bytes of root_hash are the root partition's UUID, the last 16 the
+ * verity partition's, the bytes in order and unchanged (no version or
+ * variant bits), written 8-4-4-4-12 in upper case ("75A8EAD1-B0B8-...").
+ * systemd-dissect --root-hash= and systemd's veritysetup generators find
+ * the partitions by these; docs/layout.md, "Discoverable partitions".
+ */
+void mk_dps_partuuids(const uint8_t root_hash[32], char root_uuid[37], char verity_uuid[37]);
 
 #endif
