@@ -188,6 +188,10 @@ static void print_json(const char *path, const mk_inspect *in)
                 cli_json_string(stdout, attrs);
                 printf(",\"content\":");
                 cli_json_string(stdout, in->content[i]);
+                if (in->os_release[i]) {
+                        printf(",\"os-release\":");
+                        cli_json_string(stdout, in->os_release[i]);
+                }
                 printf("}");
         }
         printf("]");
@@ -269,6 +273,19 @@ static void print_table(const char *path, const mk_inspect *in)
                 cli_put(stdout, in->type_names[i] ? in->type_names[i] : p->type_guid, 20);
                 printf(" %-10s %-9s ", attrs, in->content[i]);
                 cli_put(stdout, p->uuid, 0);
+                fputc('\n', stdout);
+        }
+        bool head = false;
+        for (unsigned i = 0; i < g->n_parts; i++) {
+                if (!in->os_release[i])
+                        continue;
+                if (!head)
+                        fputs("\nOperating system (/usr/lib/os-release):\n", stdout);
+                head = true;
+                fputs("  ", stdout);
+                cli_put(stdout, g->parts[i].name, 16);
+                fputc(' ', stdout);
+                cli_put(stdout, in->os_release[i], 0);
                 fputc('\n', stdout);
         }
         print_entries(in);

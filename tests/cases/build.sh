@@ -54,7 +54,8 @@ expect_eq build-json "$(echo "$json" | sed 's/"root-hash":"[0-9a-f]\{64\}"/"root
 "$MKIMAGE" inspect "$T/o1/demo.img" >"$T/inspect.txt" 2>&1
 if grep -qE '^2 +root-a +257MiB +34MiB +root-x86-64 +read-only +squashfs ' "$T/inspect.txt" &&
    grep -qE '^3 +root-a-verity +291MiB +1MiB +root-x86-64-verity +read-only +verity ' "$T/inspect.txt" &&
-   grep -qE '^6 +data +327MiB +184MiB +linux-generic +- +luks2 ' "$T/inspect.txt"; then
+   grep -qE '^6 +data +327MiB +184MiB +linux-generic +grow-fs +luks2 ' "$T/inspect.txt" &&
+   grep -qE '^  root-a +example demo-x86_64 1 \(IMAGE_ID demo-x86_64, IMAGE_VERSION 1\)$' "$T/inspect.txt"; then
         pass inspect-table
 else
         fail inspect-table "$(cat "$T/inspect.txt")"
