@@ -2,6 +2,7 @@
 /* Boot Loader Specification entry names of the slots and their boot counters; DPS partition UUIDs. */
 #include "signing/conventions/conventions.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -72,4 +73,14 @@ void mk_dps_partuuids(const uint8_t root_hash[32], char root_uuid[37], char veri
 {
         uuid_text(root_hash, root_uuid);
         uuid_text(root_hash + 16, verity_uuid);
+}
+
+bool mk_bls_sort_key(uint64_t version, const char *slot, char *out, size_t size)
+{
+        if (version > MK_BLS_SORT_KEY_TOP)
+                return false;
+        /* Fixed width, so that strcmp orders the numbers: a higher version gives a smaller key. */
+        int n = snprintf(out, size, MK_BLS_SORT_KEY_PREFIX "%010" PRIu64 "-%s", (uint64_t)MK_BLS_SORT_KEY_TOP - version,
+                         slot);
+        return n >= 0 && (size_t)n < size;
 }
