@@ -238,6 +238,8 @@ static void print_entries(const mk_inspect *in)
                 cli_put(stdout, e->file, 18);
                 fputs(" version ", stdout);
                 cli_put(stdout, e->version, 4);
+                fputs(" sort-key ", stdout);
+                cli_put(stdout, e->sort_key, 20);
                 fputs(" linux ", stdout);
                 cli_put(stdout, e->kernel, 18);
                 fputs(" initrd ", stdout);

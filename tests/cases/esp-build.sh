@@ -162,11 +162,12 @@ check root-has-no-vmlinuz bash -c "! unsquashfs -l '$T/ra.sqfs' | grep -q vmlinu
 
 # verify and inspect.
 expect_run verify-ok 0 "" "$MKIMAGE" verify "$I" --pub "$K/dev.pub"
-check inspect-entries grep -q 'slot-a+3.conf *version 2 *linux /slot-a/vmlinuz' <("$MKIMAGE" inspect "$I")
+check inspect-entries grep -q 'slot-a+3.conf *version 7 *sort-key mkimage-4294967288-a *linux /slot-a/vmlinuz' <("$MKIMAGE" inspect "$I")
 "$MKIMAGE" inspect "$I" --json >"$T/insp.json"
 expect_eq inspect-json-entries "$(python3 -c '
 import json,sys; d=json.load(open(sys.argv[1]))
-print(" ".join(e["file"]+":"+e["version"] for e in d["boot-entries"]))' "$T/insp.json")" "slot-a+3.conf:2 slot-b+3.conf:1"
+print(" ".join(e["file"]+":"+e["version"]+":"+e["sort-key"] for e in d["boot-entries"]))' "$T/insp.json")" \
+        "slot-a+3.conf:7:mkimage-4294967288-a slot-b+3.conf:7:mkimage-4294967288-b"
 
 copy_img() { # FROM TO: the image and its signed manifests
         cp --sparse=always "$1" "$2"
