@@ -3,8 +3,19 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 cd "$SRC"
 
-filter_sfdisk() { # drop the volatile device path
-        sed -e '/^device:/d' -e "s|^$1|IMG|"
+# IMG: drop the volatile device path; the slots' partition UUIDs are the halves of their root hashes
+# (which follow the components' bytes): they read ROOT-A, ROOT-A-VERITY, ... when they are.
+filter_sfdisk() {
+        local h u args=()
+        for s in a b; do
+                h=$(sed -n 's/^    root-hash: //p' "$1.manifest$([ $s = b ] && echo -b).yaml" | tr a-f A-F)
+                [ -n "$h" ] || continue
+                u="${h:0:8}-${h:8:4}-${h:12:4}-${h:16:4}-${h:20:12}"
+                args+=(-e "s|uuid=$u,|uuid=ROOT-${s^^},|")
+                u="${h:32:8}-${h:40:4}-${h:44:4}-${h:48:4}-${h:52:12}"
+                args+=(-e "s|uuid=$u,|uuid=ROOT-${s^^}-VERITY,|")
+        done
+        sed -e '/^device:/d' -e "s|^$1|IMG|" "${args[@]}"
 }
 
 mkdir -p "$T/o1" "$T/o2"
