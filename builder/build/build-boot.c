@@ -20,14 +20,24 @@
 #define BOOT_FILE_MAX (512u << 20) /* bytes: a kernel or an initrd larger than this is refused */
 #define SYSTEMD_BOOT_DIR "/usr/lib/systemd/boot/efi"
 
-/* systemd-boot's file in systemd-boot-efi and the removable-media path UEFI firmware starts, per architecture. */
+/*
+ * systemd-boot's file in systemd-boot-efi, the removable-media path UEFI
+ * firmware starts, and the architecture's suffix for bootctl's own path
+ * (MK_ESP_SYSTEMD_BOOT_FMT: the same bytes a second time), per architecture.
+ */
 static const struct {
-        const char *loader, *esp_path;
+        const char *loader, *esp_path, *efi_arch;
 } loaders[_MK_ARCH_MAX] = {
-        [MK_ARCH_X86_64] = {SYSTEMD_BOOT_DIR "/systemd-bootx64.efi", "EFI/BOOT/BOOTX64.EFI"},
-        [MK_ARCH_AARCH64] = {SYSTEMD_BOOT_DIR "/systemd-bootaa64.efi", "EFI/BOOT/BOOTAA64.EFI"},
-        [MK_ARCH_RISCV64] = {SYSTEMD_BOOT_DIR "/systemd-bootriscv64.efi", "EFI/BOOT/BOOTRISCV64.EFI"},
+        [MK_ARCH_X86_64] = {SYSTEMD_BOOT_DIR "/systemd-bootx64.efi", "EFI/BOOT/BOOTX64.EFI", "x64"},
+        [MK_ARCH_AARCH64] = {SYSTEMD_BOOT_DIR "/systemd-bootaa64.efi", "EFI/BOOT/BOOTAA64.EFI", "aa64"},
+        [MK_ARCH_RISCV64] = {SYSTEMD_BOOT_DIR "/systemd-bootriscv64.efi", "EFI/BOOT/BOOTRISCV64.EFI", "riscv64"},
 };
+
+/* bootctl's path of systemd-boot for arch, into out. */
+static void bootctl_path(mk_arch arch, char *out, size_t size)
+{
+        snprintf(out, size, MK_ESP_SYSTEMD_BOOT_FMT, loaders[arch].efi_arch);
+}
 
 void mk_boot_stage_done(mk_boot_stage *s)
 {
@@ -138,8 +148,8 @@ int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inpu
 }
 
 /* The boot entry of one slot: its ESP path and text (both malloc'd). */
-static int entry_text(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot, uint64_t entry_version,
-                      char **ret_path, char **ret_text, mk_error *err)
+static int entry_text(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot, char **ret_path,
+                      char **ret_text, mk_error *err)
 {
         (void)s;
         char slot_name[2] = {slot, 0}, title[256], lx[32], ird[32];
@@ -150,7 +160,7 @@ static int entry_text(const mk_boot_stage *s, const mk_model *m, const mk_layout
         if (asprintf(&options, "console=%s%s%s", m->boot.console, m->boot.cmdline ? " " : "",
                      m->boot.cmdline ? m->boot.cmdline : "") < 0)
                 return mk_error_set(err, ENOMEM, "out of memory");
-        return mk_esp_entry(slot_name, l->boot_tries, entry_version, title, lx, ird, options, ret_path, ret_text, err);
+        return mk_esp_entry(slot_name, l->boot_tries, m->version, title, lx, ird, options, ret_path, ret_text, err);
 }
 
 static int manifest_file(mk_manifest_file *f, const char *sha, mk_error *err, const char *fmt, ...)
@@ -170,7 +180,7 @@ static int manifest_file(mk_manifest_file *f, const char *sha, mk_error *err, co
 }
 
 int mk_boot_manifest_files(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot,
-                           uint64_t entry_version, mk_manifest_file files[MK_BOOT_FILES], size_t *n, mk_error *err)
+                           mk_manifest_file files[MK_BOOT_FILES], size_t *n, mk_error *err)
 {
         *n = 0;
         if (!s->esp)
@@ -184,7 +194,7 @@ int mk_boot_manifest_files(const mk_boot_stage *s, const mk_model *m, const mk_l
         if (s->kernel) {
                 _cleanup_free_ char *path = NULL, *text = NULL;
                 char entry[64], entry_sha[65];
-                if ((r = entry_text(s, m, l, slot, entry_version, &path, &text, err)) < 0)
+                if ((r = entry_text(s, m, l, slot, &path, &text, err)) < 0)
                         return r;
                 mk_sha256_buffer(text, strlen(text), entry_sha);
                 if (!mk_bls_entry_name((char[2]){slot, 0}, 0, entry, sizeof(entry)))
@@ -194,14 +204,17 @@ int mk_boot_manifest_files(const mk_boot_stage *s, const mk_model *m, const mk_l
                     (r = manifest_file(&files[(*n)++], entry_sha, err, "/" MK_ESP_ENTRIES_DIR "/%s", entry)) < 0)
                         return r;
         }
-        if ((r = manifest_file(&files[(*n)++], conf_sha, err, "/" MK_ESP_LOADER_CONF)) < 0)
+        char sd_path[64];
+        bootctl_path(m->arch, sd_path, sizeof(sd_path));
+        if ((r = manifest_file(&files[(*n)++], conf_sha, err, "/" MK_ESP_LOADER_CONF)) < 0 ||
+            (r = manifest_file(&files[(*n)++], s->loader_sha, err, "/%s", sd_path)) < 0)
                 return r;
         return manifest_file(&files[(*n)++], s->loader_sha, err, "/%s", loaders[m->arch].esp_path);
 }
 
 /* Everything the ESP holds; the strings are owned here. */
 typedef struct esp_content {
-        mk_esp_file files[2 + 7 * 2];
+        mk_esp_file files[3 + 7 * 2];
         size_t n;
         char *owned[1 + 8 * 2];
         size_t n_owned;
@@ -228,13 +241,13 @@ static void add(esp_content *c, const char *path, const void *data, size_t size)
 
 /* The boot entry, kernel and initrd of one slot. */
 static int add_entry(esp_content *c, const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot,
-                     uint64_t entry_version, mk_error *err)
+                     mk_error *err)
 {
         char lx[32], ird[32];
         snprintf(lx, sizeof(lx), MK_SLOT_KERNEL_FMT, slot);
         snprintf(ird, sizeof(ird), MK_SLOT_INITRD_FMT, slot);
         char *path = NULL, *text = NULL;
-        int r = entry_text(s, m, l, slot, entry_version, &path, &text, err);
+        int r = entry_text(s, m, l, slot, &path, &text, err);
         if (r < 0)
                 return r;
         own(c, path);
@@ -256,7 +269,10 @@ int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l,
         int r = mk_esp_loader_conf(0, &conf, err);
         if (r < 0)
                 return r;
+        char sd_path[64];
+        bootctl_path(m->arch, sd_path, sizeof(sd_path));
         c.files[c.n++] = (mk_esp_file){.esp_path = loaders[m->arch].esp_path, .source = loaders[m->arch].loader};
+        c.files[c.n++] = (mk_esp_file){.esp_path = sd_path, .source = loaders[m->arch].loader};
         add(&c, MK_ESP_LOADER_CONF, own(&c, conf), strlen(conf));
         for (size_t i = 0; i < n_slots && r >= 0; i++) {
                 const mk_boot_slot *bs = &slots[i];
@@ -281,7 +297,7 @@ int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l,
                         add(&c, own(&c, rsig), placeholder, sizeof(placeholder));
                 }
                 if (s->kernel)
-                        r = add_entry(&c, s, m, l, bs->slot, mk_boot_entry_version(i, n_slots), err);
+                        r = add_entry(&c, s, m, l, bs->slot, err);
         }
         for (size_t i = 0; i < c.n_owned && r >= 0; i++)
                 if (!c.owned[i])

@@ -27,8 +27,9 @@
 
 #define MK_BOOT_TRUSTED_PUB "etc/mkimage/trusted.pub"
 #define MK_BOOT_MODEL_FILE "etc/mkimage/model"
-/* per slot: vmlinuz, initrd.img, its boot entry, loader.conf, systemd-boot (all that decides what boots) */
-#define MK_BOOT_FILES 5
+/* per slot: vmlinuz, initrd.img, its boot entry, loader.conf, systemd-boot at bootctl's path and at the
+ * firmware's fallback path (all that decides what boots) */
+#define MK_BOOT_FILES 6
 
 typedef struct mk_boot_stage {
         const mk_partition *esp; /* NULL: the layout has no ESP (nothing to do) */
@@ -48,22 +49,12 @@ int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inpu
  * NULL). loader.conf and systemd-boot whenever there is an ESP; the kernel,
  * the initrd and the slot's entry when there is a kernel. The entry is
  * listed under its name without a boot counter ("/loader/entries/slot-a.conf":
- * the counter changes on the device, the text does not); entry_version is
- * the `version` line mk_boot_write gives it.
+ * the counter changes on the device, the text does not). The entry carries
+ * the model's version and the sort-key made from it (mk_bls_sort_key).
  */
 int mk_boot_manifest_files(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot,
-                           uint64_t entry_version, mk_manifest_file files[MK_BOOT_FILES], size_t *n, mk_error *err)
+                           mk_manifest_file files[MK_BOOT_FILES], size_t *n, mk_error *err)
         __attribute__((warn_unused_result));
-
-/*
- * The `version` line of the entry of the i-th of n_slots populated slots (in
- * order a, b): the first slot is the one to boot, and systemd-boot prefers
- * the higher version among entries of one sort-key.
- */
-static inline uint64_t mk_boot_entry_version(size_t i, size_t n_slots)
-{
-        return n_slots - i;
-}
 
 /* One populated slot's signed manifest, as it goes onto the ESP. */
 typedef struct mk_boot_slot {

@@ -64,9 +64,7 @@ int mk_build_write_manifest(build *b, size_t s, mk_error *err)
         mk_manifest mf;
         fill_manifest(b, s, &mf);
         mk_manifest_file boot[MK_BOOT_FILES];
-        size_t n_slots = b->populated[1] ? 2 : 1;
-        int r = mk_boot_manifest_files(&b->boot, b->m, b->l, mf.slot, mk_boot_entry_version(s, n_slots), boot,
-                                       &mf.n_boot, err);
+        int r = mk_boot_manifest_files(&b->boot, b->m, b->l, mf.slot, boot, &mf.n_boot, err);
         mf.boot = boot;
         if (r < 0) {
                 for (size_t i = 0; i < mf.n_boot; i++)

@@ -231,12 +231,22 @@ static int copy_range(int fd, uint64_t from, uint64_t to, uint64_t len, mk_error
         return r < 0 ? mk_error_set(err, -r, "copying the root into slot b failed: %s", strerror(-r)) : 0;
 }
 
-/* Work that runs beside the verity hashing: the slot-b copy, the root digest. */
+/*
+ * The work of the slots stage, each in a thread of its own: the slot-b copy,
+ * the root's digest, and one dm-verity tree per slot.
+ */
+typedef enum side_kind { SIDE_SHA, SIDE_COPY, SIDE_TREE } side_kind;
+
 typedef struct side_job {
+        side_kind kind;
         int fd;
         const char *name;
         uint64_t from, to, len;
-        char *sha_hex; /* set: compute the SHA-256 of [from, from+len) into it */
+        char *sha_hex;       /* SIDE_SHA: the SHA-256 of [from, from+len) */
+        mk_verity_dest dest; /* SIDE_TREE: the tree over [from, from+len) goes here */
+        uint8_t salt[MK_VERITY_SALT], uuid[16];
+        unsigned threads;
+        mk_verity *verity; /* SIDE_TREE: filled on success */
         mk_error err;
         int r;
 } side_job;
@@ -244,17 +254,47 @@ typedef struct side_job {
 static void *side_run(void *arg)
 {
         side_job *j = arg;
-        if (j->sha_hex)
+        switch (j->kind) {
+        case SIDE_SHA:
                 j->r = mk_sha256_range(j->fd, j->name, j->from, j->len, j->sha_hex, &j->err);
-        else
+                break;
+        case SIDE_COPY:
                 j->r = copy_range(j->fd, j->from, j->to, j->len, &j->err);
+                break;
+        case SIDE_TREE:
+                j->dest.uuid = j->uuid;
+                j->r = mk_verity_format(j->fd, j->from, j->len, &j->dest, 1, j->salt, j->threads, j->verity, &j->err);
+                /* The verity writer names no file: say which one (a full disk, most likely). */
+                mk_error_prefix(&j->err, j->r, "%s", j->name);
+                break;
+        }
         return NULL;
 }
 
 /*
+ * The partition UUIDs of a slot whose root hash is known: the Discoverable
+ * Partitions Specification's, from the root hash (signing/conventions/). An
+ * unpopulated slot keeps its derived ones until an update writes it.
+ */
+static void set_dps_uuids(build *b)
+{
+        for (size_t i = 0; i < b->l->n_parts; i++) {
+                mk_partition *p = &b->l->parts[i];
+                size_t s = (size_t)(p->slot - 'a');
+                if ((p->role != MK_ROLE_ROOT && p->role != MK_ROLE_ROOT_VERITY) || s >= MAX_SLOTS || !b->populated[s])
+                        continue;
+                char root_uuid[37], verity_uuid[37];
+                mk_dps_partuuids(b->verity[s].root_hash, root_uuid, verity_uuid);
+                memcpy(p->uuid, p->role == MK_ROLE_ROOT ? root_uuid : verity_uuid, sizeof(p->uuid));
+        }
+}
+
+/*
  * After compression the root is in the page cache: copy it into slot b,
- * hash it, and build both verity trees (both from slot a's bytes, which slot
- * b's are a copy of) at the same time rather than one after the other.
+ * hash it, and build each slot's verity tree, all at the same time. Each
+ * slot has its own salt, so two slots never share a root hash (and with it
+ * their partition UUIDs); slot b's tree is made from slot a's bytes, which
+ * slot b's are a copy of, so it need not wait for the copy.
  */
 static int write_slots(build *b, mk_error *err)
 {
@@ -263,48 +303,61 @@ static int write_slots(build *b, mk_error *err)
         const mk_partition *rb = mk_layout_find(b->l, MK_ROLE_ROOT, 'b');
         b->populated[0] = true;
         b->populated[1] = rb && rb->content == MK_SLOT_COPY;
+        size_t n_slots = b->populated[1] ? 2 : 1;
         mk_build_stage(b->o, "verity");
-        side_job jobs[2] = {
-                {.fd = fd, .name = b->out_path, .from = ra->start, .len = b->root_size, .sha_hex = b->root_sha256},
-                {.fd = fd, .name = b->out_path, .from = ra->start, .to = rb ? rb->start : 0, .len = b->root_size},
+        side_job jobs[2 + MAX_SLOTS] = {
+                {.kind = SIDE_SHA,
+                 .fd = fd,
+                 .name = b->out_path,
+                 .from = ra->start,
+                 .len = b->root_size,
+                 .sha_hex = b->root_sha256},
         };
-        size_t n_jobs = b->populated[1] ? 2 : 1;
-        pthread_t tids[2];
-        bool started[2] = {false, false};
-        for (size_t i = 0; i < n_jobs; i++)
-                started[i] = pthread_create(&tids[i], NULL, side_run, &jobs[i]) == 0;
-        for (size_t i = 0; i < n_jobs; i++)
-                if (!started[i])
-                        side_run(&jobs[i]);
-        /* Slot b holds the same bytes as slot a: with slot a's salt it has the same tree, hashed once
-         * and written twice (each superblock with its slot's uuid). */
-        uint8_t salt[MK_VERITY_SALT], uuids[MAX_SLOTS][16];
-        mk_derive_bytes(b->m->brand, b->m->model, "verity-salt", "a", salt, sizeof(salt));
-        mk_verity_dest dests[MAX_SLOTS];
-        size_t n_dests = 0;
-        for (size_t s = 0; s < MAX_SLOTS; s++) {
-                if (!b->populated[s])
-                        continue;
+        size_t n_jobs = 1;
+        if (b->populated[1])
+                jobs[n_jobs++] = (side_job){.kind = SIDE_COPY,
+                                            .fd = fd,
+                                            .name = b->out_path,
+                                            .from = ra->start,
+                                            .to = rb->start,
+                                            .len = b->root_size};
+        mk_verity out[MAX_SLOTS];
+        for (size_t s = 0; s < n_slots; s++) {
                 char slot[2] = {(char)('a' + s), 0};
                 const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot[0]);
-                mk_derive_bytes(b->m->brand, b->m->model, "verity-uuid", slot, uuids[s], sizeof(uuids[s]));
-                dests[n_dests++] =
-                        (mk_verity_dest){.hash_off = hash->start, .hash_max = hash->length, .uuid = uuids[s]};
+                side_job *j = &jobs[n_jobs++];
+                *j = (side_job){.kind = SIDE_TREE,
+                                .fd = fd,
+                                .name = b->out_path,
+                                .from = ra->start,
+                                .len = b->root_size,
+                                .dest = {.hash_off = hash->start, .hash_max = hash->length},
+                                .threads = b->jobs / n_slots ? b->jobs / n_slots : 1,
+                                .verity = &out[s]};
+                mk_derive_bytes(b->m->brand, b->m->model, "verity-salt", slot, j->salt, sizeof(j->salt));
+                mk_derive_bytes(b->m->brand, b->m->model, "verity-uuid", slot, j->uuid, sizeof(j->uuid));
         }
-        mk_verity out[MAX_SLOTS];
-        /* The verity writer names no file: say which one (a full disk, most likely). */
-        int r = mk_verity_format(fd, ra->start, b->root_size, dests, n_dests, salt, b->jobs, out, err);
-        mk_error_prefix(err, r, "%s", b->out_path);
-        for (size_t s = 0, k = 0; r >= 0 && s < MAX_SLOTS; s++)
-                if (b->populated[s])
-                        b->verity[s] = out[k++];
+        pthread_t tids[ELEMENTSOF(jobs)];
+        bool started[ELEMENTSOF(jobs)] = {false};
+        for (size_t i = 1; i < n_jobs; i++)
+                started[i] = pthread_create(&tids[i], NULL, side_run, &jobs[i]) == 0;
+        side_run(&jobs[0]);
+        for (size_t i = 1; i < n_jobs; i++)
+                if (!started[i])
+                        side_run(&jobs[i]);
+        int r = 0;
         for (size_t i = 0; i < n_jobs; i++) {
                 if (started[i])
                         pthread_join(tids[i], NULL);
                 if (jobs[i].r < 0 && r >= 0)
                         r = mk_error_set(err, jobs[i].err.code, "%s", jobs[i].err.msg);
         }
-        return r;
+        if (r < 0)
+                return r;
+        for (size_t s = 0; s < n_slots; s++)
+                b->verity[s] = out[s];
+        set_dps_uuids(b);
+        return 0;
 }
 
 /* Ask the kernel to start writing [off, off + len) (len 0: to the end) to disk, without waiting. A hint:
@@ -437,11 +490,12 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         /* Start writing the root out now: the kernel would wait until the final fsync otherwise, and
          * that fsync would then wait for all of it while the CPU idles. */
         start_writeback(fd, ra->start, b->root_size);
-        mk_build_stage(o, "gpt");
-        if ((r = mk_gpt_write(mk_output_tmp_path(b->img), b->out_path, b->l, err)) < 0)
-                return r;
         mk_build_stage(o, "slots");
         if ((r = write_slots(b, err)) < 0)
+                return r;
+        /* The GPT after the slots: the root and verity partitions' UUIDs come from their root hashes. */
+        mk_build_stage(o, "gpt");
+        if ((r = mk_gpt_write(mk_output_tmp_path(b->img), b->out_path, b->l, err)) < 0)
                 return r;
         start_writeback(fd, 0, 0); /* slot b and the verity trees */
         mk_build_stage(o, "data");

@@ -10,6 +10,7 @@
 #include "signing/base/macro.h"
 #include "builder/squashfs/sqfs-copy.h"
 #include "builder/build/build-data.h"
+#include "builder/build/os-release.h"
 #include "builder/tree/tree-source.h"
 
 /* Load one input into tree, leaving out skip[] (paths without the leading '/'; meta/ always). */
@@ -126,7 +127,15 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
                         continue; /* goes to the data partition or the ESP */
                 if ((r = mk_fstree_new(inputs->items[k].mc->name, &trees[k])) < 0)
                         break;
-                r = load_input(&inputs->items[k], trees[k], NULL, 0, err);
+                if ((r = load_input(&inputs->items[k], trees[k], NULL, 0, err)) < 0)
+                        break;
+                const char *own = mk_os_release_clash(trees[k]);
+                if (own)
+                        r = mk_error_set(err, EEXIST,
+                                         "%s:%u:%u: component '%s' provides '%s', which mkimage generates from the "
+                                         "model (name, brand, version; docs/model.md): remove it from the component",
+                                         m->path, inputs->items[k].mc->line, inputs->items[k].mc->col,
+                                         inputs->items[k].mc->name, own);
         }
         if (r >= 0)
                 r = check_overrides(m, inputs, trees, err);
@@ -162,7 +171,7 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
                 if ((r = load_input(&inputs->items[j], tree, skip, nskip, err)) < 0)
                         return r;
         }
-        if ((r = add_provenance(tree, inputs, err)) < 0)
+        if ((r = add_provenance(tree, inputs, err)) < 0 || (r = mk_os_release_add(tree, m, err)) < 0)
                 return r;
         *ret = TAKE_PTR(tree);
         return 0;

@@ -8,7 +8,9 @@
  * path in its model `overrides:` (then the later one wins, and it must really
  * provide the path). Modes, owners and xattrs come from the components;
  * every time is the build's SOURCE_DATE_EPOCH. Each component's metadata is
- * added as /usr/share/mkimage/components/NAME.yaml.
+ * added as /usr/share/mkimage/components/NAME.yaml, and the model's
+ * os-release as /usr/lib/os-release (os-release.h; a component may not ship
+ * one).
  */
 #ifndef MK_COMPOSE_H
 #define MK_COMPOSE_H

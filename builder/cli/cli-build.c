@@ -196,6 +196,10 @@ static void print_json(const char *path, const mk_inspect *in)
                 cli_json_string(stdout, attrs);
                 printf(",\"content\":");
                 cli_json_string(stdout, in->content[i]);
+                if (in->os_release[i]) {
+                        printf(",\"os-release\":");
+                        cli_json_string(stdout, in->os_release[i]);
+                }
                 printf("}");
         }
         printf("]");
@@ -242,6 +246,8 @@ static void print_entries(const mk_inspect *in)
                 cli_put(stdout, e->file, 18);
                 fputs(" version ", stdout);
                 cli_put(stdout, e->version, 4);
+                fputs(" sort-key ", stdout);
+                cli_put(stdout, e->sort_key, 20);
                 fputs(" linux ", stdout);
                 cli_put(stdout, e->kernel, 18);
                 fputs(" initrd ", stdout);
@@ -277,6 +283,19 @@ static void print_table(const char *path, const mk_inspect *in)
                 cli_put(stdout, in->type_names[i] ? in->type_names[i] : p->type_guid, 20);
                 printf(" %-10s %-9s ", attrs, in->content[i]);
                 cli_put(stdout, p->uuid, 0);
+                fputc('\n', stdout);
+        }
+        bool head = false;
+        for (unsigned i = 0; i < g->n_parts; i++) {
+                if (!in->os_release[i])
+                        continue;
+                if (!head)
+                        fputs("\nOperating system (/usr/lib/os-release):\n", stdout);
+                head = true;
+                fputs("  ", stdout);
+                cli_put(stdout, g->parts[i].name, 16);
+                fputc(' ', stdout);
+                cli_put(stdout, in->os_release[i], 0);
                 fputc('\n', stdout);
         }
         print_entries(in);

@@ -19,7 +19,7 @@ int mk_esp_loader_conf(unsigned timeout, char **ret_text, mk_error *err)
 {
         char *s = NULL;
         if (asprintf(&s,
-                     "# mkimage: no 'default' line on purpose; the entries' sort-key and version pick the slot\n"
+                     "# mkimage: no 'default' line on purpose; the entries' sort-keys pick the slot\n"
                      "timeout %u\n"
                      "editor no\n",
                      timeout) < 0)
@@ -81,9 +81,12 @@ int mk_esp_entry(const char *slot, unsigned tries, uint64_t version, const char 
         if (initrd_path && (r = entry_path("initrd", initrd_path, &ird, err)) < 0)
                 return r;
 
-        char name[64];
+        char name[64], sort_key[64];
         if (!mk_bls_entry_name(slot, tries, name, sizeof(name)))
                 return mk_error_set(err, EINVAL, "boot entry: slot name '%s' is too long", slot);
+        if (!mk_bls_sort_key(version, slot, sort_key, sizeof(sort_key)))
+                return mk_error_set(err, EINVAL, "boot entry: version %" PRIu64 " is above %u", version,
+                                    MK_BLS_SORT_KEY_TOP);
         if (asprintf(&path, MK_ESP_ENTRIES_DIR "/%s", name) < 0) {
                 path = NULL;
                 return mk_error_set(err, ENOMEM, "out of memory");
@@ -91,12 +94,12 @@ int mk_esp_entry(const char *slot, unsigned tries, uint64_t version, const char 
         if (asprintf(&text,
                      "title %s\n"
                      "version %" PRIu64 "\n"
-                     "sort-key " MK_ESP_SORT_KEY "\n"
+                     "sort-key %s\n"
                      "linux %s\n"
                      "%s%s%s"
                      "options %s%smkimage.slot=%s\n",
-                     title, version, lx, ird ? "initrd " : "", ird ? ird : "", ird ? "\n" : "", options ? options : "",
-                     options && *options ? " " : "", slot) < 0) {
+                     title, version, sort_key, lx, ird ? "initrd " : "", ird ? ird : "", ird ? "\n" : "",
+                     options ? options : "", options && *options ? " " : "", slot) < 0) {
                 text = NULL;
                 return mk_error_set(err, ENOMEM, "out of memory");
         }

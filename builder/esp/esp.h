@@ -16,8 +16,6 @@
 #include "signing/base/error.h"
 #include "signing/conventions/conventions.h"
 
-#define MK_ESP_SORT_KEY "mkimage"
-
 /* One file for the ESP: its bytes come from a host file or from memory. */
 typedef struct mk_esp_file {
         /*
@@ -69,7 +67,7 @@ int mk_esp_write(const char *image_path, uint64_t offset, uint64_t size, const m
  * The text of loader/loader.conf: "timeout N" and "editor no", and on
  * purpose no "default" line: a default pattern keeps matching an entry that
  * boot counting marked bad (slot-a+0-3.conf) and pins the bad slot forever.
- * The entries' sort-key and version choose the slot instead.
+ * The entries' sort-keys choose the slot instead.
  * *ret_text is malloc'd; on failure (-ENOMEM) it is not written.
  */
 int mk_esp_loader_conf(unsigned timeout, char **ret_text, mk_error *err) __attribute__((warn_unused_result));
@@ -79,19 +77,19 @@ int mk_esp_loader_conf(unsigned timeout, char **ret_text, mk_error *err) __attri
  *
  *     title TITLE
  *     version VERSION
- *     sort-key mkimage
+ *     sort-key mkimage-4294967294-a      (mk_bls_sort_key(VERSION, slot))
  *     linux /slot-a/vmlinuz
  *     initrd /slot-a/initrd.img          (left out when initrd_path is NULL)
  *     options OPTIONS mkimage.slot=a
  *
  * slot: 1-16 of a-z 0-9. tries > 0 turns on boot counting: the file is
  * "loader/entries/slot-a+3.conf"; tries == 0 gives "loader/entries/slot-a.conf"
- * (no counting, as after blessing). Among entries with tries left,
- * systemd-boot boots the highest version: give the slot that should boot
- * the higher one (a fresh image: slot a 2, slot b 1). linux_path and
- * initrd_path are ESP paths with or without the leading '/'; options (may
- * be NULL) are kernel options, e.g. "console=ttyS0", and must not set
- * mkimage.slot themselves.
+ * (no counting, as after blessing). version is the OS version the slot
+ * holds (the model's); the sort-key made from it and the slot decides which
+ * entry with tries left systemd-boot boots (signing/conventions/conventions.h).
+ * linux_path and initrd_path are ESP paths with or without the leading '/';
+ * options (may be NULL) are kernel options, e.g. "console=ttyS0", and must not
+ * set mkimage.slot themselves.
  *
  * On success *ret_path and *ret_text are malloc'd; on failure (-EINVAL with
  * a message naming the field, -ENOMEM) neither is written.

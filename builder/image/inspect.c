@@ -3,6 +3,7 @@
 #include "signing/conventions/conventions.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,11 @@
 #include "builder/model/dps.h"
 #include "builder/esp/esp.h"
 #include "signing/base/macro.h"
+#include "builder/squashfs/sqfs-file.h"
+#include "builder/squashfs/sqfs-read.h"
 
 #define HEAD 4096
+#define OS_RELEASE_MAX (64u << 10) /* bytes: os-release(5) is a few lines */
 
 mk_inspect *mk_inspect_free(mk_inspect *i)
 {
@@ -30,6 +34,8 @@ mk_inspect *mk_inspect_free(mk_inspect *i)
                 free(e->options);
         }
         free(i->entries);
+        for (size_t k = 0; k < MK_GPT_PARTS_MAX; k++)
+                free(i->os_release[k]);
         free(i->esp_note);
         free(i->gpt);
         free(i);
@@ -128,6 +134,55 @@ static int read_entries(const char *path, mk_inspect *in, mk_error *err)
         return 0;
 }
 
+/* KEY's value in an os-release text (quotes dropped, escapes undone), malloc'd; NULL when absent. */
+static char *os_value(const char *text, const char *key)
+{
+        size_t kl = strlen(key);
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                if (strncmp(l, key, kl) || l[kl] != '=')
+                        continue;
+                const char *v = l + kl + 1, *end = strchr(v, '\n');
+                size_t n = end ? (size_t)(end - v) : strlen(v);
+                char *out = malloc(n + 1), q = (n && (*v == '"' || *v == '\'')) ? *v : 0;
+                size_t k = 0;
+                for (size_t i = q ? 1 : 0; out && i < n && v[i] != q; i++) {
+                        if (q == '"' && v[i] == '\\' && i + 1 < n)
+                                i++;
+                        out[k++] = v[i];
+                }
+                if (out)
+                        out[k] = '\0';
+                return out;
+        }
+        return NULL;
+}
+
+/* The summary of the os-release in the squashfs at off, or NULL (not one, or none in it). */
+static char *read_os_release(int fd, const char *name, uint64_t off, uint64_t size)
+{
+        sqfs_file_t *f = NULL;
+        sqimage *img = NULL;
+        char *text = NULL, *pretty = NULL, *id = NULL, *ver = NULL, *out = NULL;
+        size_t len;
+        mk_error e = {0};
+        if (mk_sqfile_open_fd(fd, name, off, size, 0, &f, &e) < 0 || mk_sqimage_open_file(f, name, &img, &e) < 0)
+                return NULL;
+        if (mk_sqimage_read_file(img, "usr/lib/os-release", OS_RELEASE_MAX, &text, &len, &e) >= 0) {
+                pretty = os_value(text, "PRETTY_NAME");
+                id = os_value(text, "IMAGE_ID");
+                ver = os_value(text, "IMAGE_VERSION");
+                if (asprintf(&out, "%s (IMAGE_ID %s, IMAGE_VERSION %s)", pretty ? pretty : "-", id ? id : "-",
+                             ver ? ver : "-") < 0)
+                        out = NULL;
+        }
+        free(text);
+        free(pretty);
+        free(id);
+        free(ver);
+        mk_sqimage_unref(img);
+        return out;
+}
+
 int mk_inspect_image(const char *path, mk_inspect **ret, mk_error *err)
 {
         _cleanup_free_ mk_inspect *in = calloc(1, sizeof(*in));
@@ -147,6 +202,8 @@ int mk_inspect_image(const char *path, mk_inspect **ret, mk_error *err)
                 in->type_names[i] = mk_dps_type_name(p->type_guid);
                 ssize_t k = pread(fd, head, sizeof(head), (off_t)p->start);
                 in->content[i] = mk_detect_content(head, k > 0 ? (size_t)k : 0);
+                if (!strcmp(in->content[i], "squashfs"))
+                        in->os_release[i] = read_os_release(fd, path, p->start, p->size);
         }
         if ((r = read_entries(path, in, err)) < 0) {
                 mk_inspect_free(TAKE_PTR(in));

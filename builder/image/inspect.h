@@ -20,6 +20,8 @@ typedef struct mk_inspect {
         char *esp_note;                           /* why the entries could not be read, or NULL */
         const char *type_names[MK_GPT_PARTS_MAX]; /* symbolic DPS name or NULL */
         const char *content[MK_GPT_PARTS_MAX]; /* "squashfs", "verity", "vfat", "luks2", "ext4", "empty", "unknown" */
+        /* A squashfs root's /usr/lib/os-release, as "PRETTY_NAME (IMAGE_ID IMAGE_VERSION)"; NULL when it has none. */
+        char *os_release[MK_GPT_PARTS_MAX];
 } mk_inspect;
 
 /* Inspect the image at path. *ret is new (mk_inspect_free); untouched on failure. */

@@ -15,6 +15,7 @@
 #include "builder/image/inspect.h"
 #include "builder/verify/verify-internal.h"
 #include "builder/image/verity.h"
+#include "signing/conventions/conventions.h"
 
 /* The one partition called name, or -1 with the manifest item failed. */
 static int find_part(vctx *v, unsigned s, const char *name, const char *key, int *ret)
@@ -49,12 +50,33 @@ static int check_partuuid(vctx *v, unsigned i, const char *want, bool *ok)
                                    p->uuid, want);
 }
 
+/*
+ * A verity-protected root's partition UUID is the first half of its root hash,
+ * its verity partition's the second half (signing/conventions/): a partition
+ * that carries another UUID is not found by systemd (and an entry edited to
+ * match a changed manifest is caught against the signed root hash).
+ */
+static int check_dps_uuid(vctx *v, unsigned i, const mk_manifest *m, bool verity, bool *ok)
+{
+        uint8_t root[32];
+        char want[2][37];
+        mk_vhex_decode(m->root.verity.root_hash, root, sizeof(root));
+        mk_dps_partuuids(root, want[0], want[1]);
+        const char *w = want[verity];
+        *ok = strcasecmp(v->gpt->parts[i].uuid, w) == 0;
+        return *ok ? 0
+                   : mk_vitem_fail(v, VITEM_PART(i),
+                                   "partuuid %s is not the one the root hash gives (%s: the %s 128 bits of "
+                                   "root-hash, Discoverable Partitions Specification)",
+                                   v->gpt->parts[i].uuid, w, verity ? "last" : "first");
+}
+
 /* The squashfs: fits, and hashes to root.sha256. *ok tells whether it is intact. */
 static int check_data(vctx *v, unsigned i, const mk_manifest *m, bool *ok)
 {
         const mk_gpt_part *p = &v->gpt->parts[i];
         int r = check_partuuid(v, i, m->root.partuuid, ok);
-        if (r < 0 || !*ok)
+        if (r < 0 || !*ok || (r = check_dps_uuid(v, i, m, false, ok)) < 0 || !*ok)
                 return r;
         *ok = false;
         if (m->root.size > p->size)
@@ -81,7 +103,7 @@ static int check_verity(vctx *v, unsigned i, unsigned di, const mk_manifest *m, 
         const mk_gpt_part *p = &v->gpt->parts[i], *dp = &v->gpt->parts[di];
         bool ok;
         int r = check_partuuid(v, i, m->root.verity.partuuid, &ok);
-        if (r < 0 || !ok)
+        if (r < 0 || !ok || (r = check_dps_uuid(v, i, m, true, &ok)) < 0 || !ok)
                 return r;
         uint64_t need = mk_verity_hash_size(m->root.verity.data_blocks);
         if (need > p->size)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Boot Loader Specification entry names of the slots and their boot counters. */
+/* Boot Loader Specification entry names of the slots and their boot counters; DPS partition UUIDs. */
 #include "signing/conventions/conventions.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,4 +61,26 @@ void mk_bls_entry_bad_name(const char *name, char *out, size_t size)
         if (!mk_bls_entry_parse(name, &slot, &left, &done) || done < 1)
                 done = 1;
         snprintf(out, size, MK_BLS_ENTRY_PREFIX "%c+0-%d" MK_BLS_ENTRY_SUFFIX, slot, done);
+}
+
+static void uuid_text(const uint8_t u[16], char out[37])
+{
+        snprintf(out, 37, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", u[0], u[1], u[2],
+                 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+void mk_dps_partuuids(const uint8_t root_hash[32], char root_uuid[37], char verity_uuid[37])
+{
+        uuid_text(root_hash, root_uuid);
+        uuid_text(root_hash + 16, verity_uuid);
+}
+
+bool mk_bls_sort_key(uint64_t version, const char *slot, char *out, size_t size)
+{
+        if (version > MK_BLS_SORT_KEY_TOP)
+                return false;
+        /* Fixed width, so that strcmp orders the numbers: a higher version gives a smaller key. */
+        int n = snprintf(out, size, MK_BLS_SORT_KEY_PREFIX "%010" PRIu64 "-%s", (uint64_t)MK_BLS_SORT_KEY_TOP - version,
+                         slot);
+        return n >= 0 && (size_t)n < size;
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The GPT type of an EFI System Partition (UAPI Discoverable Partitions). */
 #define MK_ESP_TYPE_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
@@ -22,6 +23,13 @@
 
 #define MK_ESP_ENTRIES_DIR "loader/entries" /* Boot Loader Specification type #1 entries */
 #define MK_ESP_LOADER_CONF "loader/loader.conf"
+/*
+ * Where bootctl installs systemd-boot and looks for it (`bootctl is-installed`,
+ * `update`): EFI/systemd/systemd-boot<arch>.efi, the same bytes as the
+ * removable-media fallback EFI/BOOT/BOOT<ARCH>.EFI the firmware starts.
+ * printf format taking the architecture's EFI suffix ("x64", "aa64", "riscv64").
+ */
+#define MK_ESP_SYSTEMD_BOOT_FMT "EFI/systemd/systemd-boot%s.efi"
 
 /* Inside the kernel component's tree, and inside a slot's folder on the ESP. */
 #define MK_KERNEL_FILE "vmlinuz"
@@ -67,5 +75,34 @@ bool mk_bls_entry_parse(const char *name, char *slot, int *left, int *done);
 
 /* The name that marks entry name bad: "slot-a+0-N.conf" (N: the tries done, at least 1). */
 void mk_bls_entry_bad_name(const char *name, char *out, size_t size);
+
+/*
+ * The sort-key of the boot entry of slot ("a", "b") holding OS version
+ * (the model's version, at most 4294967295): "mkimage-" MK_BLS_SORT_KEY_TOP
+ * minus the version as 10 digits, '-', the slot: version 1 in slot a is
+ * "mkimage-4294967294-a". systemd-boot sorts entries with tries left before
+ * exhausted ones (+0), then by sort-key ascending (strcmp), so among entries
+ * with tries left the higher OS version boots, and on a tie (a fresh image:
+ * both slots hold the same version) slot a. An update writes the entry of
+ * the slot it fills with its own, higher, version: that entry sorts before
+ * the running slot's without touching it (docs/layout.md, "Boot entry
+ * order"). Returns false when version is above the top or out is too small.
+ */
+#define MK_BLS_SORT_KEY_PREFIX "mkimage-"
+#define MK_BLS_SORT_KEY_TOP 4294967295u
+bool mk_bls_sort_key(uint64_t version, const char *slot, char *out, size_t size);
+
+/* ---- Discoverable Partitions: a slot's partition UUIDs -------------------------- */
+
+/*
+ * The UUIDs of a verity-protected root and of its hash partition, as the UAPI
+ * Discoverable Partitions Specification derives them from the root hash: the
+ * first 16 bytes of root_hash are the root partition's UUID, the last 16 the
+ * verity partition's, the bytes in order and unchanged (no version or
+ * variant bits), written 8-4-4-4-12 in upper case ("75A8EAD1-B0B8-...").
+ * systemd-dissect --root-hash= and systemd's veritysetup generators find
+ * the partitions by these; docs/layout.md, "Discoverable partitions".
+ */
+void mk_dps_partuuids(const uint8_t root_hash[32], char root_uuid[37], char verity_uuid[37]);
 
 #endif

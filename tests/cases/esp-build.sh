@@ -77,6 +77,8 @@ cat >"$T/tree.want" <<EOF2
 EFI/
 EFI/BOOT/
 EFI/BOOT/BOOTX64.EFI
+EFI/systemd/
+EFI/systemd/systemd-bootx64.efi
 loader/
 loader/entries/
 loader/entries/slot-a+3.conf
@@ -99,6 +101,8 @@ expect_file_eq esp-tree "$T/tree" "$T/tree.want"
 get() { mcopy -n -i "$E" "::/$1" "$2"; }
 get EFI/BOOT/BOOTX64.EFI "$T/boot.efi"
 check systemd-boot-is-debians cmp -s "$T/boot.efi" "$EFI"
+get EFI/systemd/systemd-bootx64.efi "$T/sd-boot.efi"
+check systemd-boot-at-bootctl-path cmp -s "$T/sd-boot.efi" "$EFI"
 
 get loader/loader.conf "$T/loader.conf"
 check loader-no-default bash -c "! grep -q '^default' '$T/loader.conf'"
@@ -107,12 +111,14 @@ check loader-timeout-0 grep -qx 'timeout 0' "$T/loader.conf"
 for s in a b; do
         get "loader/entries/slot-$s+3.conf" "$T/entry-$s"
 done
-expect_eq entry-a "$(grep -v '^title' "$T/entry-a")" "version 2
-sort-key mkimage
+expect_eq entry-a "$(grep -v '^title' "$T/entry-a")" "version 7
+sort-key mkimage-4294967288-a
 linux /slot-a/vmlinuz
 initrd /slot-a/initrd.img
 options console=ttyS0,115200 quiet mkimage.slot=a"
-expect_eq entry-b-version-lower "$(sed -n 's/^version //p' "$T/entry-b")" 1
+# Both slots hold the OS version; the sort-key puts slot a first (signing/conventions/).
+expect_eq entry-b-version-same "$(sed -n 's/^version //p' "$T/entry-b")" 7
+expect_eq entry-b-sort-key-after-a "$(sed -n 's/^sort-key //p' "$T/entry-b")" mkimage-4294967288-b
 check entry-b-options grep -qx 'options console=ttyS0,115200 quiet mkimage.slot=b' "$T/entry-b"
 check entry-title grep -qx 'title example esp-test 7 (slot a)' "$T/entry-a"
 
@@ -156,11 +162,12 @@ check root-has-no-vmlinuz bash -c "! unsquashfs -l '$T/ra.sqfs' | grep -q vmlinu
 
 # verify and inspect.
 expect_run verify-ok 0 "" "$MKIMAGE" verify "$I" --pub "$K/dev.pub"
-check inspect-entries grep -q 'slot-a+3.conf *version 2 *linux /slot-a/vmlinuz' <("$MKIMAGE" inspect "$I")
+check inspect-entries grep -q 'slot-a+3.conf *version 7 *sort-key mkimage-4294967288-a *linux /slot-a/vmlinuz' <("$MKIMAGE" inspect "$I")
 "$MKIMAGE" inspect "$I" --json >"$T/insp.json"
 expect_eq inspect-json-entries "$(python3 -c '
 import json,sys; d=json.load(open(sys.argv[1]))
-print(" ".join(e["file"]+":"+e["version"] for e in d["boot-entries"]))' "$T/insp.json")" "slot-a+3.conf:2 slot-b+3.conf:1"
+print(" ".join(e["file"]+":"+e["version"]+":"+e["sort-key"] for e in d["boot-entries"]))' "$T/insp.json")" \
+        "slot-a+3.conf:7:mkimage-4294967288-a slot-b+3.conf:7:mkimage-4294967288-b"
 
 copy_img() { # FROM TO: the image and its signed manifests
         cp --sparse=always "$1" "$2"

@@ -71,14 +71,14 @@ EOF
 expect_file_eq mdir-tree "$T/tree" "$T/tree.want"
 
 expect_eq loader-conf "$(mtype -i "$I@@$OFF" ::/loader/loader.conf)" \
-        "# mkimage: no 'default' line on purpose; the entries' sort-key and version pick the slot
+        "# mkimage: no 'default' line on purpose; the entries' sort-keys pick the slot
 timeout 0
 editor no"
-for s in a b; do # slot a boots first: the higher version
+for s in a b; do # slot a boots first: the higher version, the smaller sort-key
         v=$([ $s = a ] && echo 2 || echo 1)
         expect_eq entry-slot-$s "$(mtype -i "$I@@$OFF" ::/loader/entries/slot-$s+3.conf)" "title Demo (slot $s)
 version $v
-sort-key mkimage
+sort-key mkimage-$((4294967295 - v))-$s
 linux /slot-$s/vmlinuz
 initrd /slot-$s/initrd.img
 options console=ttyS0 mkimage.slot=$s"

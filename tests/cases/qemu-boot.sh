@@ -8,6 +8,8 @@
 #   bad-sig    slot a's manifest on the ESP changed -> refused, falls back to b
 #   rollback   slot a carries an older (validly signed) manifest than the
 #              stored minimum -> refused, falls back to b
+#   order      slot a's entry marked bad -> b; slot b updated to a higher OS version
+#              -> b boots first (the entries' sort-keys, signing/conventions/)
 #   both       both roots broken -> a clear stop, QEMU powers off, no loop
 . "$(dirname "$0")/../lib/testlib.sh"
 cd "$SRC"
@@ -146,6 +148,43 @@ if build "$T/v1.yaml" "$T/o/v1.img" && build "$T/v2.yaml" "$T/o/rollback.img"; t
                 fail rollback-refused-falls-back-to-b "$(why rollback)"
         fi
         check rollback-never-slot-a bash -c "! grep -aq 'MKIMAGE-BOOT-OK slot=a' '$T/rollback.log'"
+fi
+
+# --- entry order: slot a's entry marked bad (+0-3) sorts last, slot b boots ------------
+# A fresh build (the boots above renamed good.img's entries): the same bytes as good.img was.
+build "$T/demo.yaml" "$T/o/order-bad.img" && cp --sparse=always "$T/o/order-bad.img" "$T/o/updated.img"
+read -r esp_off _ <<<"$(part_offset "$T/o/order-bad.img" esp)"
+mren -i "$T/o/order-bad.img@@$esp_off" ::/loader/entries/slot-a+3.conf ::/loader/entries/slot-a+0-3.conf
+if boot order-bad "$T/o/order-bad.img" --expect 'MKIMAGE-BOOT-OK slot=b version=1'; then
+        pass order-bad-slot-a-boots-b
+else
+        fail order-bad-slot-a-boots-b "$(why order-bad)"
+fi
+
+# --- entry order: slot b updated to OS version 2 sorts before slot a's version 1 --------
+# A v1 image whose slot b is a v2 image's (partitions, their GPT UUIDs, entry and manifest),
+# as the updater would leave it: slot a's entry is untouched.
+model "$T/up2.yaml" 2
+if build "$T/up2.yaml" "$T/o/up2.img"; then
+        ok=1
+        for p in root-b root-b-verity; do
+                read -r off size <<<"$(part_offset "$T/o/updated.img" $p)"
+                [ "$(part_offset "$T/o/up2.img" $p)" = "$off $size" ] || ok=0
+                dd if="$T/o/up2.img" of="$T/o/updated.img" bs=1M iflag=skip_bytes,count_bytes oflag=seek_bytes \
+                        skip="$off" seek="$off" count="$size" conv=notrunc,sparse status=none
+        done
+        sfdisk -q --part-uuid "$T/o/updated.img" 4 "$(sfdisk --part-uuid "$T/o/up2.img" 4)" &&
+                sfdisk -q --part-uuid "$T/o/updated.img" 5 "$(sfdisk --part-uuid "$T/o/up2.img" 5)" || ok=0
+        read -r esp_off _ <<<"$(part_offset "$T/o/up2.img" esp)"
+        for f in loader/entries/slot-b+3.conf slot-b/manifest.yaml slot-b/manifest.yaml.minisig; do
+                mcopy -n -i "$T/o/up2.img@@$esp_off" "::/$f" "$T/f" && mcopy -o -i "$T/o/updated.img@@$esp_off" "$T/f" "::/$f" || ok=0
+        done
+        if [ $ok = 1 ] && boot updated "$T/o/updated.img" --expect 'MKIMAGE-BOOT-OK slot=b version=2'; then
+                pass order-higher-version-in-b-boots-first
+        else
+                fail order-higher-version-in-b-boots-first "layout ok=$ok; $(why updated)"
+        fi
+        check order-updated-never-slot-a bash -c "! grep -aq 'MKIMAGE-BOOT-OK slot=a' '$T/updated.log'"
 fi
 
 # --- both slots broken: a clear stop, QEMU powers off by itself -------------------

@@ -66,6 +66,11 @@ assemble_slot() {
         size=$(stat -c %s "$T/root.sqfs")
         : >"$T/hash-$s"
         roothash=$(veritysetup format --salt="$salt" "$tree_of" "$T/hash-$s" | sed -n 's/^Root hash:[[:space:]]*//p')
+        # The partition UUIDs are the halves of the root hash (Discoverable Partitions).
+        local h=${roothash^^} n=2
+        [ "$s" = b ] && n=4
+        local ru="${h:0:8}-${h:8:4}-${h:12:4}-${h:16:4}-${h:20:12}" vu="${h:32:8}-${h:40:4}-${h:44:4}-${h:48:4}-${h:52:12}"
+        sfdisk -q --part-uuid "$img" $n "$ru" && sfdisk -q --part-uuid "$img" $((n + 1)) "$vu"
         dd if="$T/root.sqfs" of="$img" bs=4096 seek=$(($(part "root-$s" start) / 4096)) conv=notrunc status=none
         dd if="$T/hash-$s" of="$img" bs=4096 seek=$(($(part "root-$s-verity" start) / 4096)) conv=notrunc status=none
         cat >"$mf" <<EOF
@@ -77,12 +82,12 @@ slot: $s
 created: 2026-01-01T00:00:00Z
 root:
   partition: root-$s
-  partuuid: $(part "root-$s" uuid)
+  partuuid: $ru
   size: $size
   sha256: $(sha256sum <"$T/root.sqfs" | cut -c1-64)
   verity:
     partition: root-$s-verity
-    partuuid: $(part "root-$s-verity" uuid)
+    partuuid: $vu
     hash-algorithm: sha256
     data-block-size: 4096
     hash-block-size: 4096
@@ -163,9 +168,10 @@ for s in a b; do
         tail -c +4097 "$T/verity-$s" >"$T/tree-$s"
         rm -f "$T/data-$s" "$T/verity-$s"
 done
-# Slot b is a copy of slot a, hashed once with one salt: the same tree, a superblock of its own (UUID).
-check verity-b-same-tree cmp -s "$T/tree-a" "$T/tree-b"
-expect_eq verity-b-own-uuid "$(diff <(grep -v -e '^UUID:' -e 'header information' "$T/dump-a") <(grep -v -e '^UUID:' -e 'header information' "$T/dump-b")):$(grep -c '^Salt:' "$T/dump-a")" ":1"
+# Slot b is a copy of slot a with a salt of its own: its own tree and root hash, a superblock of its own.
+check verity-b-own-tree bash -c "! cmp -s '$T/tree-a' '$T/tree-b'"
+expect_eq verity-b-own-salt "$(diff <(grep -v -e '^UUID:' -e '^Salt:' -e 'header information' "$T/dump-a") <(grep -v -e '^UUID:' -e '^Salt:' -e 'header information' "$T/dump-b")):$(grep -c '^Salt:' "$T/dump-a")" ":1"
+check verity-b-salt-differs bash -c "! cmp -s <(grep '^Salt:' '$T/dump-a') <(grep '^Salt:' '$T/dump-b')"
 check verity-b-uuid-differs bash -c "! cmp -s <(grep '^UUID:' '$T/dump-a') <(grep '^UUID:' '$T/dump-b')"
 rm -f "$T"/tree-? "$T"/dump-?
 

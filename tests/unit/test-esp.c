@@ -37,7 +37,7 @@ static void test_loader_conf(void)
         char *s = NULL;
         mk_error err = {0};
         CHECK(mk_esp_loader_conf(0, &s, &err) == 0);
-        CHECK_STREQ(s, "# mkimage: no 'default' line on purpose; the entries' sort-key and version pick the slot\n"
+        CHECK_STREQ(s, "# mkimage: no 'default' line on purpose; the entries' sort-keys pick the slot\n"
                        "timeout 0\n"
                        "editor no\n");
         CHECK(!strstr(s, "\ndefault"));
@@ -53,7 +53,7 @@ static void test_entries(void)
         CHECK_STREQ(path, "loader/entries/slot-a+3.conf");
         CHECK_STREQ(text, "title Demo (slot a)\n"
                           "version 2\n"
-                          "sort-key mkimage\n"
+                          "sort-key mkimage-4294967293-a\n"
                           "linux /slot-a/vmlinuz\n"
                           "initrd /slot-a/initrd.img\n"
                           "options console=ttyS0 mkimage.slot=a\n");
@@ -64,7 +64,7 @@ static void test_entries(void)
         CHECK_STREQ(path, "loader/entries/slot-b.conf");
         CHECK_STREQ(text, "title Demo (slot b)\n"
                           "version 1\n"
-                          "sort-key mkimage\n"
+                          "sort-key mkimage-4294967294-b\n"
                           "linux /slot-b/vmlinuz\n"
                           "options mkimage.slot=b\n");
         free(path);
