@@ -225,10 +225,10 @@ static int replan(build *b, uint64_t ra_start, mk_error *err)
         return 0;
 }
 
-static int copy_range(int fd, uint64_t from, uint64_t to, uint64_t len, mk_error *err)
+static int copy_range(int fd, const char *name, uint64_t from, uint64_t to, uint64_t len, mk_error *err)
 {
         int r = mk_copy_range(fd, from, fd, to, len);
-        return r < 0 ? mk_error_set(err, -r, "copying the root into slot b failed: %s", strerror(-r)) : 0;
+        return r < 0 ? mk_error_set(err, -r, "%s: copying the root into slot b failed: %s", name, strerror(-r)) : 0;
 }
 
 /*
@@ -259,7 +259,7 @@ static void *side_run(void *arg)
                 j->r = mk_sha256_range(j->fd, j->name, j->from, j->len, j->sha_hex, &j->err);
                 break;
         case SIDE_COPY:
-                j->r = copy_range(j->fd, j->from, j->to, j->len, &j->err);
+                j->r = copy_range(j->fd, j->name, j->from, j->to, j->len, &j->err);
                 break;
         case SIDE_TREE:
                 j->dest.uuid = j->uuid;
