@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "builder/build/build-internal.h"
+#include "signing/base/epoch.h"
 #include "builder/image/digest.h"
 #include "signing/base/fileio.h"
 #include "signing/base/macro.h"
@@ -38,10 +39,7 @@ static void fill_manifest(build *b, size_t s, mk_manifest *mf)
         const mk_partition *hash = mk_layout_find(b->l, MK_ROLE_ROOT_VERITY, slot);
         *mf = (mk_manifest){
                 .model = (char *)b->m->model, .brand = (char *)b->m->brand, .version = b->m->version, .slot = slot};
-        time_t t = (time_t)b->o->source_date_epoch;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(mf->created, sizeof(mf->created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        mk_format_utc(b->o->source_date_epoch, mf->created);
         mf->root.partition = (char *)root->name;
         memcpy(mf->root.partuuid, root->uuid, 37);
         mf->root.size = b->root_size;

@@ -44,7 +44,7 @@ const char cli_inspect_help[] = "Usage: mkimage inspect IMAGE [--json]\n\n"
  * MKIMAGE_STAGE_TIMES=1 prints the time each stage starts at (seconds since
  * the build started, monotonic clock) on stderr: where a build's time goes.
  */
-static void on_stage(void *ud, const char *stage)
+void cli_build_stage(void *ud, const char *stage)
 {
         static struct timespec t0;
         if (getenv("MKIMAGE_STAGE_TIMES")) {
@@ -119,7 +119,7 @@ int cli_build(int argc, char **argv)
                 return CLI_USAGE;
         if (cli_verbose)
                 o.log = cli_log_line;
-        o.stage = on_stage;
+        o.stage = cli_build_stage;
         o.warn = cli_warn_line;
         if (cli_progress_start())
                 o.progress = cli_progress;

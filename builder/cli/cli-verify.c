@@ -8,12 +8,14 @@
 #include "builder/verify/verify.h"
 #include "signing/base/escape.h"
 
-const char cli_verify_help[] = "Usage: mkimage verify IMAGE --pub KEY.pub [--data-key FILE] [--json]\n\n"
+const char cli_verify_help[] = "Usage: mkimage verify IMAGE|BUNDLE --pub KEY.pub [--data-key FILE] [--json]\n\n"
                                "Checks a built image against its signed slot manifests IMAGE.manifest.yaml\n"
                                "and IMAGE.manifest-b.yaml (each with a .minisig): the signatures with KEY.pub,\n"
                                "each root partition's SHA-256 and its dm-verity superblock and hash tree,\n"
                                "the ESP's boot files, and the data partition: both LUKS2 header copies (or\n"
                                "the ext4 superblock when it is not encrypted).\n"
+                               "An update bundle (mkimage bundle) is checked part by part: the signatures,\n"
+                               "each part's SHA-256, both slots' hash trees against the root, the boot files.\n"
                                "Prints one line per manifest and per partition: 'NAME: OK', 'NAME: OK (what\n"
                                "was checked)', 'NAME: FAILED: reason' or 'NAME: not checked (...)'.\n\n"
                                "      --pub FILE        the minisign public key that signed the manifests\n"
@@ -109,6 +111,8 @@ int cli_verify(int argc, char **argv)
                 return cli_usage("verify", "name the IMAGE to verify");
         if (!pub || !*pub)
                 return cli_usage("verify", "give the public key that signed the manifests with --pub KEY.pub");
+        if (data_key && mk_is_bundle(image))
+                return cli_usage("verify", "--data-key is for images: a bundle carries no data partition");
         mk_error err = {0};
         _cleanup_pubkey_ mk_pubkey *key = NULL;
         if (mk_pubkey_load(pub, &key, &err) < 0)
@@ -119,7 +123,8 @@ int cli_verify(int argc, char **argv)
                 return cli_fail(&err);
         o.data_key = dk;
         mk_verify_report *rep = NULL;
-        int r = mk_verify_image_with(image, &o, &rep, &err);
+        int r = mk_is_bundle(image) ? mk_verify_bundle(image, key, &rep, &err)
+                                    : mk_verify_image_with(image, &o, &rep, &err);
         mk_data_key_free(dk); /* wipes */
         if (r < 0)
                 return cli_fail(&err);

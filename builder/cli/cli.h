@@ -96,5 +96,9 @@ extern const char cli_component_help[];
 
 int cli_verify(int argc, char **argv);
 extern const char cli_verify_help[];
+/* mk_build_opts.stage for the verbs that build: progress, MKIMAGE_STALL_AT and MKIMAGE_STAGE_TIMES (cli-build.c). */
+void cli_build_stage(void *ud, const char *stage);
+int cli_bundle(int argc, char **argv);
+extern const char cli_bundle_help[];
 
 #endif

@@ -19,6 +19,7 @@ static const cli_verb verbs[] = {
          true},
         {"component", cli_component, "component pack SRC -o X.comp  pack or show a component", cli_component_help,
          false},
+        {"bundle", cli_bundle, "bundle MODEL.yaml -o X.mkb     a signed update bundle", cli_bundle_help, true},
         {"factory", cli_factory, "factory MODEL --devices F -o DIR  per-device images for a production line",
          cli_factory_help, false},
 };

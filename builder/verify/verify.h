@@ -86,6 +86,24 @@ int mk_verify_image_with(const char *path, const mk_verify_opts *o, mk_verify_re
 int mk_verify_image(const char *path, const mk_pubkey *key, mk_verify_report **ret, mk_error *err)
         __attribute__((warn_unused_result));
 
+/*
+ * Verify an update bundle (signing/bundle/bundle.h, docs/update.md) with
+ * key: the bundle manifest's signature and its layout, then every part
+ * (items "bundle manifest", "slot a manifest", ..., "root", in stream order):
+ * its SHA-256 and zero padding before it; each slot manifest's signature,
+ * slot, model, brand and version (the bundle's) and root (the root part);
+ * each hash area's superblock and tree against its manifest, and the root
+ * against both trees; every boot file a manifest names is in the bundle and
+ * every file part is named. The file must be exactly the bundle's size.
+ * Returns 0 with *ret as mk_verify_image does (a bundle whose manifest
+ * cannot be trusted is one FAILED item); -errno when the file cannot be read.
+ */
+int mk_verify_bundle(const char *path, const mk_pubkey *key, mk_verify_report **ret, mk_error *err)
+        __attribute__((warn_unused_result));
+
+/* True when the file at path starts with the bundle magic ("MKBUNDLE"). */
+bool mk_is_bundle(const char *path);
+
 /* Frees everything r owns, and r. NULL allowed; returns NULL. */
 mk_verify_report *mk_verify_report_free(mk_verify_report *r);
 

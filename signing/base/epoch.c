@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 int mk_source_date_epoch(uint64_t max, uint64_t *ret, mk_error *err)
 {
@@ -21,4 +22,12 @@ int mk_source_date_epoch(uint64_t max, uint64_t *ret, mk_error *err)
                                     s, (unsigned long long)max);
         *ret = v;
         return 0;
+}
+
+void mk_format_utc(uint64_t t, char out[32])
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

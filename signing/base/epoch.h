@@ -18,4 +18,7 @@
  */
 int mk_source_date_epoch(uint64_t max, uint64_t *ret, mk_error *err) __attribute__((warn_unused_result));
 
+/* t as the UTC time the signed documents carry, "2026-01-01T00:00:00Z", into out. */
+void mk_format_utc(uint64_t t, char out[32]);
+
 #endif

@@ -104,43 +104,9 @@ static int get_exact(const ydoc *d, const ynode *n, const char *key, size_t len,
         return 0;
 }
 
-/* A SHA-256 or a 32-byte salt. */
-static int get_hex64(const ydoc *d, const ynode *n, const char *key, char out[65], mk_error *err)
-{
-        return get_exact(d, n, key, 64, lower_hex, "exactly 64 lower-case hex digits", out, err);
-}
-
 static int get_guid(const ydoc *d, const ynode *n, const char *key, char out[37], mk_error *err)
 {
         return get_exact(d, n, key, 36, guid_char, "a GUID like 3C148CC7-EB1D-4E4F-80E2-4BEA74099F26", out, err);
-}
-
-static bool digits(const char *s, size_t n, unsigned min, unsigned max)
-{
-        unsigned v = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (!is_digit(s[i]))
-                        return false;
-                v = v * 10 + (unsigned)(s[i] - '0');
-        }
-        return v >= min && v <= max;
-}
-
-/* UTC ISO 8601 to the second: 2026-01-01T00:00:00Z. */
-static int get_created(const ydoc *d, const ynode *n, char out[32], mk_error *err)
-{
-        const char *s;
-        int r = mk_schema_string(d, n, "created", 0, &s, err);
-        if (r < 0)
-                return r;
-        bool ok = strlen(s) == 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
-                  s[19] == 'Z' && digits(s, 4, 1970, 9999) && digits(s + 5, 2, 1, 12) && digits(s + 8, 2, 1, 31) &&
-                  digits(s + 11, 2, 0, 23) && digits(s + 14, 2, 0, 59) && digits(s + 17, 2, 0, 60);
-        if (!ok)
-                return mk_schema_error(d, n, err,
-                                       "'created' must be a UTC time like 2026-01-01T00:00:00Z (got '%.80s')", s);
-        memcpy(out, s, 21);
-        return 0;
 }
 
 /* A key id of 16 upper-case hex digits, or "" for an unsigned input. */
@@ -183,9 +149,9 @@ static int parse_verity(const ydoc *d, const ynode *n, mk_manifest *m, mk_error 
                                 err)) < 0 ||
             (r = mk_schema_uint(d, mk_ynode_get(n, "data-blocks"), "root.verity.data-blocks", 1, ROOT_SIZE_MAX / 4096,
                                 &blocks, err)) < 0 ||
-            (r = get_hex64(d, mk_ynode_get(n, "salt"), "root.verity.salt", m->root.verity.salt, err)) < 0 ||
-            (r = get_hex64(d, mk_ynode_get(n, "root-hash"), "root.verity.root-hash", m->root.verity.root_hash, err)) <
-                    0)
+            (r = mk_schema_hex64(d, mk_ynode_get(n, "salt"), "root.verity.salt", m->root.verity.salt, err)) < 0 ||
+            (r = mk_schema_hex64(d, mk_ynode_get(n, "root-hash"), "root.verity.root-hash", m->root.verity.root_hash,
+                                 err)) < 0)
                 return r;
         m->root.verity.data_block_size = (uint32_t)dbs;
         m->root.verity.hash_block_size = (uint32_t)hbs;
@@ -218,7 +184,7 @@ static int parse_root(const ydoc *d, const ynode *n, mk_manifest *m, mk_error *e
         if ((r = get_name(d, mk_ynode_get(n, "partition"), "root.partition", &m->root.partition, err)) < 0 ||
             (r = get_guid(d, mk_ynode_get(n, "partuuid"), "root.partuuid", m->root.partuuid, err)) < 0 ||
             (r = mk_schema_uint(d, size, "root.size", 4096, ROOT_SIZE_MAX, &m->root.size, err)) < 0 ||
-            (r = get_hex64(d, mk_ynode_get(n, "sha256"), "root.sha256", m->root.sha256, err)) < 0)
+            (r = mk_schema_hex64(d, mk_ynode_get(n, "sha256"), "root.sha256", m->root.sha256, err)) < 0)
                 return r;
         if (m->root.size % 4096)
                 return mk_schema_error(d, size, err, "'root.size' must be a multiple of 4096 (got %llu)",
@@ -280,7 +246,7 @@ static int parse_boot(const ydoc *d, const ynode *n, mk_manifest *m, mk_error *e
                 mk_manifest_file *f = &m->boot[m->n_boot++];
                 int r = list_entry(d, n, i, "boot entry", boot_keys, ELEMENTSOF(boot_keys), err);
                 if (r < 0 || (r = get_str(d, mk_ynode_get(e, "path"), "boot.path", 4096, &f->path, err)) < 0 ||
-                    (r = get_hex64(d, mk_ynode_get(e, "sha256"), "boot.sha256", f->sha256, err)) < 0)
+                    (r = mk_schema_hex64(d, mk_ynode_get(e, "sha256"), "boot.sha256", f->sha256, err)) < 0)
                         return r;
                 if (f->path[0] != '/')
                         return mk_schema_error(
@@ -314,7 +280,7 @@ static int parse_components(const ydoc *d, const ynode *n, mk_manifest *m, mk_er
                 int r = list_entry(d, n, i, "component", component_keys, ELEMENTSOF(component_keys), err);
                 if (r < 0 || (r = get_name(d, mk_ynode_get(e, "name"), "components.name", &c->name, err)) < 0 ||
                     (r = get_str(d, mk_ynode_get(e, "version"), "components.version", 64, &c->version, err)) < 0 ||
-                    (r = get_hex64(d, mk_ynode_get(e, "sha256"), "components.sha256", c->sha256, err)) < 0 ||
+                    (r = mk_schema_hex64(d, mk_ynode_get(e, "sha256"), "components.sha256", c->sha256, err)) < 0 ||
                     (r = get_keyid(d, mk_ynode_get(e, "signed-by"), "components.signed-by", c->signed_by, err)) < 0 ||
                     (r = unique_in_list(d, n, i, "name", "component", err)) < 0)
                         return r;
@@ -348,7 +314,7 @@ static int parse_manifest(const ydoc *d, mk_manifest *m, mk_error *err)
             (r = get_str(d, mk_ynode_get(root, "brand"), "brand", 64, &m->brand, err)) < 0 ||
             (r = mk_schema_uint(d, mk_ynode_get(root, "version"), "version", 0, UINT32_MAX, &m->version, err)) < 0 ||
             (r = mk_schema_enum(d, mk_ynode_get(root, "slot"), "slot", slots, ELEMENTSOF(slots), &slot, err)) < 0 ||
-            (r = get_created(d, mk_ynode_get(root, "created"), m->created, err)) < 0 ||
+            (r = mk_schema_utc_time(d, mk_ynode_get(root, "created"), "created", m->created, err)) < 0 ||
             (r = parse_root(d, mk_ynode_get(root, "root"), m, err)) < 0 ||
             (r = parse_data(d, mk_ynode_get(root, "data"), m, err)) < 0 ||
             (r = parse_boot(d, mk_ynode_get(root, "boot"), m, err)) < 0)

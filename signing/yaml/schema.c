@@ -279,3 +279,51 @@ int mk_schema_path(const ydoc *doc, const ynode *n, const char *key, char **ret,
         *ret = p;
         return 0;
 }
+
+static bool is_digit(char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+int mk_schema_hex64(const ydoc *d, const ynode *n, const char *key, char out[65], mk_error *err)
+{
+        const char *s;
+        int r = mk_schema_string(d, n, key, 0, &s, err);
+        if (r < 0)
+                return r;
+        bool good = strlen(s) == 64;
+        for (size_t i = 0; good && i < 64; i++)
+                good = is_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'f');
+        if (!good)
+                return mk_schema_error(d, n, err, "'%s' must be exactly 64 lower-case hex digits (got '%.80s')", key,
+                                       s);
+        memcpy(out, s, 65);
+        return 0;
+}
+
+static bool digits(const char *s, size_t n, unsigned min, unsigned max)
+{
+        unsigned v = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!is_digit(s[i]))
+                        return false;
+                v = v * 10 + (unsigned)(s[i] - '0');
+        }
+        return v >= min && v <= max;
+}
+
+int mk_schema_utc_time(const ydoc *d, const ynode *n, const char *key, char out[32], mk_error *err)
+{
+        const char *s;
+        int r = mk_schema_string(d, n, key, 0, &s, err);
+        if (r < 0)
+                return r;
+        bool ok = strlen(s) == 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
+                  s[19] == 'Z' && digits(s, 4, 1970, 9999) && digits(s + 5, 2, 1, 12) && digits(s + 8, 2, 1, 31) &&
+                  digits(s + 11, 2, 0, 23) && digits(s + 14, 2, 0, 59) && digits(s + 17, 2, 0, 60);
+        if (!ok)
+                return mk_schema_error(d, n, err, "'%s' must be a UTC time like 2026-01-01T00:00:00Z (got '%.80s')",
+                                       key, s);
+        memcpy(out, s, 21);
+        return 0;
+}

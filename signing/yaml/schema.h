@@ -45,6 +45,14 @@ int mk_schema_name(const ydoc *doc, const ynode *n, const char *key, const char 
 int mk_schema_uint(const ydoc *doc, const ynode *n, const char *key, uint64_t min, uint64_t max, uint64_t *ret,
                    mk_error *err) __attribute__((warn_unused_result));
 
+/* A SHA-256 (or a 32-byte salt): exactly 64 lower-case hex digits, copied with its NUL into out. */
+int mk_schema_hex64(const ydoc *doc, const ynode *n, const char *key, char out[65], mk_error *err)
+        __attribute__((warn_unused_result));
+
+/* A UTC time to the second, "2026-01-01T00:00:00Z", copied with its NUL into out. */
+int mk_schema_utc_time(const ydoc *doc, const ynode *n, const char *key, char out[32], mk_error *err)
+        __attribute__((warn_unused_result));
+
 /* true/false (also yes/no). */
 int mk_schema_bool(const ydoc *doc, const ynode *n, const char *key, bool *ret, mk_error *err)
         __attribute__((warn_unused_result));

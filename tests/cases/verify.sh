@@ -332,4 +332,4 @@ expect_eq missing-image "$?:$(head -c 40 "$T/n.out")" "1:mkimage: $(printf '%s' 
 "$MKIMAGE" verify "$IMG" --pub "$T/nonexistent.pub" >"$T/n.out" 2>&1
 expect_eq missing-pub "$?" 1
 help=$("$MKIMAGE" verify --help)
-check help-text test "${help#Usage: mkimage verify IMAGE --pub KEY.pub}" != "$help"
+check help-text test "${help#Usage: mkimage verify IMAGE|BUNDLE --pub KEY.pub}" != "$help"

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/* `mkimage bundle`: a bundle cut from a built image (builder/bundle/bundle-write.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder/bundle/bundle-write.h"
+#include "builder/esp/esp.h"
+#include "builder/image/digest.h"
+#include "builder/image/gpt.h"
+#include "builder/image/output.h"
+#include "builder/image/verity.h"
+#include "signing/base/epoch.h"
+#include "signing/base/fileio.h"
+#include "signing/bundle/bundle.h"
+#include "signing/conventions/conventions.h"
+#include "signing/manifest/manifest.h"
+#include "signing/minisign/minisign.h"
+
+#define BOOT_FILE_MAX ((size_t)512 << 20)
+#define COPY_CHUNK ((size_t)1 << 20)
+
+typedef struct blob {
+        char *data; /* malloc'd */
+        size_t len;
+} blob;
+
+typedef struct cut {
+        const mk_bundle_write_opts *o;
+        int fd; /* the image */
+        mk_gpt *gpt;
+        uint64_t esp_off;
+        blob mf[2], sig[2]; /* slot a's and b's manifest and signature, from the ESP */
+        mk_manifest *m[2];
+        const mk_gpt_part *root_part, *verity_part[2];
+        uint64_t hash_size;
+        blob verity[2];
+        blob files[2 * 16]; /* boot files, one per digest, sorted by digest */
+        char file_sha[2 * 16][65];
+        size_t n_files;
+        mk_bundle_manifest bm;
+        mk_bundle_part parts[MK_BUNDLE_PARTS_MAX];
+} cut;
+
+static void cut_done(cut *c)
+{
+        for (int s = 0; s < 2; s++) {
+                free(c->mf[s].data);
+                free(c->sig[s].data);
+                free(c->verity[s].data);
+                mk_manifest_free(c->m[s]);
+        }
+        for (size_t i = 0; i < c->n_files; i++)
+                free(c->files[i].data);
+        free(c->gpt);
+        if (c->fd >= 0)
+                close(c->fd);
+}
+
+static const mk_gpt_part *find_part(const mk_gpt *g, const char *name)
+{
+        for (unsigned i = 0; i < g->n_parts; i++)
+                if (!strcmp(g->parts[i].name, name))
+                        return &g->parts[i];
+        return NULL;
+}
+
+/* Slot s's manifest and signature from the ESP, verified with key and parsed. */
+static int read_manifest(cut *c, unsigned s, const mk_pubkey *key, mk_error *err)
+{
+        const char *img = c->o->image_path;
+        char path[64], sig_path[80];
+        snprintf(path, sizeof(path), MK_SLOT_MANIFEST_FMT, 'a' + s);
+        snprintf(sig_path, sizeof(sig_path), "%s" MK_SIG_SUFFIX, path);
+        int r = mk_esp_read(img, c->esp_off, path, MK_MANIFEST_MAX, &c->mf[s].data, &c->mf[s].len, err);
+        if (r < 0)
+                return mk_error_prefix(err, r,
+                                       "%s: slot %c has no manifest on the ESP (a bundle is cut from an image whose "
+                                       "two slots are populated)",
+                                       img, 'a' + s);
+        if ((r = mk_esp_read(img, c->esp_off, sig_path, MK_MINISIGN_FILE_MAX, &c->sig[s].data, &c->sig[s].len, err)) <
+            0)
+                return mk_error_prefix(err, r, "%s", img);
+        char dname[256], sname[256];
+        snprintf(dname, sizeof(dname), "%s: ESP /%s", img, path);
+        snprintf(sname, sizeof(sname), "%s: ESP /%s", img, sig_path);
+        mk_verified v = {0};
+        mk_verify_result vr = mk_verify_buffer_with_key(key, dname, c->mf[s].data, c->mf[s].len, sname, c->sig[s].data,
+                                                        c->sig[s].len, &v, err);
+        if (vr != MK_VERIFY_OK)
+                return mk_error_prefix(err, -EKEYREJECTED,
+                                       "the bundle's key (--sign-key) must be the key that signed the image's "
+                                       "manifests");
+        mk_verified_done(&v);
+        if ((r = mk_manifest_parse(dname, c->mf[s].data, c->mf[s].len, &c->m[s], err)) < 0)
+                return r;
+        if (c->m[s]->slot != 'a' + (int)s)
+                return mk_error_set(err, EBADMSG, "%s: is slot %c's manifest", dname, c->m[s]->slot);
+        return 0;
+}
+
+/* The two manifests describe one root and one release. */
+static int check_agree(const cut *c, mk_error *err)
+{
+        const mk_manifest *a = c->m[0], *b = c->m[1];
+        if (strcmp(a->model, b->model) || strcmp(a->brand, b->brand) || a->version != b->version ||
+            a->root.size != b->root.size || strcmp(a->root.sha256, b->root.sha256))
+                return mk_error_set(err, EBADMSG,
+                                    "%s: slots a and b hold different releases (model, brand, version or root "
+                                    "differ): a bundle is cut from a freshly built image",
+                                    c->o->image_path);
+        return 0;
+}
+
+/* The root and hash partitions the manifests name, and the hash areas (superblock + tree). */
+static int read_slots(cut *c, mk_error *err)
+{
+        const char *img = c->o->image_path;
+        c->hash_size = mk_verity_hash_size(c->m[0]->root.verity.data_blocks);
+        if (!(c->root_part = find_part(c->gpt, c->m[0]->root.partition)) || c->root_part->size < c->m[0]->root.size)
+                return mk_error_set(err, EBADMSG, "%s: no partition '%s' holding the %llu-byte root", img,
+                                    c->m[0]->root.partition, (unsigned long long)c->m[0]->root.size);
+        for (unsigned s = 0; s < 2; s++) {
+                const char *name = c->m[s]->root.verity.partition;
+                const mk_gpt_part *p = find_part(c->gpt, name);
+                if (!p || p->size < c->hash_size)
+                        return mk_error_set(err, EBADMSG, "%s: no partition '%s' holding slot %c's %llu-byte tree", img,
+                                            name, 'a' + s, (unsigned long long)c->hash_size);
+                c->verity_part[s] = p;
+                if (!(c->verity[s].data = malloc(c->hash_size)))
+                        return mk_error_set(err, ENOMEM, "out of memory");
+                c->verity[s].len = c->hash_size;
+                int r = mk_pread_all(c->fd, c->verity[s].data, c->hash_size, p->start);
+                if (r < 0)
+                        return mk_error_set(err, -r, "%s: reading partition %s: %s", img, name, strerror(-r));
+        }
+        return 0;
+}
+
+/*
+ * Where the file a manifest names is on the ESP: the path itself, except for
+ * a slot's boot entry, which the manifest names without its boot counter
+ * ("/loader/entries/slot-a.conf") and the ESP holds with it ("slot-a+3.conf").
+ */
+static int esp_source(cut *c, const char *path, char *out, size_t size, mk_error *err)
+{
+        const char *dir = "/" MK_ESP_ENTRIES_DIR "/";
+        char slot, s;
+        int left, done;
+        snprintf(out, size, "%s", path);
+        if (strncmp(path, dir, strlen(dir)) || !mk_bls_entry_parse(path + strlen(dir), &slot, &left, &done))
+                return 0;
+        char **names = NULL;
+        int r = mk_esp_list(c->o->image_path, c->esp_off, MK_ESP_ENTRIES_DIR, MK_ESP_LIST_MAX, &names, err);
+        if (r < 0)
+                return mk_error_prefix(err, r, "%s", c->o->image_path);
+        size_t found = 0;
+        for (size_t i = 0; names[i]; i++)
+                if (mk_bls_entry_parse(names[i], &s, &left, &done) && s == slot) {
+                        snprintf(out, size, "%s%s", dir, names[i]);
+                        found++;
+                }
+        mk_esp_names_free(names);
+        if (found != 1)
+                return mk_error_set(err, EBADMSG, "%s: slot %c has %zu boot entries on the ESP, mkimage writes one",
+                                    c->o->image_path, slot, found);
+        return 0;
+}
+
+static int cmp_sha(const void *x, const void *y)
+{
+        return strcmp(x, y);
+}
+
+/* Every boot file of both manifests, once per digest, checked against it. */
+static int read_files(cut *c, mk_error *err)
+{
+        for (unsigned s = 0; s < 2; s++)
+                for (size_t i = 0; i < c->m[s]->n_boot; i++) {
+                        const mk_manifest_file *f = &c->m[s]->boot[i];
+                        bool have = false;
+                        for (size_t j = 0; j < c->n_files && !have; j++)
+                                have = !strcmp(c->file_sha[j], f->sha256);
+                        if (have)
+                                continue;
+                        if (c->n_files == sizeof(c->files) / sizeof(c->files[0]))
+                                return mk_error_set(err, E2BIG, "%s: more boot files than a bundle holds",
+                                                    c->o->image_path);
+                        snprintf(c->file_sha[c->n_files++], 65, "%s", f->sha256);
+                }
+        qsort(c->file_sha, c->n_files, sizeof(c->file_sha[0]), cmp_sha);
+        for (size_t j = 0; j < c->n_files; j++) {
+                const char *path = NULL; /* a path with this digest */
+                for (unsigned s = 0; s < 2 && !path; s++)
+                        for (size_t i = 0; i < c->m[s]->n_boot && !path; i++)
+                                if (!strcmp(c->m[s]->boot[i].sha256, c->file_sha[j]))
+                                        path = c->m[s]->boot[i].path;
+                char src[4096];
+                int r = esp_source(c, path, src, sizeof(src), err);
+                if (r < 0)
+                        return r;
+                if ((r = mk_esp_read(c->o->image_path, c->esp_off, src, BOOT_FILE_MAX, &c->files[j].data,
+                                     &c->files[j].len, err)) < 0)
+                        return mk_error_prefix(err, r, "%s", c->o->image_path);
+                char hex[65];
+                mk_sha256_buffer(c->files[j].data, c->files[j].len, hex);
+                if (strcmp(hex, c->file_sha[j]))
+                        return mk_error_set(err, EBADMSG,
+                                            "%s: ESP %s does not match its manifest's sha256 (check the image with "
+                                            "`mkimage verify`)",
+                                            c->o->image_path, path);
+        }
+        return 0;
+}
+
+static uint64_t align_up(uint64_t v)
+{
+        return (v + MK_BUNDLE_ALIGN - 1) / MK_BUNDLE_ALIGN * MK_BUNDLE_ALIGN;
+}
+
+static void add_part(cut *c, mk_bundle_kind kind, char slot, uint64_t *at, uint64_t size, const char *sha256)
+{
+        mk_bundle_part *p = &c->parts[c->bm.n_parts++];
+        *p = (mk_bundle_part){.kind = kind, .slot = slot, .offset = *at, .size = size};
+        snprintf(p->sha256, sizeof(p->sha256), "%s", sha256);
+        *at = align_up(*at + size);
+}
+
+/* Lay the parts out from start; the bundle ends where the root does. */
+static void layout(cut *c, uint64_t start)
+{
+        uint64_t at = start;
+        char hex[65];
+        c->bm.n_parts = 0;
+        for (unsigned s = 0; s < 2; s++) {
+                mk_sha256_buffer(c->mf[s].data, c->mf[s].len, hex);
+                add_part(c, MK_BPART_MANIFEST, (char)('a' + s), &at, c->mf[s].len, hex);
+                mk_sha256_buffer(c->sig[s].data, c->sig[s].len, hex);
+                add_part(c, MK_BPART_SIGNATURE, (char)('a' + s), &at, c->sig[s].len, hex);
+        }
+        for (unsigned s = 0; s < 2; s++) {
+                mk_sha256_buffer(c->verity[s].data, c->verity[s].len, hex);
+                add_part(c, MK_BPART_VERITY, (char)('a' + s), &at, c->verity[s].len, hex);
+        }
+        for (size_t j = 0; j < c->n_files; j++)
+                add_part(c, MK_BPART_FILE, 0, &at, c->files[j].len, c->file_sha[j]);
+        mk_bundle_part *root = &c->parts[c->bm.n_parts];
+        add_part(c, MK_BPART_ROOT, 0, &at, c->m[0]->root.size, c->m[0]->root.sha256);
+        c->bm.size = root->offset + root->size;
+}
+
+/*
+ * The signed bundle manifest: the parts' offsets depend on its length and its signature's, so lay out,
+ * emit and sign until the start of the parts stays where it was (twice in practice).
+ */
+static int make_manifest(cut *c, const mk_seckey *key, char **ret_text, char **ret_sig, mk_bundle_header *h,
+                         mk_error *err)
+{
+        uint64_t start = align_up(MK_BUNDLE_HEADER + 1);
+        for (int round = 0; round < 8; round++) {
+                layout(c, start);
+                char *text = NULL, *sig = NULL;
+                size_t len;
+                int r = mk_bundle_manifest_emit(&c->bm, &text, &len, err);
+                if (r < 0)
+                        return r;
+                if ((r = mk_sign_buffer(key, MK_BUNDLE_SIG_NAME, text, len, NULL, &sig, err)) < 0) {
+                        free(text);
+                        return r;
+                }
+                *h = (mk_bundle_header){
+                        .format = MK_BUNDLE_FORMAT, .manifest_len = len, .sig_len = strlen(sig), .size = c->bm.size};
+                if (mk_bundle_parts_start(h) == start) {
+                        *ret_text = text;
+                        *ret_sig = sig;
+                        return 0;
+                }
+                start = mk_bundle_parts_start(h);
+                free(text);
+                free(sig);
+        }
+        return mk_error_set(err, EDEADLK, "the bundle manifest's length does not settle");
+}
+
+/* The root from the image into the bundle, hashed on the way: it must be the root the manifests signed. */
+static int copy_root(cut *c, int out, const mk_bundle_part *p, const char *out_name, mk_error *err)
+{
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        char *buf = malloc(COPY_CHUNK);
+        int r = 0;
+        if (!md || !buf || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+                r = mk_error_set(err, ENOMEM, "out of memory");
+                goto out;
+        }
+        for (uint64_t done = 0; done < p->size;) {
+                size_t n = p->size - done < COPY_CHUNK ? (size_t)(p->size - done) : COPY_CHUNK;
+                if ((r = mk_pread_all(c->fd, buf, n, c->root_part->start + done)) < 0) {
+                        r = mk_error_set(err, -r, "%s: reading the root: %s", c->o->image_path, strerror(-r));
+                        goto out;
+                }
+                if ((r = mk_pwrite_all(out, buf, n, p->offset + done)) < 0) {
+                        r = mk_error_set(err, -r, "%s: %s", out_name, strerror(-r));
+                        goto out;
+                }
+                EVP_DigestUpdate(md, buf, n);
+                done += n;
+                if (c->o->progress)
+                        c->o->progress(c->o->userdata, "bundle", done, p->size, true);
+        }
+        uint8_t d[32];
+        char hex[65];
+        EVP_DigestFinal_ex(md, d, NULL);
+        mk_hex(d, sizeof(d), hex);
+        if (strcmp(hex, p->sha256))
+                r = mk_error_set(err, EBADMSG,
+                                 "%s: the root in partition %s does not match its manifest's sha256 (check the "
+                                 "image with `mkimage verify`)",
+                                 c->o->image_path, c->root_part->name);
+out:
+        free(buf);
+        EVP_MD_CTX_free(md);
+        return r;
+}
+
+static int write_bundle(cut *c, const char *text, const char *sig, const mk_bundle_header *h, mk_error *err)
+{
+        const char *out_name = c->o->out_path;
+        mk_output *o = NULL;
+        int r = mk_output_open(out_name, &o, err);
+        if (r < 0)
+                return r;
+        int fd = mk_output_fd(o);
+        uint8_t hdr[MK_BUNDLE_HEADER];
+        mk_bundle_header_encode(h, hdr);
+        const blob *small[MK_BUNDLE_PARTS_MAX] = {0};
+        for (size_t i = 0, nf = 0; i < c->bm.n_parts; i++) {
+                const mk_bundle_part *p = &c->parts[i];
+                unsigned s = p->slot == 'b';
+                small[i] = p->kind == MK_BPART_MANIFEST    ? &c->mf[s]
+                           : p->kind == MK_BPART_SIGNATURE ? &c->sig[s]
+                           : p->kind == MK_BPART_VERITY    ? &c->verity[s]
+                           : p->kind == MK_BPART_FILE      ? &c->files[nf++]
+                                                           : NULL;
+        }
+        if (ftruncate(fd, (off_t)h->size) < 0) {
+                r = mk_error_set(err, errno, "%s: %s", out_name, strerror(errno));
+                goto fail;
+        }
+        if ((r = mk_pwrite_all(fd, hdr, sizeof(hdr), 0)) < 0 ||
+            (r = mk_pwrite_all(fd, text, h->manifest_len, MK_BUNDLE_HEADER)) < 0 ||
+            (r = mk_pwrite_all(fd, sig, h->sig_len, MK_BUNDLE_HEADER + h->manifest_len)) < 0) {
+                r = mk_error_set(err, -r, "%s: %s", out_name, strerror(-r));
+                goto fail;
+        }
+        for (size_t i = 0; i < c->bm.n_parts; i++) {
+                const mk_bundle_part *p = &c->parts[i];
+                if (small[i])
+                        r = mk_pwrite_all(fd, small[i]->data, small[i]->len, p->offset);
+                if (r < 0) {
+                        r = mk_error_set(err, -r, "%s: %s", out_name, strerror(-r));
+                        goto fail;
+                }
+                if (p->kind == MK_BPART_ROOT && (r = copy_root(c, fd, p, out_name, err)) < 0)
+                        goto fail;
+        }
+        return mk_output_commit(o, err);
+fail:
+        mk_output_abort(o);
+        return r;
+}
+
+int mk_bundle_write(const mk_bundle_write_opts *o, mk_bundle_write_result *ret, mk_error *err)
+{
+        cut c = {.o = o, .fd = -1};
+        _cleanup_seckey_ mk_seckey *sk = NULL;
+        _cleanup_pubkey_ mk_pubkey *pk = NULL;
+        char *text = NULL, *sig = NULL;
+        mk_bundle_header h;
+        int r = mk_seckey_load(o->sign_key, &sk, err);
+        if (r < 0 || (r = mk_seckey_public(sk, &pk, err)) < 0)
+                goto out;
+        if ((c.fd = open(o->image_path, O_RDONLY | O_CLOEXEC)) < 0) {
+                r = mk_error_set(err, errno, "%s: %s", o->image_path, strerror(errno));
+                goto out;
+        }
+        if ((r = mk_gpt_read_fd(c.fd, o->image_path, &c.gpt, err)) < 0)
+                goto out;
+        const mk_gpt_part *esp = NULL;
+        for (unsigned i = 0; i < c.gpt->n_parts && !esp; i++)
+                if (!strcasecmp(c.gpt->parts[i].type_guid, MK_ESP_TYPE_GUID))
+                        esp = &c.gpt->parts[i];
+        if (!esp) {
+                r = mk_error_set(err, EBADMSG, "%s: no EFI system partition: not an image mkimage built",
+                                 o->image_path);
+                goto out;
+        }
+        c.esp_off = esp->start;
+        if ((r = read_manifest(&c, 0, pk, err)) < 0 || (r = read_manifest(&c, 1, pk, err)) < 0 ||
+            (r = check_agree(&c, err)) < 0 || (r = read_slots(&c, err)) < 0 || (r = read_files(&c, err)) < 0)
+                goto out;
+        c.bm = (mk_bundle_manifest){
+                .model = c.m[0]->model, .brand = c.m[0]->brand, .version = c.m[0]->version, .parts = c.parts};
+        mk_format_utc(o->source_date_epoch, c.bm.created);
+        if ((r = make_manifest(&c, sk, &text, &sig, &h, err)) < 0 || (r = write_bundle(&c, text, sig, &h, err)) < 0)
+                goto out;
+        if (ret)
+                *ret = (mk_bundle_write_result){.size = h.size,
+                                                .version = c.m[0]->version,
+                                                .n_parts = (unsigned)c.bm.n_parts,
+                                                .root_size = c.m[0]->root.size};
+out:
+        free(text);
+        free(sig);
+        cut_done(&c);
+        return r;
+}
