@@ -26,7 +26,7 @@ DEB_PKGS := gcc make pkg-config libc6-dev \
 	libext2fs-dev e2fsprogs libcryptsetup-dev cryptsetup-bin libssl-dev libjson-c-dev \
 	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio \
 	clang clang-format libclang-rt-14-dev valgrind bmap-tools time python3-cryptography \
-	qemu-system-x86 ovmf kmod qemu-utils
+	qemu-system-x86 ovmf kmod qemu-utils gdisk
 
 # pkg-config runs once, lazily: after `deps` has installed the packages.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
@@ -50,6 +50,7 @@ CORE_SRCS := $(sort $(wildcard signing/*/*.c))
 LIB_SRCS  := $(sort $(filter-out builder/cli/%,$(wildcard builder/*/*.c)))
 CLI_SRCS  := $(sort $(wildcard builder/cli/*.c))
 VERIFY_SRCS := $(sort $(wildcard qemu-boot/verifier/*.c))
+UPDATE_SRCS := $(sort $(wildcard qemu-boot/updater/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 ALL_HDRS  := $(sort $(wildcard signing/*/*.h builder/*/*.h qemu-boot/*/*.h tests/lib/*.h tests/unit/*.h tests/fuzz/*.h))
 
@@ -57,6 +58,7 @@ CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 VERIFY_OBJS := $(VERIFY_SRCS:%.c=$(BUILD)/obj/%.o)
+UPDATE_OBJS := $(UPDATE_SRCS:%.c=$(BUILD)/obj/%.o)
 ASAN_CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/asan/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/obj/%.o)
 ASAN_CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/obj/%.o)
@@ -135,11 +137,17 @@ $(BUILD)/mkimage: $(CLI_OBJS) $(LIBS)
 # shows that it does, with DEVICE_LINK_EXTRA).
 DEVICE_LINK_EXTRA ?=
 MKIMAGE_VERIFY_LINK := $(VERIFY_OBJS) $(CORE_LIB) $(DEVICE_LINK_EXTRA)
-DEVICE_BAD := $(filter $(BUILD)/obj/builder/% %/libmkimage.a,$(MKIMAGE_VERIFY_LINK))
-$(if $(DEVICE_BAD),$(error mkimage-verify runs on the device and may link only the trust core \
-	(signing/, libmkimage-core.a); its link line names builder code: $(DEVICE_BAD)))
+MKIMAGE_UPDATE_LINK := $(UPDATE_OBJS) $(CORE_LIB) $(DEVICE_LINK_EXTRA)
+DEVICE_BAD := $(filter $(BUILD)/obj/builder/% %/libmkimage.a,$(MKIMAGE_VERIFY_LINK) $(MKIMAGE_UPDATE_LINK))
+$(if $(DEVICE_BAD),$(error mkimage-verify and mkimage-update run on the device and may link only the trust core \
+	(signing/, libmkimage-core.a); a link line names builder code: $(DEVICE_BAD)))
 $(BUILD)/mkimage-verify: $(MKIMAGE_VERIFY_LINK)
 	$(CC) $(CFLAGS) -static -s -o $@ $(MKIMAGE_VERIFY_LINK) -lsodium -lyaml
+
+# The updater (qemu-boot/updater/, docs/update.md): static like the verifier,
+# for the device's root, and run on the host against disk images by the tests.
+$(BUILD)/mkimage-update: $(MKIMAGE_UPDATE_LINK)
+	$(CC) $(CFLAGS) -static -s -o $@ $(MKIMAGE_UPDATE_LINK) -lsodium -lyaml
 
 $(BUILD)/asan/mkimage: $(ASAN_CLI_OBJS) $(ASAN_LIBS)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(ASAN_CLI_OBJS) $(ASAN_LIBS) $(PKG_LIBS)
@@ -180,7 +188,7 @@ $(BUILD)/components/kernel.comp: export MKIMAGE_VERIFY := $(MKIMAGE_VERIFY)
 
 components: $(COMP_FILES)
 
-check: $(BUILD)/mkimage unit-bins components $$(FUZZERS) format-check
+check: $(BUILD)/mkimage $(BUILD)/mkimage-update unit-bins components $$(FUZZERS) format-check
 	@BUILD=$(BUILD) bash tests/run
 
 # A benchmark against the standard tools, not a test (never part of check):
@@ -221,7 +229,7 @@ install: $(BUILD)/mkimage
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
-FORMAT_FILES = $(CORE_SRCS) $(LIB_SRCS) $(CLI_SRCS) $(VERIFY_SRCS) $(UNIT_SRCS) $(FUZZ_SRCS) $(ALL_HDRS)
+FORMAT_FILES = $(CORE_SRCS) $(LIB_SRCS) $(CLI_SRCS) $(VERIFY_SRCS) $(UPDATE_SRCS) $(UNIT_SRCS) $(FUZZ_SRCS) $(ALL_HDRS)
 format:
 	clang-format -i $(FORMAT_FILES)
 

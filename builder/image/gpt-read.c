@@ -33,25 +33,10 @@
 
 #include "signing/base/macro.h"
 #include "builder/model/layout.h"
+#include "signing/disk/gpt.h"
 
 #define HDR_MIN 92u
 #define ENTRY_SIZE 128u
-
-static uint32_t crc32_of(const uint8_t *p, size_t n)
-{
-        static uint32_t table[256];
-        if (!table[1])
-                for (uint32_t i = 0; i < 256; i++) {
-                        uint32_t c = i;
-                        for (int k = 0; k < 8; k++)
-                                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-                        table[i] = c;
-                }
-        uint32_t c = 0xFFFFFFFFu;
-        while (n--)
-                c = table[(c ^ *p++) & 0xFF] ^ (c >> 8);
-        return c ^ 0xFFFFFFFFu;
-}
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -133,17 +118,17 @@ static int read_exact(int fd, const char *name, uint64_t off, void *buf, size_t 
 }
 
 /* One header as read: the fields the reader uses, host order. */
-typedef struct gpt_header {
+typedef struct hdr_read {
         uint64_t my_lba, alt_lba, first_usable, last_usable, entries_lba;
         uint32_t n_entries, entry_size, entries_crc;
         uint8_t disk_guid[16];
-} gpt_header;
+} hdr_read;
 
 /*
  * Check the header in sector at lba ("primary"/"backup" in messages).
  * Returns 0, -ENOENT when there is no signature, or -EINVAL with err set.
  */
-static int parse_header(const char *name, const char *which, uint64_t lba, const uint8_t sec[MK_SECTOR], gpt_header *h,
+static int parse_header(const char *name, const char *which, uint64_t lba, const uint8_t sec[MK_SECTOR], hdr_read *h,
                         mk_error *err)
 {
         if (memcmp(sec, "EFI PART", 8))
@@ -157,7 +142,7 @@ static int parse_header(const char *name, const char *which, uint64_t lba, const
         uint8_t copy[MK_SECTOR];
         memcpy(copy, sec, size);
         memset(copy + 16, 0, 4);
-        if (crc32_of(copy, size) != le32(sec + 16))
+        if (mk_gpt_crc32(copy, size) != le32(sec + 16))
                 return mk_error_set(err, EINVAL,
                                     "%s: the %s GPT header (LBA %" PRIu64 ") fails its CRC32 check "
                                     "(it was changed or damaged: rebuild the image)",
@@ -190,8 +175,8 @@ static int parse_header(const char *name, const char *which, uint64_t lba, const
 }
 
 /* Read and check the entry array of h; *ret is n_entries * 128 bytes (malloc'd). */
-static int read_entries(int fd, const char *name, const char *which, uint64_t sectors, const gpt_header *h,
-                        uint8_t **ret, mk_error *err)
+static int read_entries(int fd, const char *name, const char *which, uint64_t sectors, const hdr_read *h, uint8_t **ret,
+                        mk_error *err)
 {
         size_t len = (size_t)h->n_entries * ENTRY_SIZE;
         uint64_t n_sec = (len + MK_SECTOR - 1) / MK_SECTOR;
@@ -206,7 +191,7 @@ static int read_entries(int fd, const char *name, const char *which, uint64_t se
         int r = read_exact(fd, name, h->entries_lba * MK_SECTOR, buf, len, err);
         if (r < 0)
                 return r;
-        if (crc32_of(buf, len) != h->entries_crc)
+        if (mk_gpt_crc32(buf, len) != h->entries_crc)
                 return mk_error_set(err, EINVAL,
                                     "%s: the %s GPT's partition entries fail their CRC32 check (they "
                                     "were changed or damaged: rebuild the image)",
@@ -230,7 +215,7 @@ static int check_mbr(const char *name, const uint8_t mbr[MK_SECTOR], mk_error *e
 }
 
 /* Header fields that must agree between primary and backup. */
-static const char *disagreement(const gpt_header *p, const gpt_header *b, uint64_t last_lba)
+static const char *disagreement(const hdr_read *p, const hdr_read *b, uint64_t last_lba)
 {
         if (p->alt_lba != b->my_lba || b->alt_lba != 1)
                 return "they do not point at each other";
@@ -245,7 +230,7 @@ static const char *disagreement(const gpt_header *p, const gpt_header *b, uint64
         return NULL;
 }
 
-static int parse_parts(const char *name, const gpt_header *h, const uint8_t *ent, uint64_t sectors, mk_gpt *g,
+static int parse_parts(const char *name, const hdr_read *h, const uint8_t *ent, uint64_t sectors, mk_gpt *g,
                        mk_error *err)
 {
         uint64_t first_ok = h->entries_lba + ((uint64_t)h->n_entries * ENTRY_SIZE + MK_SECTOR - 1) / MK_SECTOR;
@@ -340,7 +325,7 @@ int mk_gpt_read_fd(int fd, const char *name, mk_gpt **ret, mk_error *err)
         if ((r = read_exact(fd, name, 0, sec, sizeof(sec), err)) < 0 ||
             (r = read_exact(fd, name, last * MK_SECTOR, bsec, sizeof(bsec), err)) < 0)
                 return r;
-        gpt_header h = {0}, b = {0};
+        hdr_read h = {0}, b = {0};
         mk_error pe = {0};
         int pr = parse_header(name, "primary", 1, sec[1], &h, &pe);
         if (pr == -ENOENT) {

@@ -48,28 +48,6 @@ struct verity_sb {
 } __attribute__((packed));
 _Static_assert(sizeof(struct verity_sb) == 512, "verity superblock is 512 bytes");
 
-void mk_verity_shape_of(uint64_t data_blocks, mk_verity_shape *ret)
-{
-        memset(ret, 0, sizeof(*ret));
-        for (uint64_t n = data_blocks; n > 1 && ret->levels < MK_VERITY_LEVELS_MAX;) {
-                n = (n + PER_BLOCK - 1) / PER_BLOCK;
-                ret->count[ret->levels++] = n;
-                ret->blocks += n;
-        }
-        uint64_t at = 0;
-        for (unsigned i = ret->levels; i-- > 0;) {
-                ret->start[i] = at;
-                at += ret->count[i];
-        }
-}
-
-uint64_t mk_verity_hash_size(uint64_t data_blocks)
-{
-        mk_verity_shape s;
-        mk_verity_shape_of(data_blocks, &s);
-        return (s.blocks + 1) * BS;
-}
-
 typedef struct tree {
         mk_verity_shape s;
         uint8_t *buf;

@@ -11,30 +11,7 @@
 #include <stdint.h>
 
 #include "signing/base/error.h"
-
-#define MK_VERITY_BLOCK 4096u
-#define MK_VERITY_SALT 32u
-#define MK_VERITY_LEVELS_MAX 16 /* 128^10 blocks already exceed 2^64 */
-
-/*
- * The shape of the hash tree over data_blocks blocks: each level holds one
- * 32-byte digest per block of the level below, 128 per hash block, up to a
- * level of one block, whose digest is the root hash. The tree is stored top
- * level first, after the superblock's block. One data block: no tree (the
- * root hash is the block's digest).
- */
-typedef struct mk_verity_shape {
-        unsigned levels;                      /* 0 when there is a single data block */
-        uint64_t count[MK_VERITY_LEVELS_MAX]; /* hash blocks per level, 0 = the digests of the data */
-        uint64_t start[MK_VERITY_LEVELS_MAX]; /* each level's first block, counted from the tree's start */
-        uint64_t blocks;                      /* hash blocks in all levels */
-} mk_verity_shape;
-
-/* The shape of the tree over data_blocks (>= 1) blocks. */
-void mk_verity_shape_of(uint64_t data_blocks, mk_verity_shape *ret);
-
-/* Bytes of the hash area for data_blocks blocks of data: the superblock's block and the tree. */
-uint64_t mk_verity_hash_size(uint64_t data_blocks);
+#include "signing/verity/vtree.h"
 
 typedef struct mk_verity {
         uint64_t data_blocks;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "qemu-boot/verifier/gpt.h"
+#include "signing/disk/gpt.h"
 #include "signing/base/error.h"
 #include "signing/conventions/conventions.h"
 

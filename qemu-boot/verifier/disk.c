@@ -21,13 +21,6 @@
 #define SECTOR GPT_SECTOR
 #define GPT_MAX_ENTRIES 1024u
 
-/* A GPT GUID (first three fields little-endian) as upper-case text. */
-static void guid_text(const uint8_t g[16], char out[37])
-{
-        snprintf(out, 37, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", g[3], g[2], g[1],
-                 g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
-}
-
 static int read_small(const char *path, char *buf, size_t size)
 {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -96,7 +89,7 @@ static int search_disk(const char *disk, const char *guid, bool by_type, part_de
                 if (pread(fd, &e, sizeof(e), (off_t)(base + (uint64_t)i * esize)) != (ssize_t)sizeof(e))
                         break;
                 char text[37];
-                guid_text(by_type ? e.type : e.uuid, text);
+                mk_gpt_guid_text(by_type ? e.type : e.uuid, text);
                 if (!strcasecmp(text, guid) && part_of(disk, i + 1, ret) == 0) {
                         ret->attrs = le64toh(e.attrs);
                         r = 0;

@@ -65,37 +65,6 @@ static void hold(void)
         sleep(s > 10 ? 10 : s);
 }
 
-/* The partition's name (UTF-16LE) as ASCII, other characters as '?'. */
-static void entry_name(const struct gpt_entry *e, char out[37])
-{
-        size_t i = 0;
-        for (; i < 36 && e->name[i]; i++) {
-                uint16_t c = le16toh(e->name[i]);
-                out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-        }
-        out[i] = '\0';
-}
-
-static int write_at(int fd, const void *buf, size_t len, uint64_t lba)
-{
-        if (pwrite(fd, buf, len, (off_t)(lba * GPT_SECTOR)) != (ssize_t)len)
-                return errno ? -errno : -EIO;
-        return 0;
-}
-
-/* Entries, flush, header sector, flush: the header never points at entries not yet on the disk. */
-static int write_table(int fd, const gpt_table *t)
-{
-        uint8_t sector[GPT_SECTOR] = {0};
-        memcpy(sector, &t->h, sizeof(t->h));
-        int r;
-        if ((r = write_at(fd, t->e, (size_t)t->n * GPT_ENTRY_SIZE, le64toh(t->h.entries_lba))) < 0 ||
-            fdatasync(fd) < 0 || (r = write_at(fd, sector, sizeof(sector), le64toh(t->h.my_lba))) < 0 ||
-            fdatasync(fd) < 0)
-                return r < 0 ? r : -errno;
-        return 0;
-}
-
 /*
  * The protective MBR (LBA 0) with its 0xEE entry's size set for a disk of
  * sectors; -EINVAL when LBA 0 is no protective MBR (a hybrid MBR is not ours to edit).
@@ -133,10 +102,10 @@ static int protective_mbr(int fd, uint64_t sectors, uint8_t mbr[GPT_SECTOR])
  * and a complete backup at the last LBA. Only that state is repaired: the
  * primary header is rebuilt from the backup. Returns 0 when repaired.
  */
-static int repair_primary(int fd, const char *node, uint64_t sectors, const gpt_table *p, gpt_table *b)
+static int repair_primary(int fd, const char *node, uint64_t sectors, const mk_gpt_table *p, mk_gpt_table *b)
 {
         const char *why;
-        if (!gpt_header_ok(&p->h) || gpt_read(fd, sectors - 1, sectors, b, &why) < 0 ||
+        if (!mk_gpt_header_ok(&p->h) || mk_gpt_read_table(fd, sectors - 1, sectors, b, &why) < 0 ||
             le64toh(b->h.alternate_lba) != 1 || memcmp(b->h.disk_guid, p->h.disk_guid, 16) ||
             p->h.n_entries != b->h.n_entries)
                 return -EINVAL;
@@ -146,9 +115,9 @@ static int repair_primary(int fd, const char *node, uint64_t sectors, const gpt_
         if (!e || elba < 2 || elba + GPT_ENTRY_SECTORS >= le64toh(b->h.first_usable) ||
             pread(fd, e, len, (off_t)(elba * GPT_SECTOR)) != (ssize_t)len || memcmp(e, b->e, len))
                 return -EINVAL;
-        gpt_table t;
-        gpt_place(b, 1, elba, sectors - 1, &t);
-        if (write_table(fd, &t) < 0)
+        mk_gpt_table t;
+        mk_gpt_place(b, 1, elba, sectors - 1, &t);
+        if (mk_gpt_write_table(fd, &t) < 0)
                 return -EIO;
         say("grow: %s: primary GPT completed from the backup at LBA %" PRIu64, node, sectors - 1);
         /* The kernel found no partitions in the torn primary (it reads the backup only with "gpt" on its command line).
@@ -175,7 +144,7 @@ static void tell_kernel(int fd, const char *node, unsigned pno, uint64_t first, 
 }
 
 /* The grow itself, on an open disk; p, b, t: scratch tables. Returns 1 when the GPT was rewritten. */
-static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_table *t)
+static int grow_open(int fd, const char *node, mk_gpt_table *p, mk_gpt_table *b, mk_gpt_table *t)
 {
         uint64_t bytes = 0;
         int ssz = 0;
@@ -185,10 +154,10 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
         uint64_t sectors = bytes / GPT_SECTOR, last = sectors - 1;
         const char *why;
         int repaired = 0;
-        if (gpt_read(fd, 1, sectors, p, &why) < 0) {
+        if (mk_gpt_read_table(fd, 1, sectors, p, &why) < 0) {
                 if (memcmp(p->h.signature, "EFI PART", 8))
                         return 0; /* no GPT: not ours */
-                if (repair_primary(fd, node, sectors, p, b) < 0 || gpt_read(fd, 1, sectors, p, &why) < 0) {
+                if (repair_primary(fd, node, sectors, p, b) < 0 || mk_gpt_read_table(fd, 1, sectors, p, &why) < 0) {
                         say("grow: %s: not touched: the primary GPT is invalid (%s)", node, why);
                         return 0;
                 }
@@ -197,15 +166,15 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
         /* The partition that ends last grows, and only when it asks to. */
         int gi = -1;
         for (uint32_t i = 0; i < p->n; i++)
-                if (!gpt_guid_is_zero(p->e[i].type) &&
+                if (!mk_gpt_guid_is_zero(p->e[i].type) &&
                     (gi < 0 || le64toh(p->e[i].last_lba) > le64toh(p->e[gi].last_lba)))
                         gi = (int)i;
         if (gi < 0 || !(le64toh(p->e[gi].attrs) & GPT_ATTR_GROW_FS))
                 return repaired;
         uint64_t alt = le64toh(p->h.alternate_lba);
         /* The backup the primary names agrees with it; or it is the one at the end that step 1 was rewriting. */
-        if (gpt_read(fd, alt, sectors, b, &why) == 0) {
-                if (!gpt_same(p, b) || le64toh(b->h.alternate_lba) != 1) {
+        if (mk_gpt_read_table(fd, alt, sectors, b, &why) == 0) {
+                if (!mk_gpt_same(p, b) || le64toh(b->h.alternate_lba) != 1) {
                         say("grow: %s: not touched: the backup GPT at LBA %" PRIu64 " differs from the primary", node,
                             alt);
                         return repaired;
@@ -225,12 +194,13 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
         *t = *p;
         t->h.last_usable = htole64(usable);
         t->e[gi].last_lba = htole64(new_end);
-        gpt_place(t, 1, le64toh(p->h.entries_lba), last, t);
-        if (!memcmp(&t->h, &p->h, sizeof(t->h)) && !memcmp(t->e, p->e, sizeof(t->e)) && alt == last && gpt_same(p, b))
+        mk_gpt_place(t, 1, le64toh(p->h.entries_lba), last, t);
+        if (!memcmp(&t->h, &p->h, sizeof(t->h)) && !memcmp(t->e, p->e, sizeof(t->e)) && alt == last &&
+            mk_gpt_same(p, b))
                 return repaired; /* grown already */
 
         char name[37];
-        entry_name(&t->e[gi], name);
+        mk_gpt_entry_name(&t->e[gi], name);
         say("grow: %s: the disk has %" PRIu64 " MiB, the GPT ends at LBA %" PRIu64
             ": growing partition %d (%s) from %" PRIu64 " to %" PRIu64 " MiB",
             node, bytes / MIB, alt, gi + 1, name, (end - first + 1) * GPT_SECTOR / MIB,
@@ -242,14 +212,14 @@ static int grow_open(int fd, const char *node, gpt_table *p, gpt_table *b, gpt_t
                 return repaired;
         }
         int r;
-        gpt_place(t, last, last - esec, 1, b);
-        if ((r = write_table(fd, b)) < 0) {
+        mk_gpt_place(t, last, last - esec, 1, b);
+        if ((r = mk_gpt_write_table(fd, b)) < 0) {
                 say("grow: %s: cannot write the backup GPT: %s (the primary is unchanged)", node, strerror(-r));
                 return repaired;
         }
         say("grow: %s: backup GPT moved to LBA %" PRIu64, node, last);
         hold();
-        if ((r = write_at(fd, mbr, sizeof(mbr), 0)) < 0 || (r = write_table(fd, t)) < 0) {
+        if ((r = mk_gpt_write_at(fd, mbr, sizeof(mbr), 0)) < 0 || (r = mk_gpt_write_table(fd, t)) < 0) {
                 say("grow: %s: cannot rewrite the primary GPT: %s (the backup at the end holds it)", node,
                     strerror(-r));
                 return 1;
@@ -269,7 +239,7 @@ int grow_disk(const char *disk)
         char node[300];
         snprintf(node, sizeof(node), "/dev/%s", disk);
         _cleanup_close_ int fd = open(node, O_RDWR | O_CLOEXEC);
-        _cleanup_free_ gpt_table *p = calloc(3, sizeof(gpt_table));
+        _cleanup_free_ mk_gpt_table *p = calloc(3, sizeof(mk_gpt_table));
         if (fd < 0 || !p)
                 return 0;
         return grow_open(fd, node, p, p + 1, p + 2);

@@ -169,3 +169,15 @@ int mk_bundle_read_part(mk_bundle *b, const mk_bundle_part *p, size_t max, uint8
         *ret = buf;
         return 0;
 }
+
+int mk_bundle_skip_part(mk_bundle *b, const mk_bundle_part *p, mk_error *err)
+{
+        int r = mk_bundle_seek(b, p, err);
+        uint8_t buf[4096];
+        for (uint64_t left = p->size; r >= 0 && left;) {
+                size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+                r = mk_bundle_read(b, buf, n, err);
+                left -= n;
+        }
+        return r;
+}

@@ -173,6 +173,9 @@ int mk_bundle_seek(mk_bundle *b, const mk_bundle_part *p, mk_error *err) __attri
 int mk_bundle_read_part(mk_bundle *b, const mk_bundle_part *p, size_t max, uint8_t **ret, mk_error *err)
         __attribute__((warn_unused_result));
 
+/* Consume part p without using it (a part for the other slot): seek to it, read and drop its bytes. */
+int mk_bundle_skip_part(mk_bundle *b, const mk_bundle_part *p, mk_error *err) __attribute__((warn_unused_result));
+
 /* Read len bytes of the current part at the stream's position (the caller checks them). */
 int mk_bundle_read(mk_bundle *b, void *buf, size_t len, mk_error *err) __attribute__((warn_unused_result));
 

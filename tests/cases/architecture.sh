@@ -32,14 +32,22 @@ if nm -g --defined-only "$LIB" | awk 'NF==3{print $3}' | sort -u | comm -12 - "$
         fail libs-disjoint "a symbol is defined in both libraries"
 else pass libs-disjoint; fi
 
-# The verifier's real link line: its own objects and the core library only.
-if mk -n -W "$CORE" "$B/mkimage-verify"; then
-        line="$(grep -- "-o $B/mkimage-verify " "$T/make")"
-        others="$(tr ' ' '\n' <<<"$line" | grep -E '\.(o|a)$' | grep -v -e "^$B/obj/qemu-boot/verifier/" -e "^$CORE\$" | tr '\n' ' ')"
-        if [ -n "$line" ] && [ -z "$others" ] && grep -q -- "-lsodium -lyaml" <<<"$line"; then
-                pass verifier-links-core-only
-        else fail verifier-links-core-only "link line [$line] extra [$others]"; fi
-else fail verifier-links-core-only "make -n: $(tail -1 "$T/make")"; fi
+# A device program's real link line: its own objects and the core library only
+# (the verifier: qemu-boot/verifier/; the updater: qemu-boot/updater/, docs/update.md).
+links_core_only() { # name program objdir need
+        local line others
+        if ! mk -n -W "$CORE" "$B/$2"; then
+                fail "$1" "make -n: $(tail -1 "$T/make")"
+                return
+        fi
+        line="$(grep -- "-o $B/$2 " "$T/make")"
+        others="$(tr ' ' '\n' <<<"$line" | grep -E '\.(o|a)$' | grep -v -e "^$B/obj/$3/" -e "^$CORE\$" | tr '\n' ' ')"
+        if [ -n "$line" ] && [ -z "$others" ] && grep -q -- "$4" <<<"$line"; then
+                pass "$1"
+        else fail "$1" "link line [$line] extra [$others]"; fi
+}
+links_core_only verifier-links-core-only mkimage-verify qemu-boot/verifier "-lsodium -lyaml"
+links_core_only updater-links-core-only mkimage-update qemu-boot/updater "-static"
 
 # The guard: a builder object or the builder library on a device link line stops make.
 for extra in "$B/obj/builder/model/uuid.o" "$LIB"; do

@@ -12,8 +12,8 @@
  *   LBA N-33     backup entries
  *   LBA N-1      backup header, my_lba N-1, alternate_lba 1
  */
-#ifndef MK_VERIFIER_GPT_H
-#define MK_VERIFIER_GPT_H
+#ifndef MK_DISK_GPT_H
+#define MK_DISK_GPT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,16 +45,16 @@ struct gpt_entry {
 _Static_assert(sizeof(struct gpt_entry) == GPT_ENTRY_SIZE, "GPT entry is 128 bytes");
 
 /* One header with its entry array, as read from (or to be written to) a disk. */
-typedef struct gpt_table {
+typedef struct mk_gpt_table {
         struct gpt_header h;
         uint32_t n; /* entries in use of e[] = le32toh(h.n_entries) */
         struct gpt_entry e[GPT_ENTRIES_MAX];
-} gpt_table;
+} mk_gpt_table;
 
-uint32_t gpt_crc32(const void *p, size_t n);
+uint32_t mk_gpt_crc32(const void *p, size_t n);
 
 /* True when the 16 bytes are all zero (an unused entry's type). */
-bool gpt_guid_is_zero(const uint8_t g[16]);
+bool mk_gpt_guid_is_zero(const uint8_t g[16]);
 
 /*
  * Read the header at lba of the disk fd (sectors long) and its entries, and
@@ -63,22 +63,38 @@ bool gpt_guid_is_zero(const uint8_t g[16]);
  * of, at most 128 entries of 128 bytes, the entries' CRC, every partition
  * inside the usable area and none overlapping another. Returns 0, or -EINVAL
  * (-EIO when unreadable) with *why naming the first failed rule (a static
- * string); *ret is then partly filled (for gpt_header_ok's caller).
+ * string); *ret is then partly filled (for mk_gpt_header_ok's caller).
  */
-int gpt_read(int fd, uint64_t lba, uint64_t sectors, gpt_table *ret, const char **why)
+int mk_gpt_read_table(int fd, uint64_t lba, uint64_t sectors, mk_gpt_table *ret, const char **why)
         __attribute__((warn_unused_result));
 
 /* The header's own CRC is right (the entries unchecked). */
-bool gpt_header_ok(const struct gpt_header *h);
+bool mk_gpt_header_ok(const struct gpt_header *h);
 
 /*
  * The table as the other copy: b holds t's entries and usable area, with the
  * header at lba, its entries at entries_lba, alternate_lba alt; both CRCs
  * recomputed.
  */
-void gpt_place(const gpt_table *t, uint64_t lba, uint64_t entries_lba, uint64_t alt, gpt_table *b);
+void mk_gpt_place(const mk_gpt_table *t, uint64_t lba, uint64_t entries_lba, uint64_t alt, mk_gpt_table *b);
 
 /* The two tables describe the same disk: GUID, usable area, entries (locations aside). */
-bool gpt_same(const gpt_table *a, const gpt_table *b);
+bool mk_gpt_same(const mk_gpt_table *a, const mk_gpt_table *b);
+
+/* A GPT GUID (its first three fields little-endian on disk) as upper-case text. */
+void mk_gpt_guid_text(const uint8_t g[16], char out[37]);
+/* The text form (either case) back into the on-disk bytes; false when s is not 8-4-4-4-12 hex digits. */
+bool mk_gpt_guid_parse(const char *s, uint8_t out[16]);
+/* The partition's name (UTF-16LE) as ASCII, other characters as '?'. */
+void mk_gpt_entry_name(const struct gpt_entry *e, char out[37]);
+
+/* pwrite len bytes at sector lba: 0 or -errno. */
+int mk_gpt_write_at(int fd, const void *buf, size_t len, uint64_t lba) __attribute__((warn_unused_result));
+/*
+ * Write one copy of the table where its header says: the entries, flush,
+ * the header's sector, flush, so that the header never points at entries
+ * not yet on the disk. 0 or -errno.
+ */
+int mk_gpt_write_table(int fd, const mk_gpt_table *t) __attribute__((warn_unused_result));
 
 #endif

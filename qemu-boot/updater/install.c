@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `mkimage-update install`: the protocol of docs/update.md, one console line
+ * per step. Nothing is written before the bundle's signature, model and
+ * version are checked and every size is known to fit; the target slot is
+ * made unbootable before its first byte changes; every root block is
+ * checked against the slot's authenticated hash tree before it is written
+ * and again when read back; the new boot entry appears by one rename.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qemu-boot/updater/update.h"
+#include "signing/base/fileio.h"
+#include "signing/bundle/bundle.h"
+#include "signing/conventions/conventions.h"
+#include "signing/manifest/manifest.h"
+#include "signing/minisign/minisign.h"
+#include "signing/verity/vtree.h"
+
+#define FILE_MAX ((size_t)256 << 20)
+#define CHUNK_BLOCKS 256 /* 1 MiB per write */
+
+typedef struct inst {
+        upd_ctx *c;
+        char target;
+        mk_bundle *b;
+        mk_pubkey *key;
+        mk_manifest *running, *m; /* the running slot's manifest; the bundle's for the target */
+        uint8_t *mf_text, *mf_sig, *verity;
+        uint64_t mf_len, sig_len, verity_len;
+        mk_vtree tree;
+        unsigned root_idx, verity_idx;
+        uint64_t root_start, root_size, verity_start, verity_size;
+        uint8_t *files[MK_BUNDLE_PARTS_MAX]; /* the target's boot files, by part index */
+} inst;
+
+static void inst_done(inst *s)
+{
+        mk_bundle_free(s->b);
+        mk_pubkey_free(s->key);
+        mk_manifest_free(s->running);
+        mk_manifest_free(s->m);
+        free(s->mf_text);
+        free(s->mf_sig);
+        free(s->verity);
+        for (size_t i = 0; i < MK_BUNDLE_PARTS_MAX; i++)
+                free(s->files[i]);
+}
+
+static int sync_disk(inst *s, mk_error *err)
+{
+        if (fsync(s->c->disk.fd) < 0)
+                return mk_error_set(err, errno, "%s: fsync: %s", s->c->disk.path, strerror(errno));
+        return 0;
+}
+
+/* The running slot's manifest from the ESP, verified: what this device is. */
+static int read_running(inst *s, mk_error *err)
+{
+        char path[64], sigp[80], *text = NULL, *sig = NULL;
+        size_t len, slen;
+        snprintf(path, sizeof(path), MK_SLOT_MANIFEST_FMT, s->c->booted);
+        snprintf(sigp, sizeof(sigp), "%s" MK_SIG_SUFFIX, path);
+        int r = upd_esp_read(&s->c->esp, path, MK_MANIFEST_MAX, &text, &len, err);
+        if (r >= 0)
+                r = upd_esp_read(&s->c->esp, sigp, MK_MINISIGN_FILE_MAX, &sig, &slen, err);
+        if (r >= 0) {
+                mk_verified v = {0};
+                if (mk_verify_buffer_with_key(s->key, path, text, len, sigp, sig, slen, &v, err) != MK_VERIFY_OK)
+                        r = -EKEYREJECTED;
+                mk_verified_done(&v);
+        }
+        if (r >= 0)
+                r = mk_manifest_parse(path, text, len, &s->running, err);
+        free(text);
+        free(sig);
+        return r < 0 ? mk_error_prefix(err, r, "the running slot %c", s->c->booted) : 0;
+}
+
+/* Step 1: the bundle manifest (signature first), this device's model, the version rules. */
+static int step_check(inst *s, int *fd, const char *name, mk_error *err)
+{
+        int r = mk_bundle_open(name, mk_bundle_read_fd, fd, NULL, s->key, &s->b, err);
+        if (r < 0)
+                return r;
+        const mk_bundle_manifest *bm = s->b->manifest;
+        if (strcmp(bm->model, s->running->model) || strcmp(bm->brand, s->running->brand))
+                return mk_error_set(err, EPERM, "%s: is for model %s (brand %s), this device is %s (brand %s)", name,
+                                    bm->model, bm->brand, s->running->model, s->running->brand);
+        if (bm->version < s->c->min_version)
+                return mk_error_set(err, EPERM, "%s: version %llu is below this device's anti-rollback minimum %llu",
+                                    name, (unsigned long long)bm->version, (unsigned long long)s->c->min_version);
+        if (bm->version <= s->running->version && !s->c->allow_downgrade)
+                return mk_error_set(err, EPERM,
+                                    "%s: version %llu is not above the running version %llu (a rollback needs "
+                                    "--allow-downgrade)",
+                                    name, (unsigned long long)bm->version, (unsigned long long)s->running->version);
+        upd_say("check", "bundle %s: %s version %llu signed by %s; slot %c runs version %llu, installing into slot %c",
+                name, bm->model, (unsigned long long)bm->version, s->b->signer, s->c->booted,
+                (unsigned long long)s->running->version, s->target);
+        return 0;
+}
+
+/* The target's manifest and signature (both slots' are read: the stream holds them in order). */
+static int read_manifests(inst *s, mk_error *err)
+{
+        const mk_bundle_manifest *bm = s->b->manifest;
+        for (char slot = 'a'; slot <= 'b'; slot++) {
+                const mk_bundle_part *pm = mk_bundle_find(bm, MK_BPART_MANIFEST, slot),
+                                     *ps = mk_bundle_find(bm, MK_BPART_SIGNATURE, slot);
+                if (slot != s->target) {
+                        int r = mk_bundle_skip_part(s->b, pm, err);
+                        if (r < 0 || (r = mk_bundle_skip_part(s->b, ps, err)) < 0)
+                                return r;
+                        continue;
+                }
+                int r = mk_bundle_read_part(s->b, pm, MK_MANIFEST_MAX, &s->mf_text, err);
+                if (r < 0 || (r = mk_bundle_read_part(s->b, ps, MK_MINISIGN_FILE_MAX, &s->mf_sig, err)) < 0)
+                        return r;
+                s->mf_len = pm->size;
+                s->sig_len = ps->size;
+                mk_verified v = {0};
+                if (mk_verify_buffer_with_key(s->key, "its slot manifest", s->mf_text, s->mf_len, "its signature",
+                                              s->mf_sig, s->sig_len, &v, err) != MK_VERIFY_OK)
+                        return mk_error_prefix(err, -EKEYREJECTED, "%s", s->b->name);
+                mk_verified_done(&v);
+                if ((r = mk_manifest_parse(s->b->name, s->mf_text, s->mf_len, &s->m, err)) < 0)
+                        return r;
+                if (s->m->slot != slot || strcmp(s->m->model, bm->model) || s->m->version != bm->version)
+                        return mk_error_set(err, EBADMSG,
+                                            "%s: slot %c's manifest is not this bundle's (slot, model or "
+                                            "version)",
+                                            s->b->name, slot);
+        }
+        return 0;
+}
+
+/* Everything fits where it goes: found before the first write. */
+static int check_room(inst *s, mk_error *err)
+{
+        upd_disk *d = &s->c->disk;
+        int r = upd_disk_find(d, s->m->root.partition, &s->root_idx, &s->root_start, &s->root_size, err);
+        if (r < 0 || (r = upd_disk_find(d, s->m->root.verity.partition, &s->verity_idx, &s->verity_start,
+                                        &s->verity_size, err)) < 0)
+                return r;
+        if (strcmp(s->m->root.partition, s->running->root.partition) == 0)
+                return mk_error_set(err, EINVAL, "slot %c's manifest names partition %s, which the running slot uses",
+                                    s->target, s->m->root.partition);
+        uint64_t hash = mk_verity_hash_size(s->m->root.verity.data_blocks);
+        if (s->m->root.size > s->root_size)
+                return mk_error_set(err, ENOSPC, "partition %s holds %llu bytes, the new root needs %llu",
+                                    s->m->root.partition, (unsigned long long)s->root_size,
+                                    (unsigned long long)s->m->root.size);
+        if (hash > s->verity_size)
+                return mk_error_set(err, ENOSPC, "partition %s holds %llu bytes, the new hash tree needs %llu",
+                                    s->m->root.verity.partition, (unsigned long long)s->verity_size,
+                                    (unsigned long long)hash);
+        return 0;
+}
+
+/* Step 2: the target's entry gets no tries left, so nothing half-written can ever boot. */
+static int step_disable(inst *s, mk_error *err)
+{
+        char entry[256], bad[300], from[320], to[320];
+        int r = upd_esp_entry(&s->c->esp, s->target, entry, sizeof(entry), err);
+        if (r == -ENOENT) {
+                upd_say("disable", "slot %c has no boot entry: nothing to disable", s->target);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        mk_bls_entry_bad_name(entry, bad, sizeof(bad));
+        if (strcmp(entry, bad)) {
+                snprintf(from, sizeof(from), MK_ESP_ENTRIES_DIR "/%s", entry);
+                snprintf(to, sizeof(to), MK_ESP_ENTRIES_DIR "/%s", bad);
+                upd_write_point(s->c);
+                if ((r = upd_esp_rename(&s->c->esp, from, to, err)) < 0 || (r = sync_disk(s, err)) < 0)
+                        return r;
+        }
+        upd_say("disable", "slot %c's boot entry is %s: it cannot boot until the install commits", s->target, bad);
+        return 0;
+}
+
+/* The target's hash area: authenticated by its digest, checked against the signed root hash, written. */
+static int step_verity(inst *s, mk_error *err)
+{
+        const mk_bundle_manifest *bm = s->b->manifest;
+        const mk_bundle_part *pa = mk_bundle_find(bm, MK_BPART_VERITY, 'a'),
+                             *pb = mk_bundle_find(bm, MK_BPART_VERITY, 'b');
+        const mk_bundle_part *mine = s->target == 'a' ? pa : pb;
+        int r = 0;
+        if (s->target == 'b')
+                r = mk_bundle_skip_part(s->b, pa, err);
+        if (r < 0 || (r = mk_bundle_read_part(s->b, mine, (size_t)s->verity_size, &s->verity, err)) < 0)
+                return r;
+        s->verity_len = mine->size;
+        if (s->target == 'a' && (r = mk_bundle_skip_part(s->b, pb, err)) < 0)
+                return r;
+        uint8_t salt[MK_VERITY_SALT], root[32];
+        sodium_hex2bin(salt, sizeof(salt), s->m->root.verity.salt, 64, NULL, NULL, NULL);
+        sodium_hex2bin(root, sizeof(root), s->m->root.verity.root_hash, 64, NULL, NULL, NULL);
+        if ((r = mk_vtree_open(s->verity, s->verity_len, s->m->root.verity.data_blocks, salt, root, &s->tree, err)) < 0)
+                return mk_error_prefix(err, r, "%s: slot %c's hash tree", s->b->name, s->target);
+        upd_write_point(s->c);
+        if ((r = mk_pwrite_all(s->c->disk.fd, s->verity, s->verity_len, s->verity_start)) < 0)
+                return mk_error_set(err, -r, "%s: writing %s: %s", s->c->disk.path, s->m->root.verity.partition,
+                                    strerror(-r));
+        upd_say("verity", "slot %c's hash tree (%llu bytes) checked against root hash %.16s… and written to %s",
+                s->target, (unsigned long long)s->verity_len, s->m->root.verity.root_hash, s->m->root.verity.partition);
+        return 0;
+}
+
+/* The boot files the target's manifest names, each read and checked against its digest. */
+static int read_files(inst *s, mk_error *err)
+{
+        const mk_bundle_manifest *bm = s->b->manifest;
+        for (size_t i = 0; i < bm->n_parts; i++) {
+                const mk_bundle_part *p = &bm->parts[i];
+                if (p->kind != MK_BPART_FILE)
+                        continue;
+                bool used = false;
+                for (size_t k = 0; k < s->m->n_boot && !used; k++)
+                        used = !strcmp(s->m->boot[k].sha256, p->sha256);
+                int r = used ? mk_bundle_read_part(s->b, p, FILE_MAX, &s->files[i], err)
+                             : mk_bundle_skip_part(s->b, p, err);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t k = 0; k < s->m->n_boot; k++)
+                if (!mk_bundle_find_file(bm, s->m->boot[k].sha256))
+                        return mk_error_set(err, EBADMSG,
+                                            "%s: slot %c's manifest names %s, which the bundle does not hold",
+                                            s->b->name, s->target, s->m->boot[k].path);
+        return 0;
+}
+
+/* Step 3: the root, block by block against the tree, then (step 4) read back and checked again. */
+static int step_root(inst *s, mk_error *err)
+{
+        const mk_bundle_part *p = mk_bundle_find(s->b->manifest, MK_BPART_ROOT, 0);
+        uint8_t *buf = malloc((size_t)CHUNK_BLOCKS * MK_VERITY_BLOCK);
+        if (!buf)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        int r = mk_bundle_seek(s->b, p, err);
+        uint64_t blocks = s->m->root.verity.data_blocks;
+        for (uint64_t i = 0; r >= 0 && i < blocks;) {
+                uint64_t n = blocks - i < CHUNK_BLOCKS ? blocks - i : CHUNK_BLOCKS;
+                if ((r = mk_bundle_read(s->b, buf, (size_t)n * MK_VERITY_BLOCK, err)) < 0)
+                        break;
+                for (uint64_t k = 0; k < n; k++)
+                        if (!mk_vtree_block_ok(&s->tree, i + k, buf + k * MK_VERITY_BLOCK)) {
+                                r = mk_error_set(err, EBADMSG,
+                                                 "%s: root block %llu does not match slot %c's hash tree (damaged or "
+                                                 "tampered): nothing of it was written",
+                                                 s->b->name, (unsigned long long)(i + k), s->target);
+                                goto out;
+                        }
+                upd_write_point(s->c);
+                if ((r = mk_pwrite_all(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK,
+                                       s->root_start + i * MK_VERITY_BLOCK)) < 0) {
+                        r = mk_error_set(err, -r, "%s: writing %s: %s", s->c->disk.path, s->m->root.partition,
+                                         strerror(-r));
+                        break;
+                }
+                i += n;
+                upd_progress(i * MK_VERITY_BLOCK, blocks * MK_VERITY_BLOCK, i == blocks);
+        }
+        if (r < 0)
+                goto out;
+        upd_say("root", "%llu bytes streamed into %s, every block checked before it was written",
+                (unsigned long long)s->m->root.size, s->m->root.partition);
+        if ((r = sync_disk(s, err)) < 0)
+                goto out;
+        for (uint64_t i = 0; i < blocks;) {
+                uint64_t n = blocks - i < CHUNK_BLOCKS ? blocks - i : CHUNK_BLOCKS;
+                if ((r = mk_pread_all(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK,
+                                      s->root_start + i * MK_VERITY_BLOCK)) < 0) {
+                        r = mk_error_set(err, -r, "%s: reading back %s: %s", s->c->disk.path, s->m->root.partition,
+                                         strerror(-r));
+                        goto out;
+                }
+                for (uint64_t k = 0; k < n; k++)
+                        if (!mk_vtree_block_ok(&s->tree, i + k, buf + k * MK_VERITY_BLOCK)) {
+                                r = mk_error_set(err, EIO,
+                                                 "%s: block %llu of %s reads back wrong: the disk did not keep it",
+                                                 s->c->disk.path, (unsigned long long)(i + k), s->m->root.partition);
+                                goto out;
+                        }
+                i += n;
+        }
+        upd_say("readback", "%s read back: its hash tree gives root hash %.16s…, the manifest's", s->m->root.partition,
+                s->m->root.verity.root_hash);
+out:
+        free(buf);
+        return r;
+}
+
+/* Step 5: partition GUIDs, boot files, manifest, then the entry by one rename. */
+static int step_commit(inst *s, mk_error *err)
+{
+        const upd_esp *e = &s->c->esp;
+        unsigned idx[2] = {s->root_idx, s->verity_idx};
+        const char *uuid[2] = {s->m->root.partuuid, s->m->root.verity.partuuid};
+        upd_write_point(s->c);
+        int r = upd_disk_set_uuids(&s->c->disk, idx, uuid, 2, err);
+        if (r < 0)
+                return r;
+        const char *entry_text = NULL;
+        size_t entry_len = 0;
+        char entry_path[64];
+        snprintf(entry_path, sizeof(entry_path),
+                 "/" MK_ESP_ENTRIES_DIR "/" MK_BLS_ENTRY_PREFIX "%c" MK_BLS_ENTRY_SUFFIX, s->target);
+        for (size_t k = 0; k < s->m->n_boot; k++) {
+                const mk_manifest_file *f = &s->m->boot[k];
+                const mk_bundle_part *p = mk_bundle_find_file(s->b->manifest, f->sha256);
+                const char *bytes = (const char *)s->files[p - s->b->manifest->parts];
+                if (!strcmp(f->path, entry_path)) {
+                        entry_text = bytes;
+                        entry_len = p->size;
+                        continue;
+                }
+                char *have = NULL, hex[65];
+                size_t have_len = 0;
+                uint8_t d[32];
+                mk_error ignore = {0};
+                if (upd_esp_read(e, f->path + 1, FILE_MAX, &have, &have_len, &ignore) >= 0) {
+                        crypto_hash_sha256(d, (const uint8_t *)have, have_len);
+                        sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+                        free(have);
+                        if (!strcmp(hex, f->sha256))
+                                continue; /* already there, e.g. systemd-boot */
+                }
+                upd_write_point(s->c);
+                if ((r = upd_esp_write(e, f->path + 1, bytes, p->size, err)) < 0)
+                        return r;
+        }
+        char mpath[64], spath[80];
+        snprintf(mpath, sizeof(mpath), MK_SLOT_MANIFEST_FMT, s->target);
+        snprintf(spath, sizeof(spath), "%s" MK_SIG_SUFFIX, mpath);
+        upd_write_point(s->c);
+        if ((r = upd_esp_write(e, mpath, s->mf_text, s->mf_len, err)) < 0)
+                return r;
+        upd_write_point(s->c);
+        if ((r = upd_esp_write(e, spath, s->mf_sig, s->sig_len, err)) < 0 || (r = sync_disk(s, err)) < 0)
+                return r;
+        if (!entry_text)
+                return mk_error_set(err, EBADMSG, "%s: slot %c's manifest names no boot entry %s", s->b->name,
+                                    s->target, entry_path);
+        upd_say("files", "slot %c's kernel, initrd and manifest written to the ESP", s->target);
+        char name[64], tmp[96], old[256], final[96];
+        if (!mk_bls_entry_name((char[]){s->target, 0}, s->c->tries, name, sizeof(name)))
+                return mk_error_set(err, EINVAL, "bad boot entry name");
+        snprintf(tmp, sizeof(tmp), MK_ESP_ENTRIES_DIR "/%s.new", name);
+        snprintf(final, sizeof(final), MK_ESP_ENTRIES_DIR "/%s", name);
+        upd_write_point(s->c);
+        if ((r = upd_esp_write(e, tmp, entry_text, entry_len, err)) < 0 || (r = sync_disk(s, err)) < 0)
+                return r;
+        if (upd_esp_entry(e, s->target, old, sizeof(old), err) == 0) {
+                char p[320];
+                snprintf(p, sizeof(p), MK_ESP_ENTRIES_DIR "/%s", old);
+                upd_write_point(s->c);
+                if ((r = upd_esp_remove(e, p, err)) < 0)
+                        return r;
+        }
+        mk_error_clear(err);
+        upd_write_point(s->c);
+        if ((r = upd_esp_rename(e, tmp, final, err)) < 0 || (r = sync_disk(s, err)) < 0)
+                return r;
+        upd_say("commit", "slot %c's boot entry %s: version %llu boots next, with %u tries", s->target, name,
+                (unsigned long long)s->m->version, s->c->tries);
+        return 0;
+}
+
+int upd_install(upd_ctx *c, const char *bundle, mk_error *err)
+{
+        inst s = {.c = c, .target = c->booted == 'a' ? 'b' : 'a'};
+        int fd = strcmp(bundle, "-") ? open(bundle, O_RDONLY | O_CLOEXEC) : 0;
+        const char *name = strcmp(bundle, "-") ? bundle : "the bundle on standard input";
+        int r;
+        if (fd < 0)
+                return mk_error_set(err, errno, "%s: %s", bundle, strerror(errno));
+        if ((r = mk_pubkey_load(c->pub, &s.key, err)) < 0 || (r = read_running(&s, err)) < 0 ||
+            (r = step_check(&s, &fd, name, err)) < 0 || (r = read_manifests(&s, err)) < 0 ||
+            (r = check_room(&s, err)) < 0 || (r = step_disable(&s, err)) < 0 || (r = step_verity(&s, err)) < 0 ||
+            (r = read_files(&s, err)) < 0 || (r = step_root(&s, err)) < 0 || (r = step_commit(&s, err)) < 0)
+                goto out;
+out:
+        if (fd > 0)
+                close(fd);
+        inst_done(&s);
+        return r;
+}

@@ -1,0 +1,158 @@
+# mkimage-update on the host (--disk IMAGE --booted a|b; docs/update.md): a
+# v2 bundle installs into slot b of a v1 demo image and the result is what a
+# v2 image's slot would be (mkimage verify, veritysetup, sgdisk, the slot's
+# partition GUIDs from its root hash), slot a untouched; from a pipe too;
+# then b -> a with v3; status and mark-good/mark-bad; refusals (older,
+# equal, below the minimum, another model, another key, a damaged root
+# block, usage) leave the running slot and its entry as they were; a crash
+# before every write of one install (MKIMAGE_UPDATE_CRASH_AT=N) leaves slot a
+# bootable and a second install completes.
+. "$(dirname "$0")/../lib/testlib.sh"
+cd "$SRC"
+export MTOOLS_SKIP_CHECK=1
+UPD="$BUILD/mkimage-update"
+KEY="$BUILD/keys/dev.key"
+PUB="$BUILD/keys/dev.pub"
+IMG="$T/v1.img"
+
+# model VERSION [NAME]: a copy of the demo model at that version (and name), in models/ so its paths hold
+model() {
+        local f="$SRC/models/.test-update-$$-$1${2:+-$2}.yaml"
+        sed -e "s/^version: 1$/version: $1/" ${2:+-e "s/^model: demo-x86_64$/model: $2/"} models/demo-x86_64.yaml >"$f"
+        echo "$f"
+}
+trap 'rm -f "$SRC"/models/.test-update-$$-*.yaml; rm -rf "$T"' EXIT
+for v in 0 1 2 3; do "$MKIMAGE" bundle "$(model $v)" -o "$T/v$v.mkb" >/dev/null; done
+"$MKIMAGE" bundle "$(model 2 other-device)" -o "$T/other-model.mkb" >/dev/null
+"$MKIMAGE" keygen "$T/other" >/dev/null
+"$MKIMAGE" bundle "$(model 2)" --sign-key "$T/other.key" -o "$T/other-key.mkb" >/dev/null
+"$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" -o "$IMG" >/dev/null
+rm -f "$IMG".manifest*.yaml* "$IMG.bmap" # a device's disk: its manifests are on its ESP only
+check bundles-made test -s "$T/v2.mkb" -a -s "$T/v3.mkb" -a -s "$T/other-model.mkb" -a -s "$T/other-key.mkb"
+
+upd() { "$UPD" --disk "$1" --pub "$PUB" "${@:2}"; }
+# slot_sum IMG PART: sha256 of a partition
+slot_sum() { read -r s n < <(part_offset "$1" "$2"); python3 -c 'import hashlib,sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); print(hashlib.sha256(f.read(int(sys.argv[3]))).hexdigest())' "$1" "$s" "$n"; }
+# entry IMG SLOT: the slot's boot entry file name
+entry() { read -r s _ < <(part_offset "$1" esp); mdir -b -i "$1@@$s" ::/loader/entries | sed -n "s|.*/\(slot-$2\(+[0-9-]*\)\{0,1\}\.conf\)$|\1|p"; }
+# json_get FILE EXPR: a value of the status JSON
+json_get() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+# --- a -> b, version 2 ----------------------------------------------------------------
+D="$T/dev.img"
+cp --sparse=always "$IMG" "$D"
+A_ROOT=$(slot_sum "$D" root-a) A_VERITY=$(slot_sum "$D" root-a-verity) A_ENTRY=$(entry "$D" a)
+check install-v2 upd "$D" --booted a install "$T/v2.mkb"
+upd "$D" --booted a install "$T/v2.mkb" >/dev/null 2>&1 # again: equal version, refused
+expect_eq slot-a-root-untouched "$(slot_sum "$D" root-a)" "$A_ROOT"
+expect_eq slot-a-verity-untouched "$(slot_sum "$D" root-a-verity)" "$A_VERITY"
+expect_eq slot-a-entry-untouched "$(entry "$D" a)" "$A_ENTRY"
+expect_eq slot-b-entry-fresh "$(entry "$D" b)" "slot-b+3.conf"
+check verify-after-install "$MKIMAGE" verify "$D" --pub "$PUB"
+check gpt-sound bash -c 'sgdisk -v "$1" | grep -q "No problems found"' _ "$D"
+upd "$D" --booted a status --json >"$T/status.json"
+expect_eq status-b-version "$(json_get "$T/status.json" 'd["slots"][1]["version"]')" 2
+expect_eq status-b-trying "$(json_get "$T/status.json" 'd["slots"][1]["state"]')" trying
+expect_eq status-a-version "$(json_get "$T/status.json" 'd["slots"][0]["version"]')" 1
+expect_eq status-booted "$(json_get "$T/status.json" 'd["booted"]')" a
+# slot b is a v2 image's slot b: the manifest's root hash, the GPT GUIDs from it, veritysetup
+read -r es _ < <(part_offset "$D" esp)
+mcopy -n -i "$D@@$es" ::/slot-b/manifest.yaml "$T/mb.yaml"
+hash=$(sed -n 's/^    root-hash: //p' "$T/mb.yaml")
+uuid=$(sfdisk --part-uuid "$D" 4)
+expect_eq root-b-guid-from-hash "${uuid,,}" "${hash:0:8}-${hash:8:4}-${hash:12:4}-${hash:16:4}-${hash:20:12}"
+read -r rs _ < <(part_offset "$D" root-b); read -r vs vn < <(part_offset "$D" root-b-verity)
+size=$(sed -n 's/^  size: //p' "$T/mb.yaml")
+python3 -c 'import sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); open(sys.argv[4],"wb").write(f.read(int(sys.argv[3])))' "$D" "$rs" "$size" "$T/rb"
+python3 -c 'import sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); open(sys.argv[4],"wb").write(f.read(int(sys.argv[3])))' "$D" "$vs" "$vn" "$T/vb"
+check veritysetup-slot-b veritysetup verify "$T/rb" "$T/vb" "$hash"
+# the same slot as a v2 image built from the same inputs (the bundle's own root)
+"$MKIMAGE" bundle --info "$T/v2.mkb" --json >"$T/v2.json"
+expect_eq root-b-is-v2-root "$(sha256sum <"$T/rb" | cut -d' ' -f1)" "$(json_get "$T/v2.json" '[p["sha256"] for p in d["parts"] if p["kind"]=="root"][0]')"
+
+# --- the device booted b and blesses it; then b -> a with version 3, from a pipe ----------
+check mark-good-b upd "$D" --booted b mark-good
+expect_eq blessed-entry "$(entry "$D" b)" "slot-b.conf"
+check install-v3-from-pipe bash -c 'cat "$1" | "$2" --disk "$3" --pub "$4" --booted b install -' _ "$T/v3.mkb" "$UPD" "$D" "$PUB"
+expect_eq slot-b-kept-blessed "$(entry "$D" b)" "slot-b.conf"
+expect_eq slot-a-entry-v3 "$(entry "$D" a)" "slot-a+3.conf"
+upd "$D" --booted b status --json >"$T/status3.json"
+expect_eq status-a-version-3 "$(json_get "$T/status3.json" 'd["slots"][0]["version"]')" 3
+check verify-after-second-install "$MKIMAGE" verify "$D" --pub "$PUB"
+check mark-bad-a upd "$D" --booted a mark-bad
+expect_eq marked-bad-entry "$(entry "$D" a)" "slot-a+0-1.conf"
+
+# --- refusals: nothing of the running slot changes; before the first write for the checks of step 1
+refuse() { # NAME WANT_IN_STDERR ARGS...: exit 1, the message, the image unchanged
+        local name=$1 want=$2 before; shift 2
+        cp --sparse=always "$IMG" "$T/r.img"; before=$(sha256sum <"$T/r.img")
+        local rc=0; "$UPD" --disk "$T/r.img" --pub "$PUB" "$@" >"$T/r.out" 2>"$T/r.err" || rc=$?
+        if [ $rc -ne 1 ]; then fail "$name" "exit $rc, want 1: $(cat "$T/r.err")"
+        elif ! grep -qF -- "$want" "$T/r.err"; then fail "$name" "stderr [$(cat "$T/r.err")] lacks [$want]"
+        elif [ "$(sha256sum <"$T/r.img")" != "$before" ]; then fail "$name" "the image changed"
+        else pass "$name"; fi
+}
+refuse refuse-equal-version "version 1 is not above the running version 1 (a rollback needs --allow-downgrade)" \
+        --booted a install "$T/v1.mkb"
+refuse refuse-older-version "version 0 is not above the running version 1" --booted a install "$T/v0.mkb"
+refuse refuse-below-minimum "version 2 is below this device's anti-rollback minimum 5" \
+        --booted a --min-version 5 install "$T/v2.mkb"
+refuse refuse-downgrade-below-minimum "version 0 is below this device's anti-rollback minimum 1" \
+        --booted a --min-version 1 --allow-downgrade install "$T/v0.mkb"
+refuse refuse-other-model "is for model other-device (brand example), this device is demo-x86_64 (brand example)" \
+        --booted a install "$T/other-model.mkb"
+refuse refuse-other-key "which is not a trusted key" --booted a install "$T/other-key.mkb"
+refuse refuse-not-a-bundle "not an mkimage update bundle" --booted a install "$IMG"
+head -c 3000 "$T/v2.mkb" >"$T/short.mkb"
+refuse refuse-truncated "the bundle ends early" --booted a install "$T/short.mkb"
+refuse refuse-missing-file "$T/nope.mkb: No such file or directory" --booted a install "$T/nope.mkb"
+# a downgrade that is allowed: version 0 with --allow-downgrade and no minimum
+cp --sparse=always "$IMG" "$T/dg.img"
+check allowed-downgrade "$UPD" --disk "$T/dg.img" --pub "$PUB" --booted a --allow-downgrade install "$T/v0.mkb"
+
+# a damaged root block: refused while streaming, slot a and its entry untouched, slot b not bootable
+cp "$T/v2.mkb" "$T/bad.mkb"
+read -r roff rsize < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=[p for p in d["parts"] if p["kind"]=="root"][0]; print(r["offset"], r["size"])' "$T/v2.json")
+python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2])); b=f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0]^1]))' "$T/bad.mkb" $((roff + rsize / 2))
+cp --sparse=always "$IMG" "$T/t.img"
+rc=0; "$UPD" --disk "$T/t.img" --pub "$PUB" --booted a install "$T/bad.mkb" >"$T/t.out" 2>"$T/t.err" || rc=$?
+expect_eq damaged-root-refused "$rc" 1
+check damaged-root-message grep -q "root block $((rsize / 2 / 4096)) does not match slot b's hash tree (damaged or tampered): nothing of it was written" "$T/t.err"
+expect_eq damaged-root-slot-a-root "$(slot_sum "$T/t.img" root-a)" "$A_ROOT"
+expect_eq damaged-root-slot-a-entry "$(entry "$T/t.img" a)" "$A_ENTRY"
+expect_eq damaged-root-slot-b-unbootable "$(entry "$T/t.img" b)" "slot-b+0-1.conf"
+check damaged-then-good-install "$UPD" --disk "$T/t.img" --pub "$PUB" --booted a install "$T/v2.mkb"
+check damaged-then-good-verifies "$MKIMAGE" verify "$T/t.img" --pub "$PUB"
+
+# --- usage ----------------------------------------------------------------------------------
+expect_run usage-no-booted 2 "mkimage-update: --disk needs --booted a|b (see --help)" "$UPD" --disk "$IMG" status
+expect_run usage-no-command 2 "mkimage-update: name a command: install, status, mark-good or mark-bad (see --help)" "$UPD"
+expect_run usage-install-no-bundle 2 "mkimage-update: install takes one BUNDLE (or - for standard input) (see --help)" \
+        "$UPD" --disk "$IMG" --booted a install
+check help "$UPD" --help
+
+# --- a crash before each write of one install: slot a always boots; a second install completes
+ok=1 n=0
+for w in $(seq 1 40); do
+        cp --sparse=always "$IMG" "$T/c.img"
+        rc=0; MKIMAGE_UPDATE_CRASH_AT=$w "$UPD" --disk "$T/c.img" --pub "$PUB" --booted a install "$T/v2.mkb" >/dev/null 2>"$T/c.err" || rc=$?
+        [ $rc -eq 0 ] && break # past the last write: the install completed
+        n=$w
+        if [ $rc -ne 99 ]; then ok=0; echo "    crash at $w: exit $rc: $(cat "$T/c.err")" >&2; break; fi
+        # slot a as it was, its entry as it was; slot b either not bootable (no tries, or no entry
+        # between the old one's removal and the rename) or wholly v2
+        eb=$(entry "$T/c.img" b)
+        if [ "$(slot_sum "$T/c.img" root-a)" != "$A_ROOT" ] || [ "$(entry "$T/c.img" a)" != "$A_ENTRY" ]; then
+                ok=0; echo "    crash at $w: slot a changed" >&2
+        elif [ "$eb" != "slot-b+0-1.conf" ] && [ "$eb" != "slot-b+3.conf" ] && [ -n "$eb" ]; then
+                ok=0; echo "    crash at $w: slot b's entry is $eb" >&2
+        elif [ "$eb" = "slot-b+3.conf" ] && ! "$MKIMAGE" verify "$T/c.img" --pub "$PUB" >/dev/null; then
+                ok=0; echo "    crash at $w: slot b bootable but not whole" >&2
+        fi
+        if ! "$UPD" --disk "$T/c.img" --pub "$PUB" --booted a install "$T/v2.mkb" >/dev/null 2>"$T/c.err" ||
+                ! "$MKIMAGE" verify "$T/c.img" --pub "$PUB" >/dev/null; then
+                ok=0; echo "    crash at $w: the second install: $(cat "$T/c.err")" >&2
+        fi
+done
+check crash-matrix test $ok = 1 -a $n -ge 8
+echo "    [update] crash matrix: a crash before each of $n writes, then a second install" >&2
