@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "builder/bundle/bundle-delta.h"
 #include "builder/bundle/bundle-write.h"
 #include "builder/esp/esp.h"
 #include "builder/image/digest.h"
@@ -45,6 +46,14 @@ typedef struct cut {
         size_t n_files;
         mk_bundle_manifest bm;
         mk_bundle_part parts[MK_BUNDLE_PARTS_MAX];
+        /* A delta (--from): its base, the ranges of the root it holds, their encoding, the bytes left. */
+        bool delta;
+        mk_delta_base base;
+        mk_bundle_range *ranges;
+        size_t n_ranges;
+        blob ranges_blob;
+        uint64_t literal_size;
+        char literal_sha[65];
 } cut;
 
 static void cut_done(cut *c)
@@ -57,6 +66,10 @@ static void cut_done(cut *c)
         }
         for (size_t i = 0; i < c->n_files; i++)
                 free(c->files[i].data);
+        free(c->ranges);
+        free(c->ranges_blob.data);
+        if (c->delta)
+                mk_delta_base_done(&c->base);
         free(c->gpt);
         if (c->fd >= 0)
                 close(c->fd);
@@ -68,6 +81,23 @@ static const mk_gpt_part *find_part(const mk_gpt *g, const char *name)
                 if (!strcmp(g->parts[i].name, name))
                         return &g->parts[i];
         return NULL;
+}
+
+/* The image open, its GPT read and its ESP found. */
+static int open_image(cut *c, mk_error *err)
+{
+        const char *img = c->o->image_path;
+        if ((c->fd = open(img, O_RDONLY | O_CLOEXEC)) < 0)
+                return mk_error_set(err, errno, "%s: %s", img, strerror(errno));
+        int r = mk_gpt_read_fd(c->fd, img, &c->gpt, err);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < c->gpt->n_parts; i++)
+                if (!strcasecmp(c->gpt->parts[i].type_guid, MK_ESP_TYPE_GUID)) {
+                        c->esp_off = c->gpt->parts[i].start;
+                        return 0;
+                }
+        return mk_error_set(err, EBADMSG, "%s: no EFI system partition: not an image mkimage built", img);
 }
 
 /* Slot s's manifest and signature from the ESP, verified with key and parsed. */
@@ -183,7 +213,7 @@ static int read_files(cut *c, mk_error *err)
         for (unsigned s = 0; s < 2; s++)
                 for (size_t i = 0; i < c->m[s]->n_boot; i++) {
                         const mk_manifest_file *f = &c->m[s]->boot[i];
-                        bool have = false;
+                        bool have = c->delta && mk_delta_base_has_file(&c->base, f->sha256);
                         for (size_t j = 0; j < c->n_files && !have; j++)
                                 have = !strcmp(c->file_sha[j], f->sha256);
                         if (have)
@@ -243,6 +273,10 @@ static void layout(cut *c, uint64_t start)
                 mk_sha256_buffer(c->sig[s].data, c->sig[s].len, hex);
                 add_part(c, MK_BPART_SIGNATURE, (char)('a' + s), &at, c->sig[s].len, hex);
         }
+        if (c->delta) {
+                mk_sha256_buffer(c->ranges_blob.data, c->ranges_blob.len, hex);
+                add_part(c, MK_BPART_RANGES, 0, &at, c->ranges_blob.len, hex);
+        }
         for (unsigned s = 0; s < 2; s++) {
                 mk_sha256_buffer(c->verity[s].data, c->verity[s].len, hex);
                 add_part(c, MK_BPART_VERITY, (char)('a' + s), &at, c->verity[s].len, hex);
@@ -250,7 +284,10 @@ static void layout(cut *c, uint64_t start)
         for (size_t j = 0; j < c->n_files; j++)
                 add_part(c, MK_BPART_FILE, 0, &at, c->files[j].len, c->file_sha[j]);
         mk_bundle_part *root = &c->parts[c->bm.n_parts];
-        add_part(c, MK_BPART_ROOT, 0, &at, c->m[0]->root.size, c->m[0]->root.sha256);
+        if (c->delta)
+                add_part(c, MK_BPART_ROOT, 0, &at, c->literal_size, c->literal_sha);
+        else
+                add_part(c, MK_BPART_ROOT, 0, &at, c->m[0]->root.size, c->m[0]->root.sha256);
         c->bm.size = root->offset + root->size;
 }
 
@@ -287,8 +324,12 @@ static int make_manifest(cut *c, const mk_seckey *key, char **ret_text, char **r
         return mk_error_set(err, EDEADLK, "the bundle manifest's length does not settle");
 }
 
-/* The root from the image into the bundle, hashed on the way: it must be the root the manifests signed. */
-static int copy_root(cut *c, int out, const mk_bundle_part *p, const char *out_name, mk_error *err)
+/*
+ * The root's bytes that no range covers (all of them in a full bundle), in
+ * order, hashed into hex and, when out >= 0, written at at of out: the root
+ * part. Ranges are sorted and disjoint (mk_delta_plan).
+ */
+static int walk_literal(cut *c, int out, uint64_t at, const char *out_name, char hex[65], mk_error *err)
 {
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         char *buf = malloc(COPY_CHUNK);
@@ -297,33 +338,46 @@ static int copy_root(cut *c, int out, const mk_bundle_part *p, const char *out_n
                 r = mk_error_set(err, ENOMEM, "out of memory");
                 goto out;
         }
-        for (uint64_t done = 0; done < p->size;) {
-                size_t n = p->size - done < COPY_CHUNK ? (size_t)(p->size - done) : COPY_CHUNK;
-                if ((r = mk_pread_all(c->fd, buf, n, c->root_part->start + done)) < 0) {
-                        r = mk_error_set(err, -r, "%s: reading the root: %s", c->o->image_path, strerror(-r));
-                        goto out;
+        uint64_t size = c->m[0]->root.size, done = 0, total = c->delta ? c->literal_size : size;
+        for (size_t i = 0; i <= c->n_ranges; i++) {
+                uint64_t from = i ? c->ranges[i - 1].dst + c->ranges[i - 1].len : 0,
+                         to = i < c->n_ranges ? c->ranges[i].dst : size;
+                while (from < to) {
+                        size_t n = to - from < COPY_CHUNK ? (size_t)(to - from) : COPY_CHUNK;
+                        if ((r = mk_pread_all(c->fd, buf, n, c->root_part->start + from)) < 0) {
+                                r = mk_error_set(err, -r, "%s: reading the root: %s", c->o->image_path, strerror(-r));
+                                goto out;
+                        }
+                        if (out >= 0 && (r = mk_pwrite_all(out, buf, n, at + done)) < 0) {
+                                r = mk_error_set(err, -r, "%s: %s", out_name, strerror(-r));
+                                goto out;
+                        }
+                        EVP_DigestUpdate(md, buf, n);
+                        from += n;
+                        done += n;
+                        if (out >= 0 && c->o->progress)
+                                c->o->progress(c->o->userdata, "bundle", done, total, true);
                 }
-                if ((r = mk_pwrite_all(out, buf, n, p->offset + done)) < 0) {
-                        r = mk_error_set(err, -r, "%s: %s", out_name, strerror(-r));
-                        goto out;
-                }
-                EVP_DigestUpdate(md, buf, n);
-                done += n;
-                if (c->o->progress)
-                        c->o->progress(c->o->userdata, "bundle", done, p->size, true);
         }
         uint8_t d[32];
-        char hex[65];
         EVP_DigestFinal_ex(md, d, NULL);
         mk_hex(d, sizeof(d), hex);
-        if (strcmp(hex, p->sha256))
+out:
+        free(buf);
+        EVP_MD_CTX_free(md);
+        return r;
+}
+
+/* The root from the image into the bundle, hashed on the way: it must be what the manifests signed. */
+static int copy_root(cut *c, int out, const mk_bundle_part *p, const char *out_name, mk_error *err)
+{
+        char hex[65];
+        int r = walk_literal(c, out, p->offset, out_name, hex, err);
+        if (r >= 0 && strcmp(hex, p->sha256))
                 r = mk_error_set(err, EBADMSG,
                                  "%s: the root in partition %s does not match its manifest's sha256 (check the "
                                  "image with `mkimage verify`)",
                                  c->o->image_path, c->root_part->name);
-out:
-        free(buf);
-        EVP_MD_CTX_free(md);
         return r;
 }
 
@@ -344,6 +398,7 @@ static int write_bundle(cut *c, const char *text, const char *sig, const mk_bund
                 small[i] = p->kind == MK_BPART_MANIFEST    ? &c->mf[s]
                            : p->kind == MK_BPART_SIGNATURE ? &c->sig[s]
                            : p->kind == MK_BPART_VERITY    ? &c->verity[s]
+                           : p->kind == MK_BPART_RANGES    ? &c->ranges_blob
                            : p->kind == MK_BPART_FILE      ? &c->files[nf++]
                                                            : NULL;
         }
@@ -374,6 +429,57 @@ fail:
         return r;
 }
 
+/* OLD as an image: its slots read as a bundle's would be, then handed over as the base. */
+static int base_from_image(const char *path, const mk_pubkey *pk, mk_delta_base *b, mk_error *err)
+{
+        mk_bundle_write_opts oo = {.image_path = path};
+        cut old = {.o = &oo, .fd = -1};
+        int r = open_image(&old, err);
+        if (r >= 0 && (r = read_manifest(&old, 0, pk, err)) >= 0 && (r = read_manifest(&old, 1, pk, err)) >= 0 &&
+            (r = check_agree(&old, err)) >= 0 && (r = read_slots(&old, err)) >= 0) {
+                *b = (mk_delta_base){
+                        .name = path, .m = {old.m[0], old.m[1]}, .fd = old.fd, .root_off = old.root_part->start};
+                old.m[0] = old.m[1] = NULL;
+                old.fd = -1;
+        }
+        cut_done(&old);
+        return r;
+}
+
+/* --from: the base, checked to be an earlier release of this model, and the ranges of the root it holds. */
+static int plan_delta(cut *c, const mk_pubkey *pk, mk_error *err)
+{
+        const char *from = c->o->from_path;
+        int r = mk_bundle_is_file(from) ? mk_delta_base_from_bundle(from, pk, &c->base, err)
+                                        : base_from_image(from, pk, &c->base, err);
+        if (r < 0)
+                return r;
+        c->delta = true;
+        const mk_manifest *old = c->base.m[0], *m = c->m[0];
+        if (strcmp(old->model, m->model) || strcmp(old->brand, m->brand))
+                return mk_error_set(err, EINVAL, "%s: is model %s (brand %s), the bundle is for %s (brand %s)", from,
+                                    old->model, old->brand, m->model, m->brand);
+        if (old->version >= m->version)
+                return mk_error_set(err, EINVAL,
+                                    "%s: is version %llu, not below the bundle's version %llu (--from takes an "
+                                    "earlier release)",
+                                    from, (unsigned long long)old->version, (unsigned long long)m->version);
+        uint64_t covered;
+        if ((r = mk_delta_plan(c->fd, c->o->image_path, c->root_part->start, m->root.size, &c->base, &c->ranges,
+                               &c->n_ranges, &covered, err)) < 0)
+                return r;
+        c->literal_size = m->root.size - covered;
+        if (!(c->ranges_blob.data = malloc(c->n_ranges ? c->n_ranges * MK_BUNDLE_RANGE_SIZE : 1)))
+                return mk_error_set(err, ENOMEM, "out of memory");
+        c->ranges_blob.len = c->n_ranges * MK_BUNDLE_RANGE_SIZE;
+        for (size_t i = 0; i < c->n_ranges; i++)
+                mk_bundle_range_encode(&c->ranges[i], (uint8_t *)c->ranges_blob.data + i * MK_BUNDLE_RANGE_SIZE);
+        c->bm.delta = true;
+        c->bm.from = (mk_bundle_base){.version = old->version, .root_size = old->root.size};
+        snprintf(c->bm.from.root_sha256, sizeof(c->bm.from.root_sha256), "%s", old->root.sha256);
+        return walk_literal(c, -1, 0, NULL, c->literal_sha, err);
+}
+
 int mk_bundle_write(const mk_bundle_write_opts *o, mk_bundle_write_result *ret, mk_error *err)
 {
         cut c = {.o = o, .fd = -1};
@@ -384,27 +490,13 @@ int mk_bundle_write(const mk_bundle_write_opts *o, mk_bundle_write_result *ret, 
         int r = mk_seckey_load(o->sign_key, &sk, err);
         if (r < 0 || (r = mk_seckey_public(sk, &pk, err)) < 0)
                 goto out;
-        if ((c.fd = open(o->image_path, O_RDONLY | O_CLOEXEC)) < 0) {
-                r = mk_error_set(err, errno, "%s: %s", o->image_path, strerror(errno));
-                goto out;
-        }
-        if ((r = mk_gpt_read_fd(c.fd, o->image_path, &c.gpt, err)) < 0)
-                goto out;
-        const mk_gpt_part *esp = NULL;
-        for (unsigned i = 0; i < c.gpt->n_parts && !esp; i++)
-                if (!strcasecmp(c.gpt->parts[i].type_guid, MK_ESP_TYPE_GUID))
-                        esp = &c.gpt->parts[i];
-        if (!esp) {
-                r = mk_error_set(err, EBADMSG, "%s: no EFI system partition: not an image mkimage built",
-                                 o->image_path);
-                goto out;
-        }
-        c.esp_off = esp->start;
-        if ((r = read_manifest(&c, 0, pk, err)) < 0 || (r = read_manifest(&c, 1, pk, err)) < 0 ||
-            (r = check_agree(&c, err)) < 0 || (r = read_slots(&c, err)) < 0 || (r = read_files(&c, err)) < 0)
+        if ((r = open_image(&c, err)) < 0 || (r = read_manifest(&c, 0, pk, err)) < 0 ||
+            (r = read_manifest(&c, 1, pk, err)) < 0 || (r = check_agree(&c, err)) < 0 || (r = read_slots(&c, err)) < 0)
                 goto out;
         c.bm = (mk_bundle_manifest){
                 .model = c.m[0]->model, .brand = c.m[0]->brand, .version = c.m[0]->version, .parts = c.parts};
+        if ((o->from_path && (r = plan_delta(&c, pk, err)) < 0) || (r = read_files(&c, err)) < 0)
+                goto out;
         mk_format_utc(o->source_date_epoch, c.bm.created);
         if ((r = make_manifest(&c, sk, &text, &sig, &h, err)) < 0 || (r = write_bundle(&c, text, sig, &h, err)) < 0)
                 goto out;
@@ -412,7 +504,10 @@ int mk_bundle_write(const mk_bundle_write_opts *o, mk_bundle_write_result *ret, 
                 *ret = (mk_bundle_write_result){.size = h.size,
                                                 .version = c.m[0]->version,
                                                 .n_parts = (unsigned)c.bm.n_parts,
-                                                .root_size = c.m[0]->root.size};
+                                                .root_size = c.m[0]->root.size,
+                                                .delta = c.delta,
+                                                .root_shipped = c.delta ? c.literal_size : c.m[0]->root.size,
+                                                .n_ranges = c.n_ranges};
 out:
         free(text);
         free(sig);

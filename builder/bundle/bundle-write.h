@@ -19,6 +19,7 @@ typedef struct mk_bundle_write_opts {
         const char *image_path; /* the built image (both slots populated) */
         const char *out_path;   /* NAME.mkb */
         const char *sign_key;   /* minisign secret key: signs the bundle manifest; must have signed the slot's */
+        const char *from_path;  /* a delta from this earlier image or full bundle of the model, or NULL */
         uint64_t source_date_epoch;
         /* Progress of the root's copy (what "bundle"), as mk_build_opts.progress. May be NULL. */
         void (*progress)(void *userdata, const char *what, uint64_t done, uint64_t total, bool bytes);
@@ -30,6 +31,9 @@ typedef struct mk_bundle_write_result {
         uint64_t version; /* the slots' OS version */
         unsigned n_parts;
         uint64_t root_size;
+        bool delta;
+        uint64_t root_shipped; /* bytes of the root the bundle holds (all of them unless a delta) */
+        size_t n_ranges;       /* a delta's ranges */
 } mk_bundle_write_result;
 
 /*
@@ -37,7 +41,9 @@ typedef struct mk_bundle_write_result {
  * the ESP verified with the signing key's public half and checked to agree
  * (model, brand, version, root), every boot file read and checked against
  * its manifest's digest, the root checked against root.sha256 as it is
- * copied. Everything goes to a temporary file renamed into place at the end;
+ * copied. With from_path a delta (builder/bundle/bundle-delta.h): OLD's
+ * slot manifests verified with the same key, its model the same and its
+ * version lower. Everything goes to a temporary file renamed into place at the end;
  * on any failure out_path is untouched. ret may be NULL.
  */
 int mk_bundle_write(const mk_bundle_write_opts *o, mk_bundle_write_result *ret, mk_error *err)

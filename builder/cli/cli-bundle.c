@@ -8,63 +8,48 @@
 #include <unistd.h>
 
 #include "builder/build/build.h"
+#include "builder/bundle/bundle-delta.h"
 #include "builder/bundle/bundle-write.h"
 #include "builder/cli/cli.h"
 #include "signing/bundle/bundle.h"
 #include "signing/manifest/manifest.h"
 
-const char cli_bundle_help[] = "Usage: mkimage bundle MODEL.yaml [-o OUT.mkb] [--sign-key KEY] [--layout L] [-j N]\n"
-                               "       mkimage bundle IMAGE --sign-key KEY [-o OUT.mkb]\n"
-                               "       mkimage bundle --info BUNDLE [--pub KEY.pub] [--json]\n\n"
-                               "Writes a signed update bundle: one file with everything a root slot needs, in\n"
-                               "the order a device installs it (docs/update.md): the slot manifests of slots a\n"
-                               "and b, their dm-verity trees, the boot files and the root squashfs, under a\n"
-                               "signed bundle manifest. From MODEL.yaml the image is built first (as `mkimage\n"
-                               "build` would, in a temporary folder beside OUT); from IMAGE (built by mkimage,\n"
-                               "both slots populated) the bundle is cut from it: its bytes are the slots'.\n"
-                               "The same inputs and SOURCE_DATE_EPOCH give the same bytes.\n\n"
-                               "  -o, --output FILE     the bundle (default here: MODEL.mkb for MODEL.yaml,\n"
-                               "                        IMAGE.mkb for IMAGE.img)\n"
-                               "      --sign-key KEY    the minisign secret key that signs the bundle manifest;\n"
-                               "                        it must be the key that signed the slot manifests\n"
-                               "                        (default for a model: its signing-key)\n"
-                               "      --layout FILE     build with this layout instead of the model's\n"
-                               "  -j, --jobs N          worker threads for the build\n"
-                               "      --info BUNDLE     show what BUNDLE holds; with --pub the signatures are\n"
-                               "                        checked first (`mkimage verify BUNDLE --pub` checks all)\n"
-                               "      --pub FILE        the public key for --info\n"
-                               "      --json            print the result as JSON\n"
-                               "  -v, --verbose         print what is being done\n"
-                               "  -h, --help            show this help\n\n"
-                               "Exit status: 0 done, 1 error, 2 usage error.\n";
+const char cli_bundle_help[] =
+        "Usage: mkimage bundle MODEL.yaml [-o OUT.mkb] [--from OLD] [--sign-key KEY] [--layout L]\n"
+        "                     [-j N]\n"
+        "       mkimage bundle IMAGE --sign-key KEY [--from OLD] [-o OUT.mkb]\n"
+        "       mkimage bundle --info BUNDLE [--pub KEY.pub] [--json]\n\n"
+        "Writes a signed update bundle: one file with everything a root slot needs, in\n"
+        "the order a device installs it (docs/update.md): the slot manifests of slots a\n"
+        "and b, their dm-verity trees, the boot files and the root squashfs, under a\n"
+        "signed bundle manifest. From MODEL.yaml the image is built first (as `mkimage\n"
+        "build` would, in a temporary folder beside OUT); from IMAGE (built by mkimage,\n"
+        "both slots populated) the bundle is cut from it: its bytes are the slots'.\n"
+        "The same inputs and SOURCE_DATE_EPOCH give the same bytes.\n\n"
+        "With --from OLD (an earlier image or full bundle of the model) the bundle is a\n"
+        "delta for devices running OLD: every squashfs block of the root that OLD's root\n"
+        "holds is a range the device copies from its running slot, boot files both of\n"
+        "OLD's slots have stay out; the device checks every page against the new tree.\n\n"
+        "  -o, --output FILE     the bundle (default here: MODEL.mkb for MODEL.yaml,\n"
+        "                        IMAGE.mkb for IMAGE.img)\n"
+        "      --sign-key KEY    the minisign secret key that signs the bundle manifest;\n"
+        "                        it must be the key that signed the slot manifests\n"
+        "                        (default for a model: its signing-key)\n"
+        "      --from OLD        a delta from OLD (an image or a full bundle)\n"
+        "      --layout FILE     build with this layout instead of the model's\n"
+        "  -j, --jobs N          worker threads for the build\n"
+        "      --info BUNDLE     show what BUNDLE holds; with --pub the signatures are\n"
+        "                        checked first (`mkimage verify BUNDLE --pub` checks all)\n"
+        "      --pub FILE        the public key for --info\n"
+        "      --json            print the result as JSON\n"
+        "  -v, --verbose         print what is being done\n"
+        "  -h, --help            show this help\n\n"
+        "Exit status: 0 done, 1 error, 2 usage error.\n";
 
 static bool is_model(const char *path)
 {
         size_t n = strlen(path);
         return (n > 5 && !strcmp(path + n - 5, ".yaml")) || (n > 4 && !strcmp(path + n - 4, ".yml"));
-}
-
-/* A slot manifest part of b, read, its signature checked with key when given, parsed. */
-static int info_manifest(mk_bundle *b, unsigned s, const mk_pubkey *key, mk_manifest **ret, mk_error *err)
-{
-        const mk_bundle_part *pm = mk_bundle_find(b->manifest, MK_BPART_MANIFEST, (char)('a' + s)),
-                             *ps = mk_bundle_find(b->manifest, MK_BPART_SIGNATURE, (char)('a' + s));
-        uint8_t *text = NULL, *sig = NULL;
-        int r = mk_bundle_read_part(b, pm, MK_MANIFEST_MAX, &text, err);
-        if (r >= 0)
-                r = mk_bundle_read_part(b, ps, MK_MINISIGN_FILE_MAX, &sig, err);
-        if (r >= 0 && key) {
-                mk_verified v = {0};
-                if (mk_verify_buffer_with_key(key, "a slot manifest", text, pm->size, "its signature", sig, ps->size,
-                                              &v, err) != MK_VERIFY_OK)
-                        r = mk_error_prefix(err, -EKEYREJECTED, "%s: slot %c", b->name, 'a' + s);
-                mk_verified_done(&v);
-        }
-        if (r >= 0)
-                r = mk_manifest_parse(b->name, text, pm->size, ret, err);
-        free(text);
-        free(sig);
-        return r;
 }
 
 static void print_info(const mk_bundle *b, mk_manifest *const m[2], bool checked, bool json)
@@ -84,6 +69,10 @@ static void print_info(const mk_bundle *b, mk_manifest *const m[2], bool checked
                         printf("\"%s\"", b->signer);
                 else
                         printf("null");
+                if (bm->delta)
+                        printf(",\"delta-from\":{\"version\":%llu,\"root-size\":%llu,\"root-sha256\":\"%s\"}",
+                               (unsigned long long)bm->from.version, (unsigned long long)bm->from.root_size,
+                               bm->from.root_sha256);
                 printf(",\"slots\":[");
                 for (unsigned s = 0; s < 2; s++)
                         printf("%s{\"slot\":\"%c\",\"root-hash\":\"%s\",\"root-size\":%llu}", s ? "," : "", 'a' + s,
@@ -111,6 +100,11 @@ static void print_info(const mk_bundle *b, mk_manifest *const m[2], bool checked
                 printf("  signed   by %s (signatures checked)\n", b->signer);
         else
                 printf("  signed   not checked (give --pub KEY.pub)\n");
+        if (bm->delta)
+                printf("  delta    from version %llu (root %llu bytes, sha256 %.16s…): installs only on a device "
+                       "running it\n",
+                       (unsigned long long)bm->from.version, (unsigned long long)bm->from.root_size,
+                       bm->from.root_sha256);
         for (unsigned s = 0; s < 2; s++)
                 printf("  slot %c   root %llu bytes, dm-verity root hash %s\n", 'a' + s,
                        (unsigned long long)m[s]->root.size, m[s]->root.verity.root_hash);
@@ -151,9 +145,9 @@ static int info(const char *path, const char *pub, bool json)
         mk_manifest *m[2] = {NULL, NULL};
         int r = mk_bundle_open(path, mk_bundle_read_fd, &fd, NULL, key, &b, &err);
         if (r >= 0)
-                r = info_manifest(b, 0, key, &m[0], &err);
+                r = mk_bundle_slot_manifest(b, 0, key, &m[0], &err);
         if (r >= 0)
-                r = info_manifest(b, 1, key, &m[1], &err);
+                r = mk_bundle_slot_manifest(b, 1, key, &m[1], &err);
         close(fd);
         if (r >= 0)
                 print_info(b, m, key != NULL, json);
@@ -178,11 +172,17 @@ static char *default_out(const char *in, bool model)
 int cli_bundle(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"output", required_argument, NULL, 'o'}, {"sign-key", required_argument, NULL, 'k'},
-                {"layout", required_argument, NULL, 'L'}, {"jobs", required_argument, NULL, 'j'},
-                {"info", required_argument, NULL, 'I'},   {"pub", required_argument, NULL, 'P'},
-                {"json", no_argument, NULL, 'J'},         {"verbose", no_argument, NULL, 'v'},
-                {"help", no_argument, NULL, 'h'},         {0},
+                {"output", required_argument, NULL, 'o'},
+                {"sign-key", required_argument, NULL, 'k'},
+                {"layout", required_argument, NULL, 'L'},
+                {"jobs", required_argument, NULL, 'j'},
+                {"info", required_argument, NULL, 'I'},
+                {"pub", required_argument, NULL, 'P'},
+                {"json", no_argument, NULL, 'J'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"from", required_argument, NULL, 'F'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
         };
         mk_build_opts bo = {0};
         mk_bundle_write_opts o = {0};
@@ -211,6 +211,9 @@ int cli_bundle(int argc, char **argv)
                 case 'P':
                         pub = optarg;
                         break;
+                case 'F':
+                        o.from_path = optarg;
+                        break;
                 case 'J':
                         json = 1;
                         break;
@@ -225,7 +228,7 @@ int cli_bundle(int argc, char **argv)
                 }
         }
         if (info_path) {
-                if (optind != argc || o.out_path || o.sign_key || bo.layout_path)
+                if (optind != argc || o.out_path || o.sign_key || bo.layout_path || o.from_path)
                         return cli_usage("bundle", "--info takes a BUNDLE and at most --pub and --json");
                 return info(info_path, pub, json);
         }
@@ -266,13 +269,21 @@ int cli_bundle(int argc, char **argv)
                 cli_json_printed();
                 printf("{\"ok\":true,\"bundle\":");
                 cli_json_string(stdout, o.out_path);
-                printf(",\"size\":%llu,\"version\":%llu,\"parts\":%u,\"root-size\":%llu}\n",
+                printf(",\"size\":%llu,\"version\":%llu,\"parts\":%u,\"root-size\":%llu,\"delta\":%s,"
+                       "\"root-shipped\":%llu,\"ranges\":%zu}\n",
                        (unsigned long long)res.size, (unsigned long long)res.version, res.n_parts,
-                       (unsigned long long)res.root_size);
+                       (unsigned long long)res.root_size, res.delta ? "true" : "false",
+                       (unsigned long long)res.root_shipped, res.n_ranges);
         } else {
                 cli_put(stdout, o.out_path, 0);
-                printf(": %llu bytes, version %llu, %u parts\n", (unsigned long long)res.size,
+                printf(": %llu bytes, version %llu, %u parts", (unsigned long long)res.size,
                        (unsigned long long)res.version, res.n_parts);
+                if (res.delta)
+                        printf("; a delta: %llu of the root's %llu bytes shipped, the rest in %zu ranges from ",
+                               (unsigned long long)res.root_shipped, (unsigned long long)res.root_size, res.n_ranges);
+                if (res.delta)
+                        cli_put(stdout, o.from_path, 0);
+                printf("\n");
         }
         free(def);
         return CLI_OK;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "builder/cli/cli.h"
+#include "signing/bundle/bundle.h"
 #include "builder/data/luks.h"
 #include "builder/verify/verify.h"
 #include "signing/base/escape.h"
@@ -111,7 +112,7 @@ int cli_verify(int argc, char **argv)
                 return cli_usage("verify", "name the IMAGE to verify");
         if (!pub || !*pub)
                 return cli_usage("verify", "give the public key that signed the manifests with --pub KEY.pub");
-        if (data_key && mk_is_bundle(image))
+        if (data_key && mk_bundle_is_file(image))
                 return cli_usage("verify", "--data-key is for images: a bundle carries no data partition");
         mk_error err = {0};
         _cleanup_pubkey_ mk_pubkey *key = NULL;
@@ -123,8 +124,8 @@ int cli_verify(int argc, char **argv)
                 return cli_fail(&err);
         o.data_key = dk;
         mk_verify_report *rep = NULL;
-        int r = mk_is_bundle(image) ? mk_verify_bundle(image, key, &rep, &err)
-                                    : mk_verify_image_with(image, &o, &rep, &err);
+        int r = mk_bundle_is_file(image) ? mk_verify_bundle(image, key, &rep, &err)
+                                         : mk_verify_image_with(image, &o, &rep, &err);
         mk_data_key_free(dk); /* wipes */
         if (r < 0)
                 return cli_fail(&err);

@@ -17,17 +17,6 @@
 #include "signing/base/fileio.h"
 #include "signing/bundle/bundle.h"
 
-bool mk_is_bundle(const char *path)
-{
-        char magic[8];
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        bool yes = pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) && !memcmp(magic, MK_BUNDLE_MAGIC, 8);
-        close(fd);
-        return yes;
-}
-
 typedef struct bctx {
         vctx v;
         mk_bundle *b;
@@ -154,9 +143,12 @@ static int check_manifest(bctx *c, unsigned s, const mk_pubkey *key)
                                   "is for %s (brand %s) version %llu, the bundle for %s (brand %s) version %llu",
                                   m->model, m->brand, (unsigned long long)m->version, bm->model, bm->brand,
                                   (unsigned long long)bm->version);
-        else if (m->root.size != pr->size || strcmp(m->root.sha256, pr->sha256))
+        else if (!bm->delta && (m->root.size != pr->size || strcmp(m->root.sha256, pr->sha256)))
                 r = mk_vitem_fail(&c->v, im, "its root (%llu bytes, sha256 %.16s…) is not the bundle's root part",
                                   (unsigned long long)m->root.size, m->root.sha256);
+        else if (bm->delta && c->m[0] && c->m[0]->root.size != m->root.size)
+                r = mk_vitem_fail(&c->v, im, "its root is %llu bytes, slot a's %llu", (unsigned long long)m->root.size,
+                                  (unsigned long long)c->m[0]->root.size);
         else
                 c->m[s] = TAKE_PTR(m);
         mk_verified_done(&vf);
@@ -186,6 +178,11 @@ static int check_verity(bctx *c, unsigned s)
                 return r == -ENOMEM ? r : mk_vitem_fail(&c->v, iv, "%s", e.msg);
         if (!c->part_ok[index_of(c, pr)])
                 return 0;
+        if (c->b->manifest->delta)
+                return s == 0 ? 0
+                              : mk_vitem_ok(&c->v, ir,
+                                            "sha256; a delta's root is checked page by page against the "
+                                            "slot's tree on the device, where the ranges are read");
         uint8_t root[32];
         mk_vhex_decode(m->root.verity.root_hash, root, sizeof(root));
         if ((r = mk_verity_check(c->v.fd, pr->offset, pv->offset, root, c->v.threads, NULL, &e)) < 0)
@@ -194,11 +191,50 @@ static int check_verity(bctx *c, unsigned s)
         return mk_vitem_ok(&c->v, ir, "sha256 and both slots' hash trees");
 }
 
-/* Every boot file of a valid manifest is a part; every file part is some manifest's. */
+/* A delta's ranges: well-formed, inside both roots, leaving exactly the root part's bytes. */
+static int check_ranges(bctx *c)
+{
+        const mk_bundle_manifest *bm = c->b->manifest;
+        const mk_bundle_part *pg = mk_bundle_find(bm, MK_BPART_RANGES, 0), *pr = mk_bundle_find(bm, MK_BPART_ROOT, 0);
+        if (!pg)
+                return 0;
+        size_t ig = ITEM(index_of(c, pg));
+        if (!c->part_ok[index_of(c, pg)])
+                return 0;
+        if (!c->m[0])
+                return mk_vitem_skip(&c->v, ig, "not checked (slot a's manifest is not valid)");
+        if (pg->size > (uint64_t)MK_BUNDLE_RANGES_MAX * MK_BUNDLE_RANGE_SIZE)
+                return mk_vitem_fail(&c->v, ig, "%llu bytes: more records than a ranges part holds",
+                                     (unsigned long long)pg->size);
+        char *buf = NULL;
+        mk_bundle_range *v = NULL;
+        size_t n = 0;
+        mk_error e = {0};
+        int r = read_part(c, pg, &buf);
+        if (r < 0)
+                r = r == -ENOMEM ? r : mk_vitem_fail(&c->v, ig, "cannot read it: %s", strerror(-r));
+        else if (mk_bundle_ranges_parse("it", (const uint8_t *)buf, pg->size, c->m[0]->root.size, bm->from.root_size,
+                                        pr->size, &v, &n, &e) < 0)
+                r = mk_vitem_fail(&c->v, ig, "%s", e.msg);
+        else
+                r = mk_vitem_ok(
+                        &c->v, ig, "%zu ranges, %llu of the root's %llu bytes from version %llu's root (sha256 %.16s…)",
+                        n, (unsigned long long)(c->m[0]->root.size - pr->size), (unsigned long long)c->m[0]->root.size,
+                        (unsigned long long)bm->from.version, bm->from.root_sha256);
+        free(v);
+        free(buf);
+        return r;
+}
+
+/*
+ * Every boot file of a valid manifest is a part (in a delta it may be one
+ * the running slot has: the device checks its digest); every file part is
+ * some manifest's.
+ */
 static int check_files(bctx *c)
 {
         const mk_bundle_manifest *bm = c->b->manifest;
-        for (unsigned s = 0; s < 2; s++)
+        for (unsigned s = 0; s < 2 && !bm->delta; s++)
                 for (size_t i = 0; c->m[s] && i < c->m[s]->n_boot; i++)
                         if (!mk_bundle_find_file(bm, c->m[s]->boot[i].sha256)) {
                                 const mk_bundle_part *pm = mk_bundle_find(bm, MK_BPART_MANIFEST, (char)('a' + s));
@@ -240,7 +276,8 @@ static int run(bctx *c, const mk_pubkey *key)
         if ((r = mk_vitem_ok(&c->v, 0, "signed by %s, %s version %llu, %zu parts", c->b->signer, c->b->manifest->model,
                              (unsigned long long)c->b->manifest->version, c->b->manifest->n_parts)) < 0 ||
             (r = check_parts(c)) < 0 || (r = check_manifest(c, 0, key)) < 0 || (r = check_manifest(c, 1, key)) < 0 ||
-            (r = check_verity(c, 0)) < 0 || (r = check_verity(c, 1)) < 0 || (r = check_files(c)) < 0)
+            (r = check_ranges(c)) < 0 || (r = check_verity(c, 0)) < 0 || (r = check_verity(c, 1)) < 0 ||
+            (r = check_files(c)) < 0)
                 return r;
         return 0;
 }

@@ -101,9 +101,6 @@ int mk_verify_image(const char *path, const mk_pubkey *key, mk_verify_report **r
 int mk_verify_bundle(const char *path, const mk_pubkey *key, mk_verify_report **ret, mk_error *err)
         __attribute__((warn_unused_result));
 
-/* True when the file at path starts with the bundle magic ("MKBUNDLE"). */
-bool mk_is_bundle(const char *path);
-
 /* Frees everything r owns, and r. NULL allowed; returns NULL. */
 mk_verify_report *mk_verify_report_free(mk_verify_report *r);
 

@@ -38,6 +38,12 @@ typedef struct inst {
         unsigned root_idx, verity_idx;
         uint64_t root_start, root_size, verity_start, verity_size;
         uint8_t *files[MK_BUNDLE_PARTS_MAX]; /* the target's boot files, by part index */
+        /* A delta: its ranges, where the running root lies, and the boot files taken from the running slot. */
+        mk_bundle_range *ranges;
+        size_t n_ranges;
+        uint64_t run_start, run_size;
+        uint8_t **local; /* by the target manifest's boot index: bytes from the ESP, or NULL */
+        size_t *local_len;
 } inst;
 
 static void inst_done(inst *s)
@@ -51,6 +57,11 @@ static void inst_done(inst *s)
         free(s->verity);
         for (size_t i = 0; i < MK_BUNDLE_PARTS_MAX; i++)
                 free(s->files[i]);
+        for (size_t k = 0; s->local && s->m && k < s->m->n_boot; k++)
+                free(s->local[k]);
+        free(s->local);
+        free(s->local_len);
+        free(s->ranges);
 }
 
 static int sync_disk(inst *s, mk_error *err)
@@ -138,6 +149,85 @@ static int read_manifests(inst *s, mk_error *err)
                                             "version)",
                                             s->b->name, slot);
         }
+        return 0;
+}
+
+/* The SHA-256 of len bytes, as hex. */
+static void sha256_hex(const void *data, size_t len, char hex[65])
+{
+        uint8_t d[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(d, data, len);
+        sodium_bin2hex(hex, 65, d, sizeof(d));
+}
+
+/*
+ * A delta: the running slot must hold its base; its ranges are read and
+ * checked against both roots; the boot files it leaves out are read from the
+ * running slot's place on the ESP and checked against their digests. All
+ * before anything is written.
+ */
+static int check_delta(inst *s, mk_error *err)
+{
+        const mk_bundle_manifest *bm = s->b->manifest;
+        const mk_manifest *run = s->running;
+        if (!bm->delta)
+                return 0;
+        if (run->root.size != bm->from.root_size || strcmp(run->root.sha256, bm->from.root_sha256))
+                return mk_error_set(err, EXDEV,
+                                    "%s: is a delta from version %llu (root sha256 %.16s…), but slot %c runs version "
+                                    "%llu (root sha256 %.16s…): install the full bundle",
+                                    s->b->name, (unsigned long long)bm->from.version, bm->from.root_sha256,
+                                    s->c->booted, (unsigned long long)run->version, run->root.sha256);
+        unsigned idx;
+        int r = upd_disk_find(&s->c->disk, run->root.partition, &idx, &s->run_start, &s->run_size, err);
+        if (r < 0)
+                return r;
+        if (run->root.size > s->run_size)
+                return mk_error_set(err, EBADMSG, "partition %s is smaller than the running root", run->root.partition);
+        const mk_bundle_part *pg = mk_bundle_find(bm, MK_BPART_RANGES, 0), *pr = mk_bundle_find(bm, MK_BPART_ROOT, 0);
+        uint8_t *buf = NULL;
+        if ((r = mk_bundle_read_part(s->b, pg, (size_t)MK_BUNDLE_RANGES_MAX * MK_BUNDLE_RANGE_SIZE, &buf, err)) < 0)
+                return r;
+        r = mk_bundle_ranges_parse(s->b->name, buf, pg->size, s->m->root.size, run->root.size, pr->size, &s->ranges,
+                                   &s->n_ranges, err);
+        free(buf);
+        if (r < 0)
+                return r;
+        if (!(s->local = calloc(s->m->n_boot + 1, sizeof(*s->local))) ||
+            !(s->local_len = calloc(s->m->n_boot + 1, sizeof(*s->local_len))))
+                return mk_error_set(err, ENOMEM, "out of memory");
+        size_t taken = 0;
+        for (size_t k = 0; k < s->m->n_boot; k++) {
+                const mk_manifest_file *f = &s->m->boot[k];
+                if (mk_bundle_find_file(bm, f->sha256))
+                        continue;
+                const char *path = NULL;
+                for (size_t j = 0; j < run->n_boot && !path; j++)
+                        if (!strcmp(run->boot[j].sha256, f->sha256))
+                                path = run->boot[j].path;
+                char *data = NULL, hex[65];
+                size_t len = 0;
+                if (!path)
+                        return mk_error_set(err, EXDEV,
+                                            "%s: leaves out %s (sha256 %.16s…), which the running slot does not "
+                                            "have: install the full bundle",
+                                            s->b->name, f->path, f->sha256);
+                if ((r = upd_esp_read(&s->c->esp, path + 1, FILE_MAX, &data, &len, err)) < 0)
+                        return mk_error_prefix(err, r, "the running slot's %s (for %s)", path, f->path);
+                sha256_hex(data, len, hex);
+                if (strcmp(hex, f->sha256)) {
+                        free(data);
+                        return mk_error_set(err, EBADMSG,
+                                            "the running slot's %s does not match its manifest (damaged ESP): "
+                                            "install the full bundle",
+                                            path);
+                }
+                s->local[k] = (uint8_t *)data;
+                s->local_len[k] = len;
+                taken++;
+        }
+        upd_say("delta", "from version %llu, which slot %c runs: %zu ranges of its root, %zu boot files from the ESP",
+                (unsigned long long)bm->from.version, s->c->booted, s->n_ranges, taken);
         return 0;
 }
 
@@ -233,14 +323,59 @@ static int read_files(inst *s, mk_error *err)
                         return r;
         }
         for (size_t k = 0; k < s->m->n_boot; k++)
-                if (!mk_bundle_find_file(bm, s->m->boot[k].sha256))
+                if (!mk_bundle_find_file(bm, s->m->boot[k].sha256) && !(s->local && s->local[k]))
                         return mk_error_set(err, EBADMSG,
                                             "%s: slot %c's manifest names %s, which the bundle does not hold",
                                             s->b->name, s->target, s->m->boot[k].path);
         return 0;
 }
 
-/* Step 3: the root, block by block against the tree, then (step 4) read back and checked again. */
+/*
+ * Bytes [from, to) of the new root into buf: from the running root where a
+ * range says so, the rest from the stream (the root part, in order), zeros
+ * past the root's end (the last block's padding). *ri is the first range
+ * that may still matter; ranges are sorted and checked (check_delta).
+ */
+static int assemble(inst *s, uint64_t from, uint64_t to, uint8_t *buf, size_t *ri, mk_error *err)
+{
+        uint64_t size = s->m->root.size;
+        for (uint64_t pos = from; pos < to;) {
+                const mk_bundle_range *g = *ri < s->n_ranges ? &s->ranges[*ri] : NULL;
+                if (g && g->dst + g->len <= pos) {
+                        (*ri)++;
+                        continue;
+                }
+                uint8_t *dst = buf + (pos - from);
+                if (g && g->dst <= pos) {
+                        uint64_t end = g->dst + g->len < to ? g->dst + g->len : to;
+                        int r = mk_pread_all(s->c->disk.fd, dst, (size_t)(end - pos),
+                                             s->run_start + g->src + (pos - g->dst));
+                        if (r < 0)
+                                return mk_error_set(err, -r, "%s: reading the running root: %s", s->c->disk.path,
+                                                    strerror(-r));
+                        pos = end;
+                        continue;
+                }
+                uint64_t end = g && g->dst < to ? g->dst : to;
+                if (pos >= size) {
+                        memset(dst, 0, (size_t)(end - pos));
+                } else {
+                        uint64_t lit = end < size ? end : size;
+                        int r = mk_bundle_read(s->b, dst, (size_t)(lit - pos), err);
+                        if (r < 0)
+                                return r;
+                        memset(dst + (lit - pos), 0, (size_t)(end - lit));
+                }
+                pos = end;
+        }
+        return 0;
+}
+
+/*
+ * Step 3: the root, block by block against the tree (a delta's blocks
+ * assembled from its ranges and its bytes), then (step 4) read back and
+ * checked again.
+ */
 static int step_root(inst *s, mk_error *err)
 {
         const mk_bundle_part *p = mk_bundle_find(s->b->manifest, MK_BPART_ROOT, 0);
@@ -249,16 +384,23 @@ static int step_root(inst *s, mk_error *err)
                 return mk_error_set(err, ENOMEM, "out of memory");
         int r = mk_bundle_seek(s->b, p, err);
         uint64_t blocks = s->m->root.verity.data_blocks;
+        size_t ri = 0;
+        if (r >= 0 && s->m->root.size > blocks * MK_VERITY_BLOCK)
+                r = mk_error_set(err, EBADMSG, "%s: slot %c's root is larger than its hash tree covers", s->b->name,
+                                 s->target);
         for (uint64_t i = 0; r >= 0 && i < blocks;) {
                 uint64_t n = blocks - i < CHUNK_BLOCKS ? blocks - i : CHUNK_BLOCKS;
-                if ((r = mk_bundle_read(s->b, buf, (size_t)n * MK_VERITY_BLOCK, err)) < 0)
+                if ((r = assemble(s, i * MK_VERITY_BLOCK, (i + n) * MK_VERITY_BLOCK, buf, &ri, err)) < 0)
                         break;
                 for (uint64_t k = 0; k < n; k++)
                         if (!mk_vtree_block_ok(&s->tree, i + k, buf + k * MK_VERITY_BLOCK)) {
                                 r = mk_error_set(err, EBADMSG,
-                                                 "%s: root block %llu does not match slot %c's hash tree (damaged or "
-                                                 "tampered): nothing of it was written",
-                                                 s->b->name, (unsigned long long)(i + k), s->target);
+                                                 "%s: root block %llu does not match slot %c's hash tree (%s): "
+                                                 "nothing of it was written",
+                                                 s->b->name, (unsigned long long)(i + k), s->target,
+                                                 s->n_ranges ? "a damaged running root, or a damaged or tampered "
+                                                               "bundle"
+                                                             : "damaged or tampered");
                                 goto out;
                         }
                 upd_write_point(s->c);
@@ -271,6 +413,8 @@ static int step_root(inst *s, mk_error *err)
                 i += n;
                 upd_progress(i * MK_VERITY_BLOCK, blocks * MK_VERITY_BLOCK, i == blocks);
         }
+        if (r >= 0 && s->b->pos != p->offset + p->size)
+                r = mk_error_set(err, EBADMSG, "%s: the root part holds bytes the root does not use", s->b->name);
         if (r < 0)
                 goto out;
         upd_say("root", "%llu bytes streamed into %s, every block checked before it was written",
@@ -319,25 +463,24 @@ static int step_commit(inst *s, mk_error *err)
         for (size_t k = 0; k < s->m->n_boot; k++) {
                 const mk_manifest_file *f = &s->m->boot[k];
                 const mk_bundle_part *p = mk_bundle_find_file(s->b->manifest, f->sha256);
-                const char *bytes = (const char *)s->files[p - s->b->manifest->parts];
+                const char *bytes = p ? (const char *)s->files[p - s->b->manifest->parts] : (const char *)s->local[k];
+                size_t len = p ? (size_t)p->size : s->local_len[k];
                 if (!strcmp(f->path, entry_path)) {
                         entry_text = bytes;
-                        entry_len = p->size;
+                        entry_len = len;
                         continue;
                 }
                 char *have = NULL, hex[65];
                 size_t have_len = 0;
-                uint8_t d[32];
                 mk_error ignore = {0};
                 if (upd_esp_read(e, f->path + 1, FILE_MAX, &have, &have_len, &ignore) >= 0) {
-                        crypto_hash_sha256(d, (const uint8_t *)have, have_len);
-                        sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+                        sha256_hex(have, have_len, hex);
                         free(have);
                         if (!strcmp(hex, f->sha256))
                                 continue; /* already there, e.g. systemd-boot */
                 }
                 upd_write_point(s->c);
-                if ((r = upd_esp_write(e, f->path + 1, bytes, p->size, err)) < 0)
+                if ((r = upd_esp_write(e, f->path + 1, bytes, len, err)) < 0)
                         return r;
         }
         char mpath[64], spath[80];
@@ -387,8 +530,9 @@ int upd_install(upd_ctx *c, const char *bundle, mk_error *err)
                 return mk_error_set(err, errno, "%s: %s", bundle, strerror(errno));
         if ((r = mk_pubkey_load(c->pub, &s.key, err)) < 0 || (r = read_running(&s, err)) < 0 ||
             (r = step_check(&s, &fd, name, err)) < 0 || (r = read_manifests(&s, err)) < 0 ||
-            (r = check_room(&s, err)) < 0 || (r = step_disable(&s, err)) < 0 || (r = step_verity(&s, err)) < 0 ||
-            (r = read_files(&s, err)) < 0 || (r = step_root(&s, err)) < 0 || (r = step_commit(&s, err)) < 0)
+            (r = check_room(&s, err)) < 0 || (r = check_delta(&s, err)) < 0 || (r = step_disable(&s, err)) < 0 ||
+            (r = step_verity(&s, err)) < 0 || (r = read_files(&s, err)) < 0 || (r = step_root(&s, err)) < 0 ||
+            (r = step_commit(&s, err)) < 0)
                 goto out;
 out:
         if (fd > 0)

@@ -14,7 +14,7 @@
 #include "signing/yaml/schema.h"
 #include "signing/yaml/yamlemit.h"
 
-static const char *const kinds[MK_BPART_KINDS] = {"manifest", "signature", "verity", "file", "root"};
+static const char *const kinds[MK_BPART_KINDS] = {"manifest", "signature", "ranges", "verity", "file", "root"};
 
 const char *mk_bundle_kind_str(mk_bundle_kind k)
 {
@@ -41,6 +41,14 @@ int mk_bundle_manifest_emit(const mk_bundle_manifest *bm, char **ret, size_t *re
         mk_yemit_kv_u64(&m, "version", bm->version);
         mk_yemit_kv(&m, "created", bm->created);
         mk_yemit_kv_u64(&m, "size", bm->size);
+        if (bm->delta) {
+                mk_yemit_scalar(&m, "delta-from");
+                mk_yemit_map_start(&m);
+                mk_yemit_kv_u64(&m, "version", bm->from.version);
+                mk_yemit_kv_u64(&m, "root-size", bm->from.root_size);
+                mk_yemit_kv(&m, "root-sha256", bm->from.root_sha256);
+                mk_yemit_map_end(&m);
+        }
         mk_yemit_scalar(&m, "parts");
         mk_yemit_seq_start(&m, bm->n_parts);
         for (size_t i = 0; i < bm->n_parts; i++) {
@@ -88,10 +96,12 @@ static int rank(const mk_bundle_part *p)
                 return p->slot == 'a' ? 0 : 2;
         case MK_BPART_SIGNATURE:
                 return p->slot == 'a' ? 1 : 3;
+        case MK_BPART_RANGES:
+                return 4;
         case MK_BPART_VERITY:
-                return p->slot == 'a' ? 4 : 5;
+                return p->slot == 'a' ? 5 : 6;
         default:
-                return (int)p->kind + 3; /* file 6, root 7 */
+                return (int)p->kind + 3; /* file 7, root 8 */
         }
 }
 
@@ -141,7 +151,8 @@ static int check_place(const ydoc *d, const ynode *n, const mk_bundle_manifest *
         if (q && (rank(p) < rank(q) || (rank(p) == rank(q) && p->kind != MK_BPART_FILE)))
                 return mk_schema_error(d, at, err,
                                        "%s comes after a %s part: parts are in stream order (manifest a, "
-                                       "signature a, manifest b, signature b, verity a, verity b, files, root), "
+                                       "signature a, manifest b, signature b, ranges, verity a, verity b, files, "
+                                       "root), "
                                        "one of each but the files",
                                        what, kinds[q->kind]);
         if (q && p->kind == MK_BPART_FILE && q->kind == MK_BPART_FILE && strcmp(q->sha256, p->sha256) >= 0)
@@ -187,6 +198,11 @@ static int parse_parts(const ydoc *d, const ynode *n, const mk_bundle_header *h,
                                                need[k].slot == 'a' ? "a"
                                                : need[k].slot      ? "b"
                                                                    : "");
+        if (m->delta != (mk_bundle_find(m, MK_BPART_RANGES, 0) != NULL))
+                return mk_schema_error(d, n, err,
+                                       m->delta ? "'parts' has no ranges part, which a delta ('delta-from') needs"
+                                                : "'parts' has a ranges part but the bundle is no delta (no "
+                                                  "'delta-from')");
         const mk_bundle_part *last = &m->parts[m->n_parts - 1];
         if (last->offset + last->size != m->size)
                 return mk_schema_error(d, n->vals[m->n_parts - 1], err,
@@ -196,9 +212,30 @@ static int parse_parts(const ydoc *d, const ynode *n, const mk_bundle_header *h,
 }
 
 static const schema_key bundle_keys[] = {
-        {"mkimage-bundle", true}, {"model", true}, {"brand", true}, {"version", true},
-        {"created", true},        {"size", true},  {"parts", true},
+        {"mkimage-bundle", true}, {"model", true}, {"brand", true},       {"version", true},
+        {"created", true},        {"size", true},  {"delta-from", false}, {"parts", true},
 };
+
+static const schema_key base_keys[] = {{"version", true}, {"root-size", true}, {"root-sha256", true}};
+
+static int parse_base(const ydoc *d, const ynode *n, mk_bundle_manifest *m, mk_error *err)
+{
+        int r = mk_schema_check_map(d, n, "'delta-from'", base_keys, ELEMENTSOF(base_keys), err);
+        if (r < 0 ||
+            (r = mk_schema_uint(d, mk_ynode_get(n, "version"), "delta-from.version", 0, UINT32_MAX, &m->from.version,
+                                err)) < 0 ||
+            (r = mk_schema_uint(d, mk_ynode_get(n, "root-size"), "delta-from.root-size", 1, MK_BUNDLE_SIZE_MAX,
+                                &m->from.root_size, err)) < 0 ||
+            (r = mk_schema_hex64(d, mk_ynode_get(n, "root-sha256"), "delta-from.root-sha256", m->from.root_sha256,
+                                 err)) < 0)
+                return r;
+        if (m->from.version >= m->version)
+                return mk_schema_error(d, mk_ynode_get(n, "version"), err,
+                                       "'delta-from.version' %llu is not below the bundle's version %llu",
+                                       (unsigned long long)m->from.version, (unsigned long long)m->version);
+        m->delta = true;
+        return 0;
+}
 
 static int parse_bundle(const ydoc *d, const mk_bundle_header *h, mk_bundle_manifest *m, mk_error *err)
 {
@@ -227,6 +264,9 @@ static int parse_bundle(const ydoc *d, const mk_bundle_header *h, mk_bundle_mani
         if (m->size != h->size)
                 return mk_schema_error(d, size, err, "'size' is %llu but the bundle's header says %llu",
                                        (unsigned long long)m->size, (unsigned long long)h->size);
+        const ynode *base = mk_ynode_get(root, "delta-from");
+        if (base && (r = parse_base(d, base, m, err)) < 0)
+                return r;
         return parse_parts(d, mk_ynode_get(root, "parts"), h, m, err);
 }
 

@@ -11,9 +11,11 @@
  *   64+M   its minisign signature (the .minisig text)
  *   then   the parts, each at a multiple of MK_BUNDLE_ALIGN, in the order the
  *          manifest lists them, zeros between them: the slot manifests of
- *          slots a and b with their signatures, the dm-verity hash areas
+ *          slots a and b with their signatures, in a delta the ranges it
+ *          copies from the running root, the dm-verity hash areas
  *          (superblock and tree) of slots a and b, the boot files (one copy
- *          per digest), the root squashfs last.
+ *          per digest), the root squashfs last (in a delta: only the bytes
+ *          the ranges do not cover).
  *
  * The bundle manifest names the model, brand and version and gives every
  * part's offset, size and SHA-256; the root part is checked block by block
@@ -67,6 +69,9 @@ void mk_bundle_header_encode(const mk_bundle_header *h, uint8_t out[MK_BUNDLE_HE
 int mk_bundle_header_decode(const char *name, const uint8_t in[MK_BUNDLE_HEADER], mk_bundle_header *ret, mk_error *err)
         __attribute__((warn_unused_result));
 
+/* True when the file at path starts with the bundle magic ("MKBUNDLE"): a bundle, not an image. */
+bool mk_bundle_is_file(const char *path);
+
 /* Where the first part may start: 64 + M + S rounded up to MK_BUNDLE_ALIGN. */
 uint64_t mk_bundle_parts_start(const mk_bundle_header *h);
 
@@ -75,13 +80,15 @@ uint64_t mk_bundle_parts_start(const mk_bundle_header *h);
 typedef enum mk_bundle_kind {
         MK_BPART_MANIFEST,  /* a slot manifest (slot a or b), the bytes of slot-X/manifest.yaml */
         MK_BPART_SIGNATURE, /* its .minisig */
+        MK_BPART_RANGES,    /* a delta's copy list: MK_BUNDLE_RANGE_SIZE-byte records (mk_bundle_range) */
         MK_BPART_VERITY,    /* the hash area of slot X: superblock and tree, as at its verity partition's start */
         MK_BPART_FILE,      /* a boot file, named by its digest: every path of a slot manifest with that sha256 */
-        MK_BPART_ROOT,      /* the root squashfs (root.size bytes), the same for both slots */
+        MK_BPART_ROOT,      /* the root squashfs (root.size bytes), the same for both slots; in a delta the
+                               bytes no range covers, in order */
         MK_BPART_KINDS
 } mk_bundle_kind;
 
-/* "manifest", "signature", "verity", "file", "root". */
+/* "manifest", "signature", "ranges", "verity", "file", "root". */
 const char *mk_bundle_kind_str(mk_bundle_kind k);
 
 typedef struct mk_bundle_part {
@@ -91,12 +98,25 @@ typedef struct mk_bundle_part {
         char sha256[65];
 } mk_bundle_part;
 
+/*
+ * A delta's base: the release whose root the device must be running. Its
+ * root gives the bytes of the ranges; a boot file the bundle does not hold
+ * is one both of the base's slots have (the device takes it from its ESP).
+ */
+typedef struct mk_bundle_base {
+        uint64_t version;
+        uint64_t root_size;
+        char root_sha256[65];
+} mk_bundle_base;
+
 typedef struct mk_bundle_manifest {
         char *model;
         char *brand;
         uint64_t version;
         char created[32];
         uint64_t size; /* the whole bundle, = the header's */
+        bool delta;    /* a delta: from is its base, and there is a ranges part */
+        mk_bundle_base from;
         mk_bundle_part *parts;
         size_t n_parts;
 } mk_bundle_manifest;
@@ -112,8 +132,9 @@ int mk_bundle_manifest_emit(const mk_bundle_manifest *m, char **ret, size_t *ret
  * Parse and check a bundle manifest (name is used in messages) whose bundle
  * has header h: every key known and required, and the parts laid out as a
  * stream needs them: in the kind order above (manifest a, signature a,
- * manifest b, signature b, verity a, verity b, files by ascending digest,
- * root), exactly one of each but the files, no two files with one digest,
+ * manifest b, signature b, ranges, verity a, verity b, files by ascending
+ * digest, root), exactly one of each but the files (a ranges part in a
+ * delta only, and there always), no two files with one digest,
  * offsets aligned and ascending from mk_bundle_parts_start(h), no overlap,
  * the last part ending at the bundle's size = h's. -EINVAL with a
  * "NAME:LINE:COL: ..." message, or -ENOMEM; *ret untouched on failure.
@@ -128,6 +149,34 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(mk_bundle_manifest *, mk_bundle_manifest_free)
 const mk_bundle_part *mk_bundle_find(const mk_bundle_manifest *m, mk_bundle_kind kind, char slot);
 /* The file part with this digest, or NULL. */
 const mk_bundle_part *mk_bundle_find_file(const mk_bundle_manifest *m, const char *sha256);
+
+/* ---- a delta's ranges --------------------------------------------------------- */
+
+/*
+ * One range of a delta's root: len bytes at offset dst of the new root are
+ * the bytes at offset src of the base's root. On disk 24 bytes, three
+ * little-endian u64 in this order; the records sorted by dst.
+ */
+typedef struct mk_bundle_range {
+        uint64_t dst, src, len;
+} mk_bundle_range;
+
+#define MK_BUNDLE_RANGE_SIZE 24u
+#define MK_BUNDLE_RANGES_MAX (1u << 22) /* records in a ranges part at most */
+
+void mk_bundle_range_encode(const mk_bundle_range *r, uint8_t out[MK_BUNDLE_RANGE_SIZE]);
+
+/*
+ * Decode and check a ranges part (authenticated already, but checked as if
+ * hostile): whole records, at most MK_BUNDLE_RANGES_MAX, each non-empty,
+ * ascending by dst without overlap, inside the new root (root_size bytes)
+ * and inside the base's root (base_size), and the bytes they leave
+ * uncovered exactly literal_size (the root part). *ret (malloc'd, *ret_n
+ * records) or -EBADMSG naming the record and what is wrong.
+ */
+int mk_bundle_ranges_parse(const char *name, const uint8_t *buf, size_t len, uint64_t root_size, uint64_t base_size,
+                           uint64_t literal_size, mk_bundle_range **ret, size_t *ret_n, mk_error *err)
+        __attribute__((warn_unused_result));
 
 /* ---- reading a bundle from a stream ----------------------------------------- */
 

@@ -8,6 +8,7 @@
 # before every write of one install (MKIMAGE_UPDATE_CRASH_AT=N) leaves slot a
 # bootable and a second install completes.
 . "$(dirname "$0")/../lib/testlib.sh"
+. "$(dirname "$0")/../lib/updatelib.sh"
 cd "$SRC"
 export MTOOLS_SKIP_CHECK=1
 UPD="$BUILD/mkimage-update"
@@ -30,13 +31,6 @@ for v in 0 1 2 3; do "$MKIMAGE" bundle "$(model $v)" -o "$T/v$v.mkb" >/dev/null;
 rm -f "$IMG".manifest*.yaml* "$IMG.bmap" # a device's disk: its manifests are on its ESP only
 check bundles-made test -s "$T/v2.mkb" -a -s "$T/v3.mkb" -a -s "$T/other-model.mkb" -a -s "$T/other-key.mkb"
 
-upd() { "$UPD" --disk "$1" --pub "$PUB" "${@:2}"; }
-# slot_sum IMG PART: sha256 of a partition
-slot_sum() { read -r s n < <(part_offset "$1" "$2"); python3 -c 'import hashlib,sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); print(hashlib.sha256(f.read(int(sys.argv[3]))).hexdigest())' "$1" "$s" "$n"; }
-# entry IMG SLOT: the slot's boot entry file name
-entry() { read -r s _ < <(part_offset "$1" esp); mdir -b -i "$1@@$s" ::/loader/entries | sed -n "s|.*/\(slot-$2\(+[0-9-]*\)\{0,1\}\.conf\)$|\1|p"; }
-# json_get FILE EXPR: a value of the status JSON
-json_get() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
 # --- a -> b, version 2 ----------------------------------------------------------------
 D="$T/dev.img"
@@ -63,8 +57,8 @@ uuid=$(sfdisk --part-uuid "$D" 4)
 expect_eq root-b-guid-from-hash "${uuid,,}" "${hash:0:8}-${hash:8:4}-${hash:12:4}-${hash:16:4}-${hash:20:12}"
 read -r rs _ < <(part_offset "$D" root-b); read -r vs vn < <(part_offset "$D" root-b-verity)
 size=$(sed -n 's/^  size: //p' "$T/mb.yaml")
-python3 -c 'import sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); open(sys.argv[4],"wb").write(f.read(int(sys.argv[3])))' "$D" "$rs" "$size" "$T/rb"
-python3 -c 'import sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); open(sys.argv[4],"wb").write(f.read(int(sys.argv[3])))' "$D" "$vs" "$vn" "$T/vb"
+slice "$D" "$rs" "$size" "$T/rb"
+slice "$D" "$vs" "$vn" "$T/vb"
 check veritysetup-slot-b veritysetup verify "$T/rb" "$T/vb" "$hash"
 # the same slot as a v2 image built from the same inputs (the bundle's own root)
 "$MKIMAGE" bundle --info "$T/v2.mkb" --json >"$T/v2.json"
@@ -132,27 +126,4 @@ expect_run usage-install-no-bundle 2 "mkimage-update: install takes one BUNDLE (
 check help "$UPD" --help
 
 # --- a crash before each write of one install: slot a always boots; a second install completes
-ok=1 n=0
-for w in $(seq 1 40); do
-        cp --sparse=always "$IMG" "$T/c.img"
-        rc=0; MKIMAGE_UPDATE_CRASH_AT=$w "$UPD" --disk "$T/c.img" --pub "$PUB" --booted a install "$T/v2.mkb" >/dev/null 2>"$T/c.err" || rc=$?
-        [ $rc -eq 0 ] && break # past the last write: the install completed
-        n=$w
-        if [ $rc -ne 99 ]; then ok=0; echo "    crash at $w: exit $rc: $(cat "$T/c.err")" >&2; break; fi
-        # slot a as it was, its entry as it was; slot b either not bootable (no tries, or no entry
-        # between the old one's removal and the rename) or wholly v2
-        eb=$(entry "$T/c.img" b)
-        if [ "$(slot_sum "$T/c.img" root-a)" != "$A_ROOT" ] || [ "$(entry "$T/c.img" a)" != "$A_ENTRY" ]; then
-                ok=0; echo "    crash at $w: slot a changed" >&2
-        elif [ "$eb" != "slot-b+0-1.conf" ] && [ "$eb" != "slot-b+3.conf" ] && [ -n "$eb" ]; then
-                ok=0; echo "    crash at $w: slot b's entry is $eb" >&2
-        elif [ "$eb" = "slot-b+3.conf" ] && ! "$MKIMAGE" verify "$T/c.img" --pub "$PUB" >/dev/null; then
-                ok=0; echo "    crash at $w: slot b bootable but not whole" >&2
-        fi
-        if ! "$UPD" --disk "$T/c.img" --pub "$PUB" --booted a install "$T/v2.mkb" >/dev/null 2>"$T/c.err" ||
-                ! "$MKIMAGE" verify "$T/c.img" --pub "$PUB" >/dev/null; then
-                ok=0; echo "    crash at $w: the second install: $(cat "$T/c.err")" >&2
-        fi
-done
-check crash-matrix test $ok = 1 -a $n -ge 8
-echo "    [update] crash matrix: a crash before each of $n writes, then a second install" >&2
+crash_matrix crash-matrix "$IMG" "$T/v2.mkb" 8
