@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +105,41 @@ int upd_esp_read(const upd_esp *e, const char *path, size_t max, char **ret, siz
         snprintf(src, sizeof(src), "::/%s", path);
         char *argv[] = {"mcopy", "-n", "-i", img, src, "-", NULL};
         return mtool(e, argv, ret, ret_len, max, err);
+}
+
+/* A number after key in text ("free clusters=455989", "cluster size: 1 sectors"), or 0. */
+static uint64_t field(const char *text, const char *key)
+{
+        const char *p = strstr(text, key);
+        return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+int upd_esp_free(const upd_esp *e, uint64_t *ret_free, uint64_t *ret_cluster, mk_error *err)
+{
+        if (e->dir) {
+                struct statvfs st;
+                if (statvfs(e->dir, &st) < 0)
+                        return mk_error_set(err, errno, "%s: statvfs: %s", e->dir, strerror(errno));
+                *ret_free = (uint64_t)st.f_bavail * st.f_frsize;
+                *ret_cluster = st.f_frsize ? st.f_frsize : 4096;
+                return 0;
+        }
+        char img[4200], *text = NULL;
+        size_t len = 0;
+        img_arg(e, img, sizeof(img));
+        char *argv[] = {"minfo", "-i", img, "::", NULL};
+        int r = mtool(e, argv, &text, &len, 1 << 20, err);
+        if (r < 0)
+                return r;
+        uint64_t sector = field(text, "sector size: "), per = field(text, "cluster size: "),
+                 clusters = field(text, "free clusters=");
+        bool have = strstr(text, "free clusters=") != NULL;
+        free(text);
+        if (!sector || !per || !have)
+                return mk_error_set(err, EIO, "%s: minfo does not say the ESP's free clusters", e->image);
+        *ret_cluster = sector * per;
+        *ret_free = clusters * sector * per;
+        return 0;
 }
 
 static int mkdirs(const char *dir, const char *path)

@@ -231,6 +231,44 @@ static int check_delta(inst *s, mk_error *err)
         return 0;
 }
 
+/*
+ * The ESP has room for what the install writes there: every boot file of the
+ * target that is not already on the ESP under the same path with the same
+ * digest (the running slot's manifest says which are: loader.conf,
+ * systemd-boot), the entry's temporary copy, the manifest and its signature,
+ * each rounded up to whole clusters, with no credit for the target's old
+ * files (they may still stand while the new ones are written).
+ */
+static int check_esp_room(inst *s, mk_error *err)
+{
+        uint64_t avail, cluster, need = 0;
+        int r = upd_esp_free(&s->c->esp, &avail, &cluster, err);
+        if (r < 0)
+                return r;
+#define CLUSTERS(n) (((uint64_t)(n) + cluster - 1) / cluster * cluster)
+        for (size_t k = 0; k < s->m->n_boot; k++) {
+                const mk_manifest_file *f = &s->m->boot[k];
+                bool there = false;
+                for (size_t j = 0; j < s->running->n_boot && !there; j++)
+                        there = !strcmp(s->running->boot[j].path, f->path) &&
+                                !strcmp(s->running->boot[j].sha256, f->sha256);
+                const mk_bundle_part *p = mk_bundle_find_file(s->b->manifest, f->sha256);
+                uint64_t size = p ? p->size : s->local && s->local[k] ? s->local_len[k] : 0;
+                if (!there)
+                        need += CLUSTERS(size);
+                if (!strncmp(f->path, "/" MK_ESP_ENTRIES_DIR "/", strlen(MK_ESP_ENTRIES_DIR) + 2))
+                        need += CLUSTERS(size); /* the .new copy beside it until the rename */
+        }
+        need += CLUSTERS(s->mf_len) + CLUSTERS(s->sig_len);
+#undef CLUSTERS
+        if (need > avail)
+                return mk_error_set(err, ENOSPC,
+                                    "the ESP has %llu bytes free, slot %c's boot files and manifest need %llu: "
+                                    "free space on the ESP (or give it a larger partition) and install again",
+                                    (unsigned long long)avail, s->target, (unsigned long long)need);
+        return 0;
+}
+
 /* Everything fits where it goes: found before the first write. */
 static int check_room(inst *s, mk_error *err)
 {
@@ -530,9 +568,9 @@ int upd_install(upd_ctx *c, const char *bundle, mk_error *err)
                 return mk_error_set(err, errno, "%s: %s", bundle, strerror(errno));
         if ((r = mk_pubkey_load(c->pub, &s.key, err)) < 0 || (r = read_running(&s, err)) < 0 ||
             (r = step_check(&s, &fd, name, err)) < 0 || (r = read_manifests(&s, err)) < 0 ||
-            (r = check_room(&s, err)) < 0 || (r = check_delta(&s, err)) < 0 || (r = step_disable(&s, err)) < 0 ||
-            (r = step_verity(&s, err)) < 0 || (r = read_files(&s, err)) < 0 || (r = step_root(&s, err)) < 0 ||
-            (r = step_commit(&s, err)) < 0)
+            (r = check_room(&s, err)) < 0 || (r = check_delta(&s, err)) < 0 || (r = check_esp_room(&s, err)) < 0 ||
+            (r = step_disable(&s, err)) < 0 || (r = step_verity(&s, err)) < 0 || (r = read_files(&s, err)) < 0 ||
+            (r = step_root(&s, err)) < 0 || (r = step_commit(&s, err)) < 0)
                 goto out;
 out:
         if (fd > 0)

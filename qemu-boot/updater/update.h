@@ -63,6 +63,9 @@ int upd_esp_read(const upd_esp *e, const char *path, size_t max, char **ret, siz
 /* Write path with these bytes, replacing it (parent folders created); made durable before it returns. */
 int upd_esp_write(const upd_esp *e, const char *path, const void *data, size_t len, mk_error *err)
         __attribute__((warn_unused_result));
+/* The ESP's free bytes and its cluster size (statvfs on the device, minfo on the host). */
+int upd_esp_free(const upd_esp *e, uint64_t *ret_free, uint64_t *ret_cluster, mk_error *err)
+        __attribute__((warn_unused_result));
 /* Rename from to to (to must not exist) in one step: the commit point. */
 int upd_esp_rename(const upd_esp *e, const char *from, const char *to, mk_error *err)
         __attribute__((warn_unused_result));

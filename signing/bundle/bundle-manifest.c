@@ -126,8 +126,10 @@ static int parse_part(const ydoc *d, const ynode *n, size_t i, mk_bundle_part *p
         p->kind = (mk_bundle_kind)kind;
         const ynode *s = mk_ynode_get(n, "slot");
         if (per_slot(p->kind) != (s != NULL))
-                return mk_schema_error(d, s ? s : n, err, "%s: a %s part %s a 'slot' (a or b)", what, kinds[kind],
-                                       s ? "has no" : "needs");
+                return mk_schema_error(d, s ? s : n, err,
+                                       s ? "%s: a %s part has no 'slot' (only manifest, signature and verity parts do)"
+                                         : "%s: a %s part needs a 'slot' (a or b)",
+                                       what, kinds[kind]);
         if (s) {
                 if ((r = mk_schema_enum(d, s, "parts.slot", slots, 2, &slot, err)) < 0)
                         return r;

@@ -137,7 +137,8 @@ int mk_bundle_manifest_emit(const mk_bundle_manifest *m, char **ret, size_t *ret
  * delta only, and there always), no two files with one digest,
  * offsets aligned and ascending from mk_bundle_parts_start(h), no overlap,
  * the last part ending at the bundle's size = h's. -EINVAL with a
- * "NAME:LINE:COL: ..." message, or -ENOMEM; *ret untouched on failure.
+ * "NAME:LINE:COL: ..." message, -E2BIG for text over MK_BUNDLE_MANIFEST_MAX,
+ * or -ENOMEM; *ret untouched on failure.
  */
 int mk_bundle_manifest_parse(const char *name, const void *buf, size_t len, const mk_bundle_header *h,
                              mk_bundle_manifest **ret, mk_error *err) __attribute__((warn_unused_result));

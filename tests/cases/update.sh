@@ -100,6 +100,18 @@ refuse refuse-not-a-bundle "not an mkimage update bundle" --booted a install "$I
 head -c 3000 "$T/v2.mkb" >"$T/short.mkb"
 refuse refuse-truncated "the bundle ends early" --booted a install "$T/short.mkb"
 refuse refuse-missing-file "$T/nope.mkb: No such file or directory" --booted a install "$T/nope.mkb"
+# a full ESP: found before anything is written, the disk unchanged
+cp --sparse=always "$IMG" "$T/full-esp.img"
+read -r es _ < <(part_offset "$T/full-esp.img" esp)
+minfo -i "$T/full-esp.img@@$es" :: >"$T/minfo"
+free=$(sed -n 's/^free clusters=\([0-9]*\).*/\1/p' "$T/minfo") spc=$(sed -n 's/^cluster size: \([0-9]*\) sectors$/\1/p' "$T/minfo")
+head -c $(((free - 256) * spc * 512)) /dev/zero >"$T/junk" # all but 256 clusters
+mcopy -i "$T/full-esp.img@@$es" "$T/junk" ::/junk && rm -f "$T/junk"
+before=$(sha256sum <"$T/full-esp.img"); rc=0
+"$UPD" --disk "$T/full-esp.img" --pub "$PUB" --booted a install "$T/v2.mkb" >/dev/null 2>"$T/fe.err" || rc=$?
+expect_eq full-esp-refused "$rc" 1
+check full-esp-message grep -q "install refused: the ESP has [0-9]* bytes free, slot b's boot files and manifest need [0-9]*: free space on the ESP" "$T/fe.err"
+expect_eq full-esp-disk-unchanged "$(sha256sum <"$T/full-esp.img")" "$before"
 # a downgrade that is allowed: version 0 with --allow-downgrade and no minimum
 cp --sparse=always "$IMG" "$T/dg.img"
 check allowed-downgrade "$UPD" --disk "$T/dg.img" --pub "$PUB" --booted a --allow-downgrade install "$T/v0.mkb"
