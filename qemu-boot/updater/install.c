@@ -409,6 +409,56 @@ static int assemble(inst *s, uint64_t from, uint64_t to, uint8_t *buf, size_t *r
         return 0;
 }
 
+/* Bytes of the root part (the stream) that come before offset pos of the new root. */
+static uint64_t stream_before(const inst *s, uint64_t pos)
+{
+        uint64_t end = pos < s->m->root.size ? pos : s->m->root.size, covered = 0;
+        for (size_t k = 0; k < s->n_ranges && s->ranges[k].dst < end; k++) {
+                uint64_t e = s->ranges[k].dst + s->ranges[k].len;
+                covered += (e < end ? e : end) - s->ranges[k].dst;
+        }
+        return end - covered;
+}
+
+/*
+ * Where an interrupted install of this root stopped: the first block of the
+ * target partition that is not the new root's (each checked against the
+ * tree, so what is kept is exactly what was signed, wherever it came from).
+ * The stream is read past the bytes of the blocks before it (a pipe cannot
+ * seek) and *ret is that block; 0 on a slot that holds something else.
+ */
+static int resume_point(inst *s, uint8_t *buf, uint64_t *ret, mk_error *err)
+{
+        uint64_t blocks = s->m->root.verity.data_blocks, k = 0;
+        bool differs = false;
+        while (k < blocks && !differs) {
+                uint64_t n = blocks - k < CHUNK_BLOCKS ? blocks - k : CHUNK_BLOCKS;
+                int r = mk_pread_all(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK,
+                                     s->root_start + k * MK_VERITY_BLOCK);
+                if (r < 0)
+                        return mk_error_set(err, -r, "%s: reading %s: %s", s->c->disk.path, s->m->root.partition,
+                                            strerror(-r));
+                for (uint64_t j = 0; j < n && !differs; j++, k += !differs)
+                        differs = !mk_vtree_block_ok(&s->tree, k, buf + j * MK_VERITY_BLOCK);
+        }
+        *ret = k;
+        if (k == 0)
+                return 0;
+        for (uint64_t left = stream_before(s, k * MK_VERITY_BLOCK); left;) {
+                size_t n = left < (uint64_t)CHUNK_BLOCKS * MK_VERITY_BLOCK ? (size_t)left
+                                                                           : (size_t)CHUNK_BLOCKS * MK_VERITY_BLOCK;
+                int r = mk_bundle_read(s->b, buf, n, err);
+                if (r < 0)
+                        return r;
+                left -= n;
+        }
+        upd_say("resume",
+                "the first %llu of %llu blocks of %s already hold the new root (each checked against its tree): "
+                "writing from block %llu",
+                (unsigned long long)k, (unsigned long long)blocks, s->m->root.partition, (unsigned long long)k);
+        return 0;
+}
+
 /*
  * Step 3: the root, block by block against the tree (a delta's blocks
  * assembled from its ranges and its bytes), then (step 4) read back and
@@ -421,12 +471,14 @@ static int step_root(inst *s, mk_error *err)
         if (!buf)
                 return mk_error_set(err, ENOMEM, "out of memory");
         int r = mk_bundle_seek(s->b, p, err);
-        uint64_t blocks = s->m->root.verity.data_blocks;
+        uint64_t blocks = s->m->root.verity.data_blocks, i = 0;
         size_t ri = 0;
         if (r >= 0 && s->m->root.size > blocks * MK_VERITY_BLOCK)
                 r = mk_error_set(err, EBADMSG, "%s: slot %c's root is larger than its hash tree covers", s->b->name,
                                  s->target);
-        for (uint64_t i = 0; r >= 0 && i < blocks;) {
+        if (r >= 0)
+                r = resume_point(s, buf, &i, err);
+        while (r >= 0 && i < blocks) {
                 uint64_t n = blocks - i < CHUNK_BLOCKS ? blocks - i : CHUNK_BLOCKS;
                 if ((r = assemble(s, i * MK_VERITY_BLOCK, (i + n) * MK_VERITY_BLOCK, buf, &ri, err)) < 0)
                         break;
@@ -459,7 +511,7 @@ static int step_root(inst *s, mk_error *err)
                 (unsigned long long)s->m->root.size, s->m->root.partition);
         if ((r = sync_disk(s, err)) < 0)
                 goto out;
-        for (uint64_t i = 0; i < blocks;) {
+        for (i = 0; i < blocks;) {
                 uint64_t n = blocks - i < CHUNK_BLOCKS ? blocks - i : CHUNK_BLOCKS;
                 if ((r = mk_pread_all(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK,
                                       s->root_start + i * MK_VERITY_BLOCK)) < 0) {

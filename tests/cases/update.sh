@@ -116,11 +116,17 @@ expect_eq full-esp-disk-unchanged "$(sha256sum <"$T/full-esp.img")" "$before"
 cp --sparse=always "$IMG" "$T/dg.img"
 check allowed-downgrade "$UPD" --disk "$T/dg.img" --pub "$PUB" --booted a --allow-downgrade install "$T/v0.mkb"
 
+# Z: the v1 disk with slot b's root zeroed, so that no block of it is already a new root's (an
+# install keeps the blocks that already hold the new root, which a v1 root-b partly does)
+Z="$T/z.img"
+cp --sparse=always "$IMG" "$Z"
+read -r zs zn < <(part_offset "$Z" root-b)
+python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2])); f.write(bytes(int(sys.argv[3])))' "$Z" "$zs" "$zn"
 # a damaged root block: refused while streaming, slot a and its entry untouched, slot b not bootable
 cp "$T/v2.mkb" "$T/bad.mkb"
 read -r roff rsize < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=[p for p in d["parts"] if p["kind"]=="root"][0]; print(r["offset"], r["size"])' "$T/v2.json")
 python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2])); b=f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0]^1]))' "$T/bad.mkb" $((roff + rsize / 2))
-cp --sparse=always "$IMG" "$T/t.img"
+cp --sparse=always "$Z" "$T/t.img"
 rc=0; "$UPD" --disk "$T/t.img" --pub "$PUB" --booted a install "$T/bad.mkb" >"$T/t.out" 2>"$T/t.err" || rc=$?
 expect_eq damaged-root-refused "$rc" 1
 check damaged-root-message grep -q "root block $((rsize / 2 / 4096)) does not match slot b's hash tree (damaged or tampered): nothing of it was written" "$T/t.err"
@@ -136,6 +142,20 @@ expect_run usage-no-command 2 "mkimage-update: name a command: install, status, 
 expect_run usage-install-no-bundle 2 "mkimage-update: install takes one BUNDLE (or - for standard input) (see --help)" \
         "$UPD" --disk "$IMG" --booted a install
 check help "$UPD" --help
+
+# --- an install cut in the root's second write resumes after the blocks the first wrote ------
+w=0; for n in $(seq 1 10); do # the crash point of the second root write: the one after "root" starts
+        cp --sparse=always "$Z" "$T/res.img"
+        rc=0; MKIMAGE_UPDATE_CRASH_AT=$n upd "$T/res.img" --booted a install "$T/v2.mkb" >/dev/null 2>&1 || rc=$?
+        [ $rc -eq 99 ] || break
+        upd "$T/res.img" --booted a install - <"$T/v2.mkb" >"$T/res.out" 2>&1 || break
+        if grep -q "^mkimage-update: resume: the first 256 of " "$T/res.out"; then w=$n; break; fi
+done
+check resume-after-first-root-write test "$w" -gt 0
+check resume-from-pipe-verifies "$MKIMAGE" verify "$T/res.img" --pub "$PUB"
+check resume-rewrites-the-rest grep -q "^mkimage-update: root: " "$T/res.out"
+cp --sparse=always "$Z" "$T/once.img"; upd "$T/once.img" --booted a install "$T/v2.mkb" >/dev/null
+expect_eq resume-gives-the-slot-of-one-install "$(slot_sum "$T/res.img" root-b)" "$(slot_sum "$T/once.img" root-b)"
 
 # --- a crash before each write of one install: slot a always boots; a second install completes
 crash_matrix crash-matrix "$IMG" "$T/v2.mkb" 8
