@@ -280,6 +280,17 @@ static int check_room(inst *s, mk_error *err)
         if (strcmp(s->m->root.partition, s->running->root.partition) == 0)
                 return mk_error_set(err, EINVAL, "slot %c's manifest names partition %s, which the running slot uses",
                                     s->target, s->m->root.partition);
+        char entry_path[64];
+        bool has_entry = false;
+        snprintf(entry_path, sizeof(entry_path),
+                 "/" MK_ESP_ENTRIES_DIR "/" MK_BLS_ENTRY_PREFIX "%c" MK_BLS_ENTRY_SUFFIX, s->target);
+        for (size_t k = 0; k < s->m->n_boot && !has_entry; k++)
+                has_entry = !strcmp(s->m->boot[k].path, entry_path);
+        if (!has_entry)
+                return mk_error_set(err, EINVAL,
+                                    "%s: slot %c's manifest names no boot entry %s: the release has no kernel to "
+                                    "boot (its model needs a kernel component)",
+                                    s->b->name, s->target, entry_path);
         uint64_t hash = mk_verity_hash_size(s->m->root.verity.data_blocks);
         if (s->m->root.size > s->root_size)
                 return mk_error_set(err, ENOSPC, "partition %s holds %llu bytes, the new root needs %llu",

@@ -100,6 +100,11 @@ refuse refuse-not-a-bundle "not an mkimage update bundle" --booted a install "$I
 head -c 3000 "$T/v2.mkb" >"$T/short.mkb"
 refuse refuse-truncated "the bundle ends early" --booted a install "$T/short.mkb"
 refuse refuse-missing-file "$T/nope.mkb: No such file or directory" --booted a install "$T/nope.mkb"
+# a release without a kernel (no boot entry to commit): refused before anything is written
+sed -e '/^  - name: kernel$/,/^    signer: dev$/d' "$(model 2)" >"$SRC/models/.test-update-$$-nokernel.yaml"
+"$MKIMAGE" bundle "$SRC/models/.test-update-$$-nokernel.yaml" -o "$T/nokernel.mkb" >/dev/null
+refuse refuse-no-boot-entry "slot b's manifest names no boot entry /loader/entries/slot-b.conf: the release has no kernel to boot" \
+        --booted a install "$T/nokernel.mkb"
 # a full ESP: found before anything is written, the disk unchanged
 cp --sparse=always "$IMG" "$T/full-esp.img"
 read -r es _ < <(part_offset "$T/full-esp.img" esp)
