@@ -186,6 +186,10 @@ MKIMAGE_VERIFY ?= $(BUILD)/mkimage-verify
 $(BUILD)/components/kernel.comp: $(MKIMAGE_VERIFY) qemu-boot/initrd/init qemu-boot/initrd/mkinitrd.sh
 $(BUILD)/components/kernel.comp: export MKIMAGE_VERIFY := $(MKIMAGE_VERIFY)
 
+# The base component holds the updater (docs/update.md).
+$(BUILD)/components/base.comp: $(BUILD)/mkimage-update
+$(BUILD)/components/base.comp: export MKIMAGE_UPDATE := $(BUILD)/mkimage-update
+
 components: $(COMP_FILES)
 
 check: $(BUILD)/mkimage $(BUILD)/mkimage-update unit-bins components $$(FUZZERS) format-check

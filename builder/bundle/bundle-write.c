@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -368,11 +369,56 @@ out:
         return r;
 }
 
+typedef struct root_hash {
+        int fd;
+        uint64_t start, size;
+        const char *name;
+        char hex[65];
+        int r;
+        mk_error err;
+} root_hash;
+
+static void *hash_root(void *arg)
+{
+        root_hash *h = arg;
+        h->r = mk_sha256_range(h->fd, h->name, h->start, h->size, h->hex, &h->err);
+        return NULL;
+}
+
+/*
+ * A full bundle's root: copied in the kernel (copy_file_range, as cp does)
+ * while a second thread hashes the same bytes of the image; a delta's
+ * literal bytes through a buffer (walk_literal). Either way the root must be
+ * what the manifests signed.
+ */
+static int copy_full_root(cut *c, int out, const mk_bundle_part *p, const char *out_name, char hex[65], mk_error *err)
+{
+        root_hash h = {.fd = c->fd, .start = c->root_part->start, .size = p->size, .name = c->o->image_path};
+        pthread_t t;
+        int e = pthread_create(&t, NULL, hash_root, &h), r = 0;
+        if (e)
+                return mk_error_set(err, e, "starting a thread: %s", strerror(e));
+        for (uint64_t done = 0; done < p->size && r >= 0;) {
+                uint64_t n = p->size - done < 8 * COPY_CHUNK ? p->size - done : 8 * COPY_CHUNK;
+                if ((r = mk_copy_data(c->fd, h.start + done, n, out, p->offset + done)) < 0)
+                        r = mk_error_set(err, -r, "%s: copying the root: %s", out_name, strerror(-r));
+                done += n;
+                if (r >= 0 && c->o->progress)
+                        c->o->progress(c->o->userdata, "bundle", done, p->size, true);
+        }
+        pthread_join(t, NULL);
+        if (r >= 0 && h.r < 0)
+                r = mk_error_set(err, -h.r, "%s", h.err.msg);
+        snprintf(hex, 65, "%s", h.hex);
+        return r;
+}
+
 /* The root from the image into the bundle, hashed on the way: it must be what the manifests signed. */
 static int copy_root(cut *c, int out, const mk_bundle_part *p, const char *out_name, mk_error *err)
 {
-        char hex[65];
-        int r = walk_literal(c, out, p->offset, out_name, hex, err);
+        char hex[65] = "";
+        int r = c->delta ? walk_literal(c, out, p->offset, out_name, hex, err)
+                         : copy_full_root(c, out, p, out_name, hex, err);
         if (r >= 0 && strcmp(hex, p->sha256))
                 r = mk_error_set(err, EBADMSG,
                                  "%s: the root in partition %s does not match its manifest's sha256 (check the "

@@ -278,11 +278,11 @@ int cli_bundle(int argc, char **argv)
                 cli_put(stdout, o.out_path, 0);
                 printf(": %llu bytes, version %llu, %u parts", (unsigned long long)res.size,
                        (unsigned long long)res.version, res.n_parts);
-                if (res.delta)
+                if (res.delta) {
                         printf("; a delta: %llu of the root's %llu bytes shipped, the rest in %zu ranges from ",
                                (unsigned long long)res.root_shipped, (unsigned long long)res.root_size, res.n_ranges);
-                if (res.delta)
                         cli_put(stdout, o.from_path, 0);
+                }
                 printf("\n");
         }
         free(def);

@@ -4,6 +4,7 @@
 #include "builder/esp/esp-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 
 #include "signing/base/macro.h"
 #include "builder/image/digest.h"
+#include "builder/esp/fat-patch.h"
 #include "builder/esp/subprocess.h"
 
 /* What a capture keeps: at most max bytes, refused past that. */
@@ -77,6 +79,32 @@ static int esp_prepare(const char *image_path, uint64_t offset, const char *esp_
         return mk_esp_mtools_setup(image_path, ctx, offset, 0, t, err);
 }
 
+/*
+ * The file read by mkimage's own FAT32 reader (fat-patch.c) into sink: 0, a
+ * sink's error, or 1 when that reader cannot say (not such a volume, the
+ * file not found, a chain that does not hold it): mtools answers then, with
+ * its own words.
+ */
+static int fat_read(const char *image_path, uint64_t offset, const char *esp_path,
+                    int (*sink)(const void *data, size_t len, void *userdata, mk_error *err), void *userdata,
+                    mk_error *err)
+{
+        while (*esp_path == '/')
+                esp_path++;
+        _cleanup_close_ int fd = open(image_path, O_RDONLY | O_CLOEXEC);
+        mk_fat_file *f = NULL;
+        mk_error quiet = {0};
+        if (fd < 0 || mk_fat_locate(fd, image_path, offset, esp_path, &f, &quiet) < 0)
+                return 1;
+        int r = mk_fat_file_stream(fd, f, sink, userdata, err);
+        mk_fat_file_free(f);
+        if (r == -EUCLEAN) {
+                mk_error_clear(err);
+                return 1;
+        }
+        return r;
+}
+
 int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, size_t max, char **ret, size_t *ret_len,
                 mk_error *err)
 {
@@ -85,6 +113,20 @@ int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, s
         int r = esp_prepare(image_path, offset, esp_path, ctx, sizeof(ctx), target, &t, err);
         if (r < 0)
                 return r;
+        capture c = {.ctx = ctx, .max = max};
+        if ((r = fat_read(image_path, offset, esp_path, capture_sink, &c, err)) <= 0) {
+                if (r == 0 && !c.buf && !(c.buf = malloc(1)))
+                        r = mk_error_set(err, ENOMEM, "out of memory");
+                if (r < 0) {
+                        free(c.buf);
+                        return r;
+                }
+                c.buf[c.len] = '\0';
+                *ret = c.buf;
+                *ret_len = c.len;
+                return 0;
+        }
+        free(c.buf);
         /* -n: never ask; "-" as the target writes the file to stdout. */
         const char *argv[] = {"mcopy", "-n", "-i", t.spec, target, "-", NULL};
         return run_capture(argv, ctx, &t, max, ret, ret_len, err);
@@ -119,9 +161,12 @@ int mk_esp_sha256(const char *image_path, uint64_t offset, const char *esp_path,
         if (!h.md)
                 return mk_error_set(err, ENOMEM, "out of memory");
         EVP_DigestInit_ex(h.md, EVP_sha256(), NULL);
-        const char *argv[] = {"mcopy", "-n", "-i", t.spec, target, "-", NULL};
-        mk_spawn_opts so = {.package = "mtools", .env = t.env, .context = ctx, .sink = hash_sink, .sink_data = &h};
-        r = mk_spawn(argv, &so, err);
+        if ((r = fat_read(image_path, offset, esp_path, hash_sink, &h, err)) > 0) {
+                const char *argv[] = {"mcopy", "-n", "-i", t.spec, target, "-", NULL};
+                mk_spawn_opts so = {
+                        .package = "mtools", .env = t.env, .context = ctx, .sink = hash_sink, .sink_data = &h};
+                r = mk_spawn(argv, &so, err);
+        }
         uint8_t md[32];
         EVP_DigestFinal_ex(h.md, md, NULL);
         EVP_MD_CTX_free(h.md);

@@ -375,6 +375,35 @@ uint64_t mk_fat_file_capacity(const mk_fat_file *f)
         return (uint64_t)f->n_chain * f->csize;
 }
 
+int mk_fat_file_stream(int fd, const mk_fat_file *f,
+                       int (*sink)(const void *data, size_t len, void *userdata, mk_error *err), void *userdata,
+                       mk_error *err)
+{
+        if (f->size > mk_fat_file_capacity(f))
+                return mk_error_set(err, EUCLEAN, "%s: /%s: its size is more than its clusters hold", f->where,
+                                    f->path);
+        size_t run_max = (size_t)1 << 20;
+        _cleanup_free_ uint8_t *buf = malloc(run_max);
+        if (!buf)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        uint64_t left = f->size;
+        for (size_t i = 0; i < f->n_chain && left;) {
+                /* a run of consecutive clusters, read in one go (at most 1 MiB) */
+                size_t k = 1;
+                while (i + k < f->n_chain && f->chain[i + k] == f->chain[i] + k && (k + 1) * f->csize <= run_max)
+                        k++;
+                size_t n = k * f->csize < left ? k * f->csize : (size_t)left;
+                int r = mk_pread_all(fd, buf, n, f->data + (uint64_t)(f->chain[i] - 2) * f->csize);
+                if (r < 0)
+                        return io_fail((mk_fat_file *)f, r, "reading a file's clusters", err);
+                if ((r = sink(buf, n, userdata, err)) < 0)
+                        return r;
+                left -= n;
+                i += k;
+        }
+        return 0;
+}
+
 mk_fat_file *mk_fat_file_free(mk_fat_file *f)
 {
         if (f) {

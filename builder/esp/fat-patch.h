@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Rewriting one existing file of a FAT32 volume inside an image in place,
- * without mtools: the factory puts each device's serial record over the
- * placeholders the common part reserved on its ESP (build-boot.h,
+ * Reading and rewriting one existing file of a FAT32 volume inside an image
+ * in place, without mtools: the factory puts each device's serial record over
+ * the placeholders the common part reserved on its ESP (build-boot.h,
  * MK_SERIAL_RESERVE), touching a few clusters and FAT entries instead of
- * rewriting the file system.
+ * rewriting the file system; mk_esp_read and mk_esp_sha256 read files this
+ * way (no process per file) and fall back to mtools for anything else.
  *
  * Only what mkimage's own ESPs hold is understood: FAT32 with 512-byte
  * sectors, long (VFAT) or 8.3 names. Every loop is bounded by the volume's
@@ -54,6 +55,12 @@ int mk_fat_locate(int fd, const char *name, uint64_t offset, const char *esp_pat
 uint64_t mk_fat_file_capacity(const mk_fat_file *f);
 
 mk_fat_file *mk_fat_file_free(mk_fat_file *f);
+
+/* Hand the file's bytes (its size, along its cluster chain) to sink in runs of at most 1 MiB; a sink error
+ * stops it. -EUCLEAN when the size is more than the chain holds. */
+int mk_fat_file_stream(int fd, const mk_fat_file *f,
+                       int (*sink)(const void *data, size_t len, void *userdata, mk_error *err), void *userdata,
+                       mk_error *err) __attribute__((warn_unused_result));
 
 /* Report each byte range mk_fat_rewrite of f may read or write: its clusters, their FAT entries in every
  * copy, its directory entry, FSInfo's free count. The factory brings these into a fresh clone's page cache

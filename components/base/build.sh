@@ -1,18 +1,23 @@
 #!/bin/bash
 # Assemble the base root from Debian's busybox-static: /bin/busybox, its
-# applet links, /sbin/init, and an /etc skeleton with root locked, no default
-# password, no root login and no network service.
+# applet links, /sbin/init, an /etc skeleton with root locked, no default
+# password, no root login and no network service, and the updater
+# /usr/sbin/mkimage-update (docs/update.md).
 #
-#   components/base/build.sh OUTDIR
+#   MKIMAGE_UPDATE=build/mkimage-update components/base/build.sh OUTDIR
 #   build/mkimage component pack OUTDIR --meta components/base/component.yaml -o base.comp
 #
 # OUTDIR must not exist or be empty. The result depends only on the installed
-# busybox-static package (apt-get install busybox-static).
+# busybox-static package (apt-get install busybox-static) and the updater
+# (static, stripped, built by make).
 set -euo pipefail
 out="${1:?usage: $0 OUTDIR}"
 here="$(cd "$(dirname "$0")" && pwd)"
 bb=/bin/busybox
 [ -x "$bb" ] || { echo "$0: $bb is missing (apt-get install busybox-static)" >&2; exit 1; }
+updater="${MKIMAGE_UPDATE:?set MKIMAGE_UPDATE to the static updater binary (make builds build/mkimage-update)}"
+[ -x "$updater" ] || { echo "$0: $updater is missing (make $updater)" >&2; exit 1; }
+updater=$(realpath -- "$updater")
 if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
         echo "$0: $out is not empty (give a new or empty directory)" >&2; exit 1
 fi
@@ -24,6 +29,9 @@ mkdir -p bin sbin usr/bin usr/sbin etc/init.d dev proc sys run var root tmp efi 
 chmod 0700 root
 chmod 1777 tmp
 install -m 0755 "$bb" bin/busybox
+install -m 0755 "$updater" usr/sbin/mkimage-update
+# Health checks: every executable here must succeed before the slot is blessed (etc/init.d/rcS).
+mkdir -p etc/mkimage/health.d
 
 # One symlink per applet, at the path busybox itself names.
 "$bb" --list-full | LC_ALL=C sort | while read -r applet; do

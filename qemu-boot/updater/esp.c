@@ -142,6 +142,26 @@ int upd_esp_free(const upd_esp *e, uint64_t *ret_free, uint64_t *ret_cluster, mk
         return 0;
 }
 
+/*
+ * Make every change to the mounted ESP durable: syncfs, the whole FAT file
+ * system (the file's data, its folder's entry, the FAT). An fsync of a file
+ * or of the disk's node is not enough: vfat keeps folder entries and the
+ * FAT in its own buffers, and the power-cut matrix under QEMU lost renames
+ * that only had those (tests/cases/update-powercut.sh).
+ */
+static int esp_sync(const upd_esp *e, const char *what, mk_error *err)
+{
+        int fd = open(e->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || syncfs(fd) < 0) {
+                int r = errno;
+                if (fd >= 0)
+                        close(fd);
+                return mk_error_set(err, r, "%s: flushing the ESP after %s: %s", e->dir, what, strerror(r));
+        }
+        close(fd);
+        return 0;
+}
+
 static int mkdirs(const char *dir, const char *path)
 {
         char p[4096];
@@ -158,18 +178,30 @@ static int mkdirs(const char *dir, const char *path)
 int upd_esp_write(const upd_esp *e, const char *path, const void *data, size_t len, mk_error *err)
 {
         if (e->dir) {
-                char full[4096];
+                /* a new file beside the old one, flushed, then renamed over it: a cut leaves one or the other
+                 * (systemd-boot itself may be replaced this way; a truncated one would boot nothing) */
+                char full[4096], tmp[4200];
                 snprintf(full, sizeof(full), "%s/%s", e->dir, path);
+                snprintf(tmp, sizeof(tmp), "%s.new", full);
                 int r = mkdirs(e->dir, path), fd;
                 if (r < 0)
                         return mk_error_set(err, -r, "%s: %s", full, strerror(-r));
-                if ((fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-                        return mk_error_set(err, errno, "%s: %s", full, strerror(errno));
+                if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+                        return mk_error_set(err, errno, "%s: %s", tmp, strerror(errno));
                 r = mk_pwrite_all(fd, data, len, 0);
-                if (r >= 0 && fsync(fd) < 0)
-                        r = -errno;
                 close(fd);
-                return r < 0 ? mk_error_set(err, -r, "%s: %s", full, strerror(-r)) : 0;
+                if (r < 0) {
+                        unlink(tmp);
+                        return mk_error_set(err, -r, "%s: %s", tmp, strerror(-r));
+                }
+                if ((r = esp_sync(e, tmp, err)) < 0)
+                        return r;
+                if (rename(tmp, full) < 0) {
+                        r = mk_error_set(err, errno, "rename %s -> %s: %s", tmp, full, strerror(errno));
+                        unlink(tmp);
+                        return r;
+                }
+                return esp_sync(e, full, err);
         }
         char tmp[] = "/tmp/mkimage-update.XXXXXX", img[4200], dst[4100];
         int fd = mkostemp(tmp, O_CLOEXEC);
@@ -183,16 +215,19 @@ int upd_esp_write(const upd_esp *e, const char *path, const void *data, size_t l
         }
         img_arg(e, img, sizeof(img));
         snprintf(dst, sizeof(dst), "::/%s", path);
-        /* the folders: mmd fails on one that exists, which is fine */
-        char dir[4100];
-        for (const char *s = path; (s = strchr(s, '/')); s++) {
-                snprintf(dir, sizeof(dir), "::/%.*s", (int)(s - path), path);
-                char *md[] = {"mmd", "-D", "s", "-i", img, dir, NULL};
-                mk_error ignore = {0};
-                (void)mtool(e, md, NULL, NULL, 0, &ignore);
-        }
         char *argv[] = {"mcopy", "-o", "-n", "-i", img, tmp, dst, NULL};
-        r = mtool(e, argv, NULL, NULL, 0, err);
+        mk_error first = {0};
+        if ((r = mtool(e, argv, NULL, NULL, 0, &first)) < 0) {
+                /* a missing folder (one tool run each, only then): mmd fails on one that exists, which is fine */
+                char dir[4100];
+                for (const char *s = path; (s = strchr(s, '/')); s++) {
+                        snprintf(dir, sizeof(dir), "::/%.*s", (int)(s - path), path);
+                        char *md[] = {"mmd", "-D", "s", "-i", img, dir, NULL};
+                        mk_error ignore = {0};
+                        (void)mtool(e, md, NULL, NULL, 0, &ignore);
+                }
+                r = mtool(e, argv, NULL, NULL, 0, err);
+        }
         unlink(tmp);
         return r; /* mtools wrote through its own descriptor: the caller fsyncs the image (the same inode) */
 }
@@ -205,12 +240,7 @@ int upd_esp_rename(const upd_esp *e, const char *from, const char *to, mk_error 
                 snprintf(b, sizeof(b), "%s/%s", e->dir, to);
                 if (rename(a, b) < 0)
                         return mk_error_set(err, errno, "rename %s -> %s: %s", a, b, strerror(errno));
-                int dfd = open(e->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (dfd >= 0) {
-                        fsync(dfd);
-                        close(dfd);
-                }
-                return 0;
+                return esp_sync(e, b, err);
         }
         char img[4200], a[4100], b[4100];
         img_arg(e, img, sizeof(img));
@@ -227,7 +257,7 @@ int upd_esp_remove(const upd_esp *e, const char *path, mk_error *err)
                 snprintf(full, sizeof(full), "%s/%s", e->dir, path);
                 if (unlink(full) < 0 && errno != ENOENT)
                         return mk_error_set(err, errno, "%s: %s", full, strerror(errno));
-                return 0;
+                return esp_sync(e, full, err);
         }
         char img[4200], p[4100];
         img_arg(e, img, sizeof(img));

@@ -13,38 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "qemu-boot/updater/update.h"
+#include "qemu-boot/updater/install.h"
 #include "signing/base/fileio.h"
-#include "signing/bundle/bundle.h"
+#include "signing/base/sha256.h"
 #include "signing/conventions/conventions.h"
-#include "signing/manifest/manifest.h"
 #include "signing/minisign/minisign.h"
-#include "signing/verity/vtree.h"
-
-#define FILE_MAX ((size_t)256 << 20)
-#define CHUNK_BLOCKS 256 /* 1 MiB per write */
-
-typedef struct inst {
-        upd_ctx *c;
-        char target;
-        mk_bundle *b;
-        mk_pubkey *key;
-        mk_manifest *running, *m; /* the running slot's manifest; the bundle's for the target */
-        uint8_t *mf_text, *mf_sig, *verity;
-        uint64_t mf_len, sig_len, verity_len;
-        mk_vtree tree;
-        unsigned root_idx, verity_idx;
-        uint64_t root_start, root_size, verity_start, verity_size;
-        uint8_t *files[MK_BUNDLE_PARTS_MAX]; /* the target's boot files, by part index */
-        /* A delta: its ranges, where the running root lies, and the boot files taken from the running slot. */
-        mk_bundle_range *ranges;
-        size_t n_ranges;
-        uint64_t run_start, run_size;
-        uint8_t **local; /* by the target manifest's boot index: bytes from the ESP, or NULL */
-        size_t *local_len;
-} inst;
 
 static void inst_done(inst *s)
 {
@@ -152,85 +128,6 @@ static int read_manifests(inst *s, mk_error *err)
         return 0;
 }
 
-/* The SHA-256 of len bytes, as hex. */
-static void sha256_hex(const void *data, size_t len, char hex[65])
-{
-        uint8_t d[crypto_hash_sha256_BYTES];
-        crypto_hash_sha256(d, data, len);
-        sodium_bin2hex(hex, 65, d, sizeof(d));
-}
-
-/*
- * A delta: the running slot must hold its base; its ranges are read and
- * checked against both roots; the boot files it leaves out are read from the
- * running slot's place on the ESP and checked against their digests. All
- * before anything is written.
- */
-static int check_delta(inst *s, mk_error *err)
-{
-        const mk_bundle_manifest *bm = s->b->manifest;
-        const mk_manifest *run = s->running;
-        if (!bm->delta)
-                return 0;
-        if (run->root.size != bm->from.root_size || strcmp(run->root.sha256, bm->from.root_sha256))
-                return mk_error_set(err, EXDEV,
-                                    "%s: is a delta from version %llu (root sha256 %.16s…), but slot %c runs version "
-                                    "%llu (root sha256 %.16s…): install the full bundle",
-                                    s->b->name, (unsigned long long)bm->from.version, bm->from.root_sha256,
-                                    s->c->booted, (unsigned long long)run->version, run->root.sha256);
-        unsigned idx;
-        int r = upd_disk_find(&s->c->disk, run->root.partition, &idx, &s->run_start, &s->run_size, err);
-        if (r < 0)
-                return r;
-        if (run->root.size > s->run_size)
-                return mk_error_set(err, EBADMSG, "partition %s is smaller than the running root", run->root.partition);
-        const mk_bundle_part *pg = mk_bundle_find(bm, MK_BPART_RANGES, 0), *pr = mk_bundle_find(bm, MK_BPART_ROOT, 0);
-        uint8_t *buf = NULL;
-        if ((r = mk_bundle_read_part(s->b, pg, (size_t)MK_BUNDLE_RANGES_MAX * MK_BUNDLE_RANGE_SIZE, &buf, err)) < 0)
-                return r;
-        r = mk_bundle_ranges_parse(s->b->name, buf, pg->size, s->m->root.size, run->root.size, pr->size, &s->ranges,
-                                   &s->n_ranges, err);
-        free(buf);
-        if (r < 0)
-                return r;
-        if (!(s->local = calloc(s->m->n_boot + 1, sizeof(*s->local))) ||
-            !(s->local_len = calloc(s->m->n_boot + 1, sizeof(*s->local_len))))
-                return mk_error_set(err, ENOMEM, "out of memory");
-        size_t taken = 0;
-        for (size_t k = 0; k < s->m->n_boot; k++) {
-                const mk_manifest_file *f = &s->m->boot[k];
-                if (mk_bundle_find_file(bm, f->sha256))
-                        continue;
-                const char *path = NULL;
-                for (size_t j = 0; j < run->n_boot && !path; j++)
-                        if (!strcmp(run->boot[j].sha256, f->sha256))
-                                path = run->boot[j].path;
-                char *data = NULL, hex[65];
-                size_t len = 0;
-                if (!path)
-                        return mk_error_set(err, EXDEV,
-                                            "%s: leaves out %s (sha256 %.16s…), which the running slot does not "
-                                            "have: install the full bundle",
-                                            s->b->name, f->path, f->sha256);
-                if ((r = upd_esp_read(&s->c->esp, path + 1, FILE_MAX, &data, &len, err)) < 0)
-                        return mk_error_prefix(err, r, "the running slot's %s (for %s)", path, f->path);
-                sha256_hex(data, len, hex);
-                if (strcmp(hex, f->sha256)) {
-                        free(data);
-                        return mk_error_set(err, EBADMSG,
-                                            "the running slot's %s does not match its manifest (damaged ESP): "
-                                            "install the full bundle",
-                                            path);
-                }
-                s->local[k] = (uint8_t *)data;
-                s->local_len[k] = len;
-                taken++;
-        }
-        upd_say("delta", "from version %llu, which slot %c runs: %zu ranges of its root, %zu boot files from the ESP",
-                (unsigned long long)bm->from.version, s->c->booted, s->n_ranges, taken);
-        return 0;
-}
-
 /*
  * The ESP has room for what the install writes there: every boot file of the
  * target that is not already on the ESP under the same path with the same
@@ -318,7 +215,7 @@ static int step_disable(inst *s, mk_error *err)
         if (strcmp(entry, bad)) {
                 snprintf(from, sizeof(from), MK_ESP_ENTRIES_DIR "/%s", entry);
                 snprintf(to, sizeof(to), MK_ESP_ENTRIES_DIR "/%s", bad);
-                upd_write_point(s->c);
+                upd_write_point();
                 if ((r = upd_esp_rename(&s->c->esp, from, to, err)) < 0 || (r = sync_disk(s, err)) < 0)
                         return r;
         }
@@ -346,8 +243,8 @@ static int step_verity(inst *s, mk_error *err)
         sodium_hex2bin(root, sizeof(root), s->m->root.verity.root_hash, 64, NULL, NULL, NULL);
         if ((r = mk_vtree_open(s->verity, s->verity_len, s->m->root.verity.data_blocks, salt, root, &s->tree, err)) < 0)
                 return mk_error_prefix(err, r, "%s: slot %c's hash tree", s->b->name, s->target);
-        upd_write_point(s->c);
-        if ((r = mk_pwrite_all(s->c->disk.fd, s->verity, s->verity_len, s->verity_start)) < 0)
+        upd_write_point();
+        if ((r = upd_write_slot(s->c->disk.fd, s->verity, s->verity_len, s->verity_start)) < 0)
                 return mk_error_set(err, -r, "%s: writing %s: %s", s->c->disk.path, s->m->root.verity.partition,
                                     strerror(-r));
         upd_say("verity", "slot %c's hash tree (%llu bytes) checked against root hash %.16s… and written to %s",
@@ -380,58 +277,6 @@ static int read_files(inst *s, mk_error *err)
 }
 
 /*
- * Bytes [from, to) of the new root into buf: from the running root where a
- * range says so, the rest from the stream (the root part, in order), zeros
- * past the root's end (the last block's padding). *ri is the first range
- * that may still matter; ranges are sorted and checked (check_delta).
- */
-static int assemble(inst *s, uint64_t from, uint64_t to, uint8_t *buf, size_t *ri, mk_error *err)
-{
-        uint64_t size = s->m->root.size;
-        for (uint64_t pos = from; pos < to;) {
-                const mk_bundle_range *g = *ri < s->n_ranges ? &s->ranges[*ri] : NULL;
-                if (g && g->dst + g->len <= pos) {
-                        (*ri)++;
-                        continue;
-                }
-                uint8_t *dst = buf + (pos - from);
-                if (g && g->dst <= pos) {
-                        uint64_t end = g->dst + g->len < to ? g->dst + g->len : to;
-                        int r = mk_pread_all(s->c->disk.fd, dst, (size_t)(end - pos),
-                                             s->run_start + g->src + (pos - g->dst));
-                        if (r < 0)
-                                return mk_error_set(err, -r, "%s: reading the running root: %s", s->c->disk.path,
-                                                    strerror(-r));
-                        pos = end;
-                        continue;
-                }
-                uint64_t end = g && g->dst < to ? g->dst : to;
-                if (pos >= size) {
-                        memset(dst, 0, (size_t)(end - pos));
-                } else {
-                        uint64_t lit = end < size ? end : size;
-                        int r = mk_bundle_read(s->b, dst, (size_t)(lit - pos), err);
-                        if (r < 0)
-                                return r;
-                        memset(dst + (lit - pos), 0, (size_t)(end - lit));
-                }
-                pos = end;
-        }
-        return 0;
-}
-
-/* Bytes of the root part (the stream) that come before offset pos of the new root. */
-static uint64_t stream_before(const inst *s, uint64_t pos)
-{
-        uint64_t end = pos < s->m->root.size ? pos : s->m->root.size, covered = 0;
-        for (size_t k = 0; k < s->n_ranges && s->ranges[k].dst < end; k++) {
-                uint64_t e = s->ranges[k].dst + s->ranges[k].len;
-                covered += (e < end ? e : end) - s->ranges[k].dst;
-        }
-        return end - covered;
-}
-
-/*
  * Where an interrupted install of this root stopped: the first block of the
  * target partition that is not the new root's (each checked against the
  * tree, so what is kept is exactly what was signed, wherever it came from).
@@ -455,7 +300,7 @@ static int resume_point(inst *s, uint8_t *buf, uint64_t *ret, mk_error *err)
         *ret = k;
         if (k == 0)
                 return 0;
-        for (uint64_t left = stream_before(s, k * MK_VERITY_BLOCK); left;) {
+        for (uint64_t left = inst_stream_before(s, k * MK_VERITY_BLOCK); left;) {
                 size_t n = left < (uint64_t)CHUNK_BLOCKS * MK_VERITY_BLOCK ? (size_t)left
                                                                            : (size_t)CHUNK_BLOCKS * MK_VERITY_BLOCK;
                 int r = mk_bundle_read(s->b, buf, n, err);
@@ -491,7 +336,7 @@ static int step_root(inst *s, mk_error *err)
                 r = resume_point(s, buf, &i, err);
         while (r >= 0 && i < blocks) {
                 uint64_t n = blocks - i < CHUNK_BLOCKS ? blocks - i : CHUNK_BLOCKS;
-                if ((r = assemble(s, i * MK_VERITY_BLOCK, (i + n) * MK_VERITY_BLOCK, buf, &ri, err)) < 0)
+                if ((r = inst_assemble(s, i * MK_VERITY_BLOCK, (i + n) * MK_VERITY_BLOCK, buf, &ri, err)) < 0)
                         break;
                 for (uint64_t k = 0; k < n; k++)
                         if (!mk_vtree_block_ok(&s->tree, i + k, buf + k * MK_VERITY_BLOCK)) {
@@ -504,9 +349,9 @@ static int step_root(inst *s, mk_error *err)
                                                              : "damaged or tampered");
                                 goto out;
                         }
-                upd_write_point(s->c);
-                if ((r = mk_pwrite_all(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK,
-                                       s->root_start + i * MK_VERITY_BLOCK)) < 0) {
+                upd_write_point();
+                if ((r = upd_write_slot(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK,
+                                        s->root_start + i * MK_VERITY_BLOCK)) < 0) {
                         r = mk_error_set(err, -r, "%s: writing %s: %s", s->c->disk.path, s->m->root.partition,
                                          strerror(-r));
                         break;
@@ -552,7 +397,7 @@ static int step_commit(inst *s, mk_error *err)
         const upd_esp *e = &s->c->esp;
         unsigned idx[2] = {s->root_idx, s->verity_idx};
         const char *uuid[2] = {s->m->root.partuuid, s->m->root.verity.partuuid};
-        upd_write_point(s->c);
+        upd_write_point();
         int r = upd_disk_set_uuids(&s->c->disk, idx, uuid, 2, err);
         if (r < 0)
                 return r;
@@ -575,22 +420,22 @@ static int step_commit(inst *s, mk_error *err)
                 size_t have_len = 0;
                 mk_error ignore = {0};
                 if (upd_esp_read(e, f->path + 1, FILE_MAX, &have, &have_len, &ignore) >= 0) {
-                        sha256_hex(have, have_len, hex);
+                        mk_sha256_hex(have, have_len, hex);
                         free(have);
                         if (!strcmp(hex, f->sha256))
                                 continue; /* already there, e.g. systemd-boot */
                 }
-                upd_write_point(s->c);
+                upd_write_point();
                 if ((r = upd_esp_write(e, f->path + 1, bytes, len, err)) < 0)
                         return r;
         }
         char mpath[64], spath[80];
         snprintf(mpath, sizeof(mpath), MK_SLOT_MANIFEST_FMT, s->target);
         snprintf(spath, sizeof(spath), "%s" MK_SIG_SUFFIX, mpath);
-        upd_write_point(s->c);
+        upd_write_point();
         if ((r = upd_esp_write(e, mpath, s->mf_text, s->mf_len, err)) < 0)
                 return r;
-        upd_write_point(s->c);
+        upd_write_point();
         if ((r = upd_esp_write(e, spath, s->mf_sig, s->sig_len, err)) < 0 || (r = sync_disk(s, err)) < 0)
                 return r;
         if (!entry_text)
@@ -602,18 +447,18 @@ static int step_commit(inst *s, mk_error *err)
                 return mk_error_set(err, EINVAL, "bad boot entry name");
         snprintf(tmp, sizeof(tmp), MK_ESP_ENTRIES_DIR "/%s.new", name);
         snprintf(final, sizeof(final), MK_ESP_ENTRIES_DIR "/%s", name);
-        upd_write_point(s->c);
+        upd_write_point();
         if ((r = upd_esp_write(e, tmp, entry_text, entry_len, err)) < 0 || (r = sync_disk(s, err)) < 0)
                 return r;
         if (upd_esp_entry(e, s->target, old, sizeof(old), err) == 0) {
                 char p[320];
                 snprintf(p, sizeof(p), MK_ESP_ENTRIES_DIR "/%s", old);
-                upd_write_point(s->c);
+                upd_write_point();
                 if ((r = upd_esp_remove(e, p, err)) < 0)
                         return r;
         }
         mk_error_clear(err);
-        upd_write_point(s->c);
+        upd_write_point();
         if ((r = upd_esp_rename(e, tmp, final, err)) < 0 || (r = sync_disk(s, err)) < 0)
                 return r;
         upd_say("commit", "slot %c's boot entry %s: version %llu boots next, with %u tries", s->target, name,
@@ -624,6 +469,8 @@ static int step_commit(inst *s, mk_error *err)
 int upd_install(upd_ctx *c, const char *bundle, mk_error *err)
 {
         inst s = {.c = c, .target = c->booted == 'a' ? 'b' : 'a'};
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         int fd = strcmp(bundle, "-") ? open(bundle, O_RDONLY | O_CLOEXEC) : 0;
         const char *name = strcmp(bundle, "-") ? bundle : "the bundle on standard input";
         int r;
@@ -631,10 +478,15 @@ int upd_install(upd_ctx *c, const char *bundle, mk_error *err)
                 return mk_error_set(err, errno, "%s: %s", bundle, strerror(errno));
         if ((r = mk_pubkey_load(c->pub, &s.key, err)) < 0 || (r = read_running(&s, err)) < 0 ||
             (r = step_check(&s, &fd, name, err)) < 0 || (r = read_manifests(&s, err)) < 0 ||
-            (r = check_room(&s, err)) < 0 || (r = check_delta(&s, err)) < 0 || (r = check_esp_room(&s, err)) < 0 ||
+            (r = check_room(&s, err)) < 0 || (r = inst_check_delta(&s, err)) < 0 || (r = check_esp_room(&s, err)) < 0 ||
             (r = step_disable(&s, err)) < 0 || (r = step_verity(&s, err)) < 0 || (r = read_files(&s, err)) < 0 ||
             (r = step_root(&s, err)) < 0 || (r = step_commit(&s, err)) < 0)
                 goto out;
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        upd_say("done", "slot %c holds version %llu (a %llu-byte bundle in %.1f s): reboot to start it", s.target,
+                (unsigned long long)s.m->version, (unsigned long long)s.b->manifest->size, took);
 out:
         if (fd > 0)
                 close(fd);

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,11 +24,12 @@
 
 #define DEVICE_ESP "/efi"
 #define DEVICE_STATE "/run/mkimage"
-#define DEVICE_PUB "/etc/mkimage/trusted.pub"
-#define DEVICE_MIN "/data/mkimage/min-version"
+#define DEVICE_PUB DEVICE_STATE "/trusted.pub" /* the verifier's own key, handed over */
+#define DEVICE_DATA "/data"
+#define DEVICE_MIN DEVICE_DATA "/mkimage/min-version"
 
 bool upd_json;
-static bool progress_tty;
+static bool progress_tty, progress_shown; /* a terminal; a progress line is on it */
 
 static void json_str(const char *s)
 {
@@ -55,11 +58,13 @@ void upd_say(const char *step, const char *fmt, ...)
                 json_str(line);
                 printf("}\n");
         } else {
-                if (progress_tty)
+                if (progress_shown)
                         fputs("\r\033[K", stderr);
+                progress_shown = false;
                 printf("mkimage-update: %s: %s\n", step, line);
         }
         fflush(stdout);
+        upd_step_point(step);
 }
 
 static double now(void)
@@ -87,18 +92,11 @@ void upd_progress(uint64_t done, uint64_t total, bool final)
         } else if (progress_tty) {
                 fprintf(stderr, "\r\033[Kmkimage-update: root %" PRIu64 " of %" PRIu64 " MiB, %.1f MiB/s, %.0f s left",
                         done >> 20, total >> 20, rate / 1048576, eta);
-                if (final)
+                progress_shown = true;
+                if (final) {
                         fputs("\r\033[K", stderr);
-        }
-}
-
-void upd_write_point(upd_ctx *c)
-{
-        c->writes++;
-        if (c->crash_at_write >= 0 && c->writes == c->crash_at_write) {
-                fsync(c->disk.fd);
-                fprintf(stderr, "mkimage-update: crash hook: stopping before write %ld\n", c->writes);
-                _exit(99);
+                        progress_shown = false;
+                }
         }
 }
 
@@ -181,6 +179,76 @@ int upd_status(upd_ctx *c, mk_error *err)
         return 0;
 }
 
+/* The anti-rollback minimum kept in path: digits and a newline; a missing file is 0. */
+static int min_read(const char *path, uint64_t *ret, mk_error *err)
+{
+        char *text = NULL, *end;
+        size_t len;
+        int r = mk_read_file(path, 32, &text, &len, err);
+        *ret = 0;
+        if (r == -ENOENT) {
+                mk_error_clear(err);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        errno = 0;
+        *ret = strtoull(text, &end, 10);
+        if (end == text || text[0] < '0' || text[0] > '9' || errno || (*end && strcmp(end, "\n")))
+                r = mk_error_set(err, EINVAL, "%s: not a version number: the anti-rollback minimum is unreadable",
+                                 path);
+        free(text);
+        return r;
+}
+
+/* Raise the minimum in path to version: a new file, flushed, renamed over the old one, the folder flushed. */
+static int min_raise(upd_ctx *c, uint64_t version, mk_error *err)
+{
+        uint64_t old;
+        int r = min_read(c->min_file, &old, err);
+        if (r < 0 || version <= old)
+                return r;
+        char tmp[4200], dir[4096];
+        snprintf(tmp, sizeof(tmp), "%s.new", c->min_file);
+        snprintf(dir, sizeof(dir), "%s", c->min_file);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+                *slash = 0;
+        if (slash && mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return mk_error_set(err, errno, "%s: %s: the anti-rollback minimum cannot be kept there", dir,
+                                    strerror(errno));
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", version);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) < 0) {
+                r = mk_error_set(err, errno ? errno : EIO, "%s: %s", tmp, strerror(errno ? errno : EIO));
+                if (fd >= 0)
+                        close(fd);
+                unlink(tmp);
+                return r;
+        }
+        close(fd);
+        if (rename(tmp, c->min_file) < 0) {
+                r = mk_error_set(err, errno, "%s: %s", c->min_file, strerror(errno));
+                unlink(tmp);
+                return r;
+        }
+        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+                fsync(dfd);
+                close(dfd);
+        }
+        c->min_version = version;
+        upd_say("mark-good", "minimum version raised from %" PRIu64 " to %" PRIu64 " (%s)", old, version, c->min_file);
+        return 0;
+}
+
+/*
+ * mark-good: the booted slot's entry loses its counter (blessed), then the
+ * minimum is raised to its version: in this order, so that a slot is never
+ * the only one allowed to boot before it has proven itself. mark-bad: the
+ * entry is left with no tries.
+ */
 int upd_mark(upd_ctx *c, bool good, mk_error *err)
 {
         char entry[256], to[300], a[320], b[320];
@@ -191,16 +259,34 @@ int upd_mark(upd_ctx *c, bool good, mk_error *err)
                 mk_bls_entry_name((char[]){c->booted, 0}, 0, to, sizeof(to));
         else
                 mk_bls_entry_bad_name(entry, to, sizeof(to));
-        if (strcmp(entry, to)) {
+        const char *step = good ? "mark-good" : "mark-bad";
+        if (!strcmp(entry, to))
+                upd_say(step, "slot %c's boot entry %s/%s is %s already", c->booted, MK_ESP_ENTRIES_DIR, to,
+                        good ? "blessed" : "marked bad");
+        else {
                 snprintf(a, sizeof(a), MK_ESP_ENTRIES_DIR "/%s", entry);
                 snprintf(b, sizeof(b), MK_ESP_ENTRIES_DIR "/%s", to);
                 if ((r = upd_esp_rename(&c->esp, a, b, err)) < 0)
                         return r;
                 if (fsync(c->disk.fd) < 0)
                         return mk_error_set(err, errno, "%s: fsync: %s", c->disk.path, strerror(errno));
+                upd_say(step, "%s %s -> %s", good ? "blessed" : "marked bad", a, to);
         }
-        upd_say(good ? "mark-good" : "mark-bad", "slot %c's boot entry is %s", c->booted, to);
-        return 0;
+        if (good && !c->min_file)
+                upd_say(step, "no anti-rollback minimum is kept here (no data partition, no --min-file)");
+        if (!good || !c->min_file)
+                return 0;
+        mk_pubkey *key = NULL;
+        if ((r = mk_pubkey_load(c->pub, &key, err)) < 0)
+                return r;
+        slot_info si;
+        slot_read(c, key, c->booted, &si);
+        mk_pubkey_free(key);
+        if (!si.m)
+                return mk_error_set(err, EBADMSG, "slot %c: %s: the minimum is not raised", c->booted, si.why);
+        r = min_raise(c, si.m->version, err);
+        mk_manifest_free(si.m);
+        return r;
 }
 
 /* ---- the command line ------------------------------------------------------------ */
@@ -214,7 +300,9 @@ static const char usage[] =
         "  --disk IMAGE        work on a disk image (or device) instead of this device's disk\n"
         "  --booted a|b        the running slot (with --disk; on a device it is known)\n"
         "  --pub KEY.pub       the trusted key (on a device: " DEVICE_PUB ")\n"
-        "  --min-version N     the anti-rollback minimum (on a device: " DEVICE_MIN ")\n"
+        "  --min-version N     the anti-rollback minimum (default: what --min-file holds)\n"
+        "  --min-file FILE     where the minimum is kept: read by install, raised by mark-good\n"
+        "                      (on a device: " DEVICE_MIN ")\n"
         "  --allow-downgrade   install a version not above the running one (never below the minimum)\n"
         "  --tries N           boot tries of the new slot's entry (default 3)\n"
         "  --json              one JSON object per line\n"
@@ -230,17 +318,13 @@ static int fail_usage(const char *msg)
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"disk", required_argument, NULL, 'd'},
-                {"booted", required_argument, NULL, 'b'},
-                {"pub", required_argument, NULL, 'p'},
-                {"min-version", required_argument, NULL, 'm'},
-                {"allow-downgrade", no_argument, NULL, 'D'},
-                {"tries", required_argument, NULL, 't'},
-                {"json", no_argument, NULL, 'J'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+                {"disk", required_argument, NULL, 'd'},     {"booted", required_argument, NULL, 'b'},
+                {"pub", required_argument, NULL, 'p'},      {"min-version", required_argument, NULL, 'm'},
+                {"min-file", required_argument, NULL, 'M'}, {"allow-downgrade", no_argument, NULL, 'D'},
+                {"tries", required_argument, NULL, 't'},    {"json", no_argument, NULL, 'J'},
+                {"help", no_argument, NULL, 'h'},           {0},
         };
-        upd_ctx c = {.tries = 3, .crash_at_write = -1, .pub = DEVICE_PUB};
+        upd_ctx c = {.tries = 3, .pub = DEVICE_PUB};
         const char *disk = NULL, *booted = NULL, *min = NULL;
         int o;
         opterr = 0;
@@ -257,6 +341,9 @@ int main(int argc, char **argv)
                         break;
                 case 'm':
                         min = optarg;
+                        break;
+                case 'M':
+                        c.min_file = optarg;
                         break;
                 case 'D':
                         c.allow_downgrade = true;
@@ -286,10 +373,9 @@ int main(int argc, char **argv)
                 return fail_usage(install ? "install takes one BUNDLE (or - for standard input)"
                                           : "too many arguments");
         progress_tty = !upd_json && isatty(2);
-        const char *hook = getenv("MKIMAGE_UPDATE_CRASH_AT");
-        if (hook && *hook)
-                c.crash_at_write = strtol(hook, NULL, 10);
         mk_error err = {0};
+        if (upd_crash_setup(&err) < 0)
+                return fail_usage(err.msg);
         char node[256] = "";
         if (disk) {
                 if (!booted || (strcmp(booted, "a") && strcmp(booted, "b")))
@@ -321,16 +407,22 @@ int main(int argc, char **argv)
                 c.esp.dir = DEVICE_ESP;
                 if (mount(NULL, DEVICE_ESP, NULL, MS_REMOUNT, NULL) < 0)
                         fprintf(stderr, "mkimage-update: remounting " DEVICE_ESP " writable: %s\n", strerror(errno));
-                if (!min) {
-                        char *v = NULL;
-                        if (mk_read_file(DEVICE_MIN, 32, &v, &n, &err) == 0)
-                                c.min_version = strtoull(v, NULL, 10);
-                        free(v);
-                        mk_error_clear(&err);
-                }
+                /* the minimum lives on the data partition: none when it is not mounted */
+                struct stat root_st, data_st;
+                if (!c.min_file && stat("/", &root_st) == 0 && stat(DEVICE_DATA, &data_st) == 0 &&
+                    root_st.st_dev != data_st.st_dev)
+                        c.min_file = DEVICE_MIN;
         }
-        if (min)
-                c.min_version = strtoull(min, NULL, 10);
+        if (min) {
+                char *end;
+                errno = 0;
+                c.min_version = strtoull(min, &end, 10);
+                if (min[0] < '0' || min[0] > '9' || *end || errno)
+                        return fail_usage("--min-version wants a version number");
+        } else if (c.min_file && min_read(c.min_file, &c.min_version, &err) < 0) {
+                fprintf(stderr, "mkimage-update: %s\n", err.msg);
+                return 1;
+        }
         int r = upd_disk_open(disk, &c.disk, &err);
         uint64_t esp_size;
         if (r >= 0 && !c.esp.dir) {

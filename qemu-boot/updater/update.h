@@ -60,7 +60,8 @@ typedef struct upd_esp {
 /* Read the file path ("slot-a/manifest.yaml") whole, at most max bytes. */
 int upd_esp_read(const upd_esp *e, const char *path, size_t max, char **ret, size_t *ret_len, mk_error *err)
         __attribute__((warn_unused_result));
-/* Write path with these bytes, replacing it (parent folders created); made durable before it returns. */
+/* Write path with these bytes, replacing it (parent folders created; on the device through PATH.new and a
+ * rename, so that a cut leaves the old file or the new one); made durable before it returns. */
 int upd_esp_write(const upd_esp *e, const char *path, const void *data, size_t len, mk_error *err)
         __attribute__((warn_unused_result));
 /* The ESP's free bytes and its cluster size (statvfs on the device, minfo on the host). */
@@ -84,13 +85,20 @@ typedef struct upd_ctx {
         const char *pub;      /* the trusted key */
         uint64_t min_version; /* anti-rollback minimum */
         bool allow_downgrade;
-        unsigned tries;      /* boot tries of a new slot's entry */
-        long crash_at_write; /* test hook: exit(99) before write number N (MKIMAGE_UPDATE_CRASH_AT), or -1 */
-        long writes;
+        const char *min_file; /* where the minimum is kept (raised by mark-good), or NULL */
+        unsigned tries;       /* boot tries of a new slot's entry */
 } upd_ctx;
 
-/* Count a write for the crash hook; exits the process at the chosen one. */
-void upd_write_point(upd_ctx *c);
+/* ---- crash hooks for the power-cut tests (crash.c) ------------------------------ */
+
+/* Read MKIMAGE_UPDATE_CRASH_AT and MKIMAGE_UPDATE_CRASH_MODE. */
+int upd_crash_setup(mk_error *err) __attribute__((warn_unused_result));
+/* Before each write call of an install: the hook may stop here. */
+void upd_write_point(void);
+/* pwrite into the slot's partitions, counted in bytes: the hook may cut inside it. 0 or -errno. */
+int upd_write_slot(int fd, const void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
+/* After a step's console line (upd_say). */
+void upd_step_point(const char *step);
 
 int upd_install(upd_ctx *c, const char *bundle, mk_error *err) __attribute__((warn_unused_result));
 int upd_status(upd_ctx *c, mk_error *err) __attribute__((warn_unused_result));

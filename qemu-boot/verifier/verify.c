@@ -15,7 +15,8 @@
  *   5. dm-verity set up from the manifest and the whole root read once
  *      (dm-verity checks blocks only when they are read), then the table
  *      switched to restart_on_corruption; the squashfs mounted read-only;
- *   6. switch_root into the root's /sbin/init.
+ *   6. switch_root into the root's /sbin/init, leaving the booted slot, its
+ *      entry, the ESP's node and the trusted key in /run/mkimage.
  *
  * A failure of the slot: "mkimage: VERIFY FAILED: <reason>", the slot's
  * boot entry is marked bad (renamed slot-X+0-N.conf, Boot Loader
@@ -453,6 +454,22 @@ static void write_state(boot *b, const char *name, const char *fmt, ...)
                 fail(b, "cannot write %s: %s", path, strerror(errno));
 }
 
+/*
+ * The key this boot was verified with, for the root's updater (docs/update.md): it trusts what the
+ * boot chain trusts, and the key stays where only the initrd put it (the root's files do not hold it).
+ */
+static void hand_over_key(boot *b)
+{
+        mk_error err = {0};
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (mk_read_file(TRUSTED_PUB, MK_MINISIGN_FILE_MAX, &text, &len, &err) < 0)
+                fail(b, "the initrd's trust anchor: %s", err.msg);
+        _cleanup_close_ int fd = open(STATE_DIR "/trusted.pub", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+                fail(b, "cannot write " STATE_DIR "/trusted.pub: %s", strerror(errno));
+}
+
 /* Move a mount into the new root; a root without the mount point just loses it. */
 static void move_into_root(boot *b, const char *from, const char *to)
 {
@@ -473,6 +490,7 @@ static void step_switch(boot *b)
         write_state(b, "version", "%" PRIu64 "\n", b->mf->version);
         write_state(b, "entry", "%s\n", b->entry);
         write_state(b, "esp", "%s\n", b->esp.node);
+        hand_over_key(b);
         if (b->data_mounted)
                 move_into_root(b, DATA_DIR, NEWROOT "/data");
         move_into_root(b, ESP_DIR, NEWROOT "/efi");

@@ -5,11 +5,11 @@
  * reads a file and a pipe, and every byte is read once.
  */
 #include <errno.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "signing/base/sha256.h"
 #include "signing/bundle/bundle.h"
 
 /* ---- the stream ---------------------------------------------------------- */
@@ -151,10 +151,8 @@ int mk_bundle_read_part(mk_bundle *b, const mk_bundle_part *p, size_t max, uint8
                 return r;
         }
         buf[p->size] = 0;
-        uint8_t d[crypto_hash_sha256_BYTES];
-        char hex[65];
-        crypto_hash_sha256(d, buf, p->size);
-        sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+        char hex[2 * MK_SHA256_BYTES + 1];
+        mk_sha256_hex(buf, p->size, hex);
         if (strcmp(hex, p->sha256)) {
                 free(buf);
                 return mk_error_set(err, EBADMSG,

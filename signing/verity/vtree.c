@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "signing/base/sha256.h"
 #include "signing/verity/vtree.h"
 
 #define BS MK_VERITY_BLOCK
@@ -33,11 +34,11 @@ uint64_t mk_verity_hash_size(uint64_t data_blocks)
 
 void mk_vtree_digest(const uint8_t salt[MK_VERITY_SALT], const void *data, size_t len, uint8_t out[32])
 {
-        crypto_hash_sha256_state st;
-        crypto_hash_sha256_init(&st);
-        crypto_hash_sha256_update(&st, salt, MK_VERITY_SALT);
-        crypto_hash_sha256_update(&st, data, len);
-        crypto_hash_sha256_final(&st, out);
+        mk_sha256_ctx st;
+        mk_sha256_init(&st);
+        mk_sha256_update(&st, salt, MK_VERITY_SALT);
+        mk_sha256_update(&st, data, len);
+        mk_sha256_final(&st, out);
 }
 
 /* Hash block j of level l (0: the level holding the data's digests). */

@@ -80,7 +80,7 @@ json_fail verify-missing-key 1 "$MKIMAGE" verify "$T/pipe.img" --json --pub "$T/
 json_fail sde-bad 2 env SOURCE_DATE_EPOCH=soon "$MKIMAGE" build "$model" --json
 # A verification failure prints the verify report (ok false), not a second object.
 read -r off _ <<<"$(part_offset "$T/pipe.img" root-a)"
-printf 'x' | dd of="$T/pipe.img" bs=1 seek=$((off + 8192)) conv=notrunc status=none
+python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2])); b=f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0]^1]))' "$T/pipe.img" $((off + 8192))
 rc=0
 "$MKIMAGE" verify "$T/pipe.img" --pub "$K/dev.pub" --json >"$T/v.out" 2>/dev/null || rc=$?
 check json-verify-failure-one-report python3 -c '

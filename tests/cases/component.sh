@@ -131,10 +131,11 @@ if bash "$SRC/components/hello/build.sh" "$T/hello" >"$T/.err" 2>&1 &&
 else
         fail example-hello-packs "$(cat "$T/.err")"
 fi
-if bash "$SRC/components/base/build.sh" "$T/base" >"$T/.err" 2>&1 &&
+if MKIMAGE_UPDATE="$BUILD/mkimage-update" bash "$SRC/components/base/build.sh" "$T/base" >"$T/.err" 2>&1 &&
         pack "$T/base" --meta "$SRC/components/base/component.yaml" -o "$T/base.comp"; then
         pass example-base-packs
         expect_eq example-base-root-locked "$(unsquashfs -cat "$T/base.comp" etc/shadow)" "root:*:0:0:99999:7:::"
+        expect_eq example-base-updater "$(unsquashfs -lln "$T/base.comp" | awk '$NF=="squashfs-root/usr/sbin/mkimage-update" {print $1}')" -rwxr-xr-x
         expect_eq example-base-init "$(unsquashfs -lln "$T/base.comp" | awk '$NF=="/bin/busybox" && $(NF-2)=="squashfs-root/sbin/init" {print "ok"}')" ok
 else
         fail example-base-packs "$(cat "$T/.err")"

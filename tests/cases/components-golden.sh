@@ -8,7 +8,7 @@ C="$BUILD/components"
 
 listing() { # COMP: unsquashfs -lls, binaries' sizes masked
         TZ=UTC unsquashfs -lls "$1" |
-                sed -E 's#^(-\S+ \S+) +[0-9]+ (.* squashfs-root/(bin/busybox|usr/bin/hello))$#\1 SIZE \2#'
+                sed -E 's#^(-\S+ \S+) +[0-9]+ (.* squashfs-root/(bin/busybox|usr/bin/hello|usr/sbin/mkimage-update))$#\1 SIZE \2#'
 }
 
 for c in base hello; do

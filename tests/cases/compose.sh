@@ -28,7 +28,7 @@ size=$(mval "$I.manifest.yaml" size)
 extract "$I" root-a "$T/ra.sqfs" "$size"
 
 TZ=UTC unsquashfs -lls "$T/ra.sqfs" |
-        sed -E 's#^(-\S+ \S+) +[0-9]+ (.* squashfs-root/(bin/busybox|usr/bin/hello))$#\1 SIZE \2#' >"$T/root.lls"
+        sed -E 's#^(-\S+ \S+) +[0-9]+ (.* squashfs-root/(bin/busybox|usr/bin/hello|usr/sbin/mkimage-update))$#\1 SIZE \2#' >"$T/root.lls"
 expect_file_eq root-union-golden "$T/root.lls" tests/golden/demo-root.lls
 expect_eq provenance-base "$(unsquashfs -cat "$T/ra.sqfs" usr/share/mkimage/components/base.yaml)" \
         "$(cat components/base/component.yaml)"

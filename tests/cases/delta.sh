@@ -13,29 +13,7 @@
 # install leaves slot a bootable and a second install completes.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$(dirname "$0")/../lib/updatelib.sh"
-cd "$SRC"
-export MTOOLS_SKIP_CHECK=1
-UPD="$BUILD/mkimage-update"
-KEY="$BUILD/keys/dev.key"
-PUB="$BUILD/keys/dev.pub"
 
-# hello VERSION LINE: the hello component at that version, with one more line in its config
-hello() {
-        local d="$T/hello-$1"
-        components/hello/build.sh "$d/tree" >/dev/null
-        echo "$2" >>"$d/tree/etc/hello.conf"
-        sed "s/^version: 1.0.0$/version: $1/" components/hello/component.yaml >"$d/meta.yaml"
-        "$MKIMAGE" component pack "$d/tree" --meta "$d/meta.yaml" -o "$d/hello.comp" >/dev/null &&
-                "$MKIMAGE" sign "$d/hello.comp" --key "$KEY" >/dev/null && echo "$d/hello.comp"
-}
-# model VERSION [HELLO.comp] [NAME]: the demo model at that version (with that hello, that name)
-model() {
-        local f="$SRC/models/.test-delta-$$-$1${3:+-$3}.yaml"
-        sed -e "s/^version: 1$/version: $1/" ${2:+-e "s|file: ../build/components/hello.comp|file: $2|"} \
-                ${3:+-e "s/^model: demo-x86_64$/model: $3/"} models/demo-x86_64.yaml >"$f"
-        echo "$f"
-}
-trap 'rm -f "$SRC"/models/.test-delta-$$-*.yaml; rm -rf "$T"' EXIT
 
 H2=$(hello 1.0.1 "greeting = version two") H3=$(hello 1.0.2 "greeting = version three")
 check hello-components test -s "$H2" -a -s "$H3"

@@ -61,9 +61,12 @@ boot() { # NAME IMAGE [run options...]: boot, console in $T/NAME.log; 0 when eve
                 >/dev/null 2>"$T/$name.err"
 }
 # why NAME: the harness's verdict and the boot chain's lines, for a FAIL message.
+# On a timeout the harness's report ends with the console's last lines: they say where a boot hung.
 why() {
         grep -a '^qemu-boot/run:' "$T/$1.err" | head -3
         grep -a 'mkimage\|MKIMAGE\|PERSIST' "$T/$1.log" | tail -20
+        echo "console tail:"
+        sed -n '/^qemu-boot\/run: last 40 console lines:$/,$p' "$T/$1.err" | tail -n 15
 }
 logged() { grep -aEq "$2" "$T/$1.log"; } # NAME REGEX
 

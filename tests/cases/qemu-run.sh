@@ -180,6 +180,12 @@ expect_run bad-timeout 2 "qemu-boot/run: --timeout wants a whole number of secon
 expect_run bad-regex 2 "qemu-boot/run: --expect: not a valid extended regex: a(" "$RUN" --expect 'a(' "$DISK"
 expect_run no-qemu 2 "qemu-boot/run: qemu-system-x86_64 not found: apt-get install qemu-system-x86 qemu-utils ovmf" \
         env PATH=/nonexistent /bin/bash "$RUN" "$DISK"
+expect_run missing-attach 2 "qemu-boot/run: --attach $T/nope.mkb: no such readable file" \
+        "$RUN" --attach "$T/nope.mkb" "$DISK"
+expect_run bad-power-cut-at 2 "qemu-boot/run: --power-cut-at wants N, byte:B or step:NAME (+synced), not 'soon'" \
+        "$RUN" --power-cut-at soon "$DISK"
+expect_run power-cut-at-twice 2 "qemu-boot/run: --power-cut-at given twice" \
+        "$RUN" --power-cut-at 3 --power-cut-at step:root "$DISK"
 expect_run help 0 "" "$RUN" --help
 check help-exit-codes grep -q '^  124  timeout' "$T/out"
 check errors-no-temp-files only_files "$T/tmp"

@@ -5,20 +5,9 @@
 # v4 whose root is damaged after the install is refused by the verifier at
 # boot and the device falls back to slot a, v3, by itself.
 . "$(dirname "$0")/../lib/testlib.sh"
-cd "$SRC"
-export MTOOLS_SKIP_CHECK=1
-RUN="$SRC/qemu-boot/run"
-UPD="$BUILD/mkimage-update"
-PUB="$BUILD/keys/dev.pub"
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+. "$(dirname "$0")/../lib/updatelib.sh"
 D="$T/dev.img"
-
-trap 'rm -f "$SRC"/models/.test-update-boot-$$-*.yaml; rm -rf "$T"' EXIT
-for v in 2 3 4; do
-        f="$SRC/models/.test-update-boot-$$-$v.yaml"
-        sed "s/^version: 1$/version: $v/" models/demo-x86_64.yaml >"$f"
-        "$MKIMAGE" bundle "$f" -o "$T/v$v.mkb" >/dev/null
-done
+for v in 2 3 4; do "$MKIMAGE" bundle "$(model $v)" -o "$T/v$v.mkb" >/dev/null; done
 "$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" -o "$D" >/dev/null
 rm -f "$D".manifest*.yaml* "$D.bmap"
 echo 1 >"$T/poweroff"
@@ -41,8 +30,8 @@ state() { # BOOTED SLOT: the slot's state and version as status --json says
 check install-v2 "$UPD" --disk "$D" --pub "$PUB" --booted a install "$T/v2.mkb"
 boot v2
 seen v2 "MKIMAGE-BOOT-OK slot=b version=2"
-seen v2 "mkimage base: blessed loader/entries/slot-b+2-1.conf -> slot-b.conf"
-seen v2 "mkimage base: minimum version raised from 0 to 2"
+seen v2 "mkimage-update: mark-good: blessed loader/entries/slot-b+2-1.conf -> slot-b.conf"
+seen v2 "mkimage-update: mark-good: minimum version raised from 0 to 2 (/data/mkimage/min-version)"
 expect_eq status-after-v2-boot "$(state b b)" "good 2"
 
 check install-v3 "$UPD" --disk "$D" --pub "$PUB" --booted b --min-version 2 install "$T/v3.mkb"

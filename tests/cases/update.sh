@@ -6,25 +6,15 @@
 # equal, below the minimum, another model, another key, a damaged root
 # block, usage) leave the running slot and its entry as they were; a crash
 # before every write of one install (MKIMAGE_UPDATE_CRASH_AT=N) leaves slot a
-# bootable and a second install completes.
+# bootable and a second install completes; a cut at ten byte offsets of
+# the slot's writes (MKIMAGE_UPDATE_CRASH_AT=byte:B) resumes at exactly the
+# blocks written; mark-good blesses, then raises the minimum (--min-file).
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$(dirname "$0")/../lib/updatelib.sh"
-cd "$SRC"
-export MTOOLS_SKIP_CHECK=1
-UPD="$BUILD/mkimage-update"
-KEY="$BUILD/keys/dev.key"
-PUB="$BUILD/keys/dev.pub"
 IMG="$T/v1.img"
 
-# model VERSION [NAME]: a copy of the demo model at that version (and name), in models/ so its paths hold
-model() {
-        local f="$SRC/models/.test-update-$$-$1${2:+-$2}.yaml"
-        sed -e "s/^version: 1$/version: $1/" ${2:+-e "s/^model: demo-x86_64$/model: $2/"} models/demo-x86_64.yaml >"$f"
-        echo "$f"
-}
-trap 'rm -f "$SRC"/models/.test-update-$$-*.yaml; rm -rf "$T"' EXIT
 for v in 0 1 2 3; do "$MKIMAGE" bundle "$(model $v)" -o "$T/v$v.mkb" >/dev/null; done
-"$MKIMAGE" bundle "$(model 2 other-device)" -o "$T/other-model.mkb" >/dev/null
+"$MKIMAGE" bundle "$(model 2 "" other-device)" -o "$T/other-model.mkb" >/dev/null
 "$MKIMAGE" keygen "$T/other" >/dev/null
 "$MKIMAGE" bundle "$(model 2)" --sign-key "$T/other.key" -o "$T/other-key.mkb" >/dev/null
 "$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" -o "$IMG" >/dev/null
@@ -164,3 +154,52 @@ expect_eq resume-gives-the-slot-of-one-install "$(slot_sum "$T/res.img" root-b)"
 
 # --- a crash before each write of one install: slot a always boots; a second install completes
 crash_matrix crash-matrix "$IMG" "$T/v2.mkb" 8
+
+# --- a cut at a byte offset of the slot's writes: the next install keeps exactly the whole
+# blocks written before it (the verity area comes first, then the root, 1 MiB per write) -------
+vlen=$(json_get "$T/v2.json" '[p["size"] for p in d["parts"] if p["kind"]=="verity" and p["slot"]=="b"][0]')
+tot=$((vlen + rsize)) ok=1
+for k in 0 1 2 3 4 5 6 7 8 9; do
+        b=$((tot * (2 * k + 1) / 20))
+        cp --sparse=always "$Z" "$T/byte.img"
+        rc=0; MKIMAGE_UPDATE_CRASH_AT=byte:$b upd "$T/byte.img" --booted a install "$T/v2.mkb" >/dev/null 2>"$T/byte.err" || rc=$?
+        want=$(((b - vlen) / 4096))
+        upd "$T/byte.img" --booted a install "$T/v2.mkb" >"$T/byte.out" 2>&1 || { ok=0; echo "    byte $b: $(cat "$T/byte.out")" >&2; }
+        if [ $rc -ne 99 ] || ! grep -q "crash hook: stopping after $b bytes of the slot" "$T/byte.err"; then
+                ok=0; echo "    byte $b: exit $rc: $(cat "$T/byte.err")" >&2
+        elif [ "$b" -gt "$vlen" ] && [ $want -gt 0 ] && ! grep -q "^mkimage-update: resume: the first $want of " "$T/byte.out"; then
+                ok=0; echo "    byte $b: want a resume at block $want: $(grep resume "$T/byte.out")" >&2
+        elif [ "$(slot_sum "$T/byte.img" root-b)" != "$(slot_sum "$T/once.img" root-b)" ]; then
+                ok=0; echo "    byte $b: root-b is not one install's" >&2
+        fi
+done
+check byte-cuts-resume-exactly test $ok = 1
+# a cut right after the commit step: the new slot is whole and boots next
+cp --sparse=always "$IMG" "$T/commit.img"
+rc=0; MKIMAGE_UPDATE_CRASH_AT=step:commit upd "$T/commit.img" --booted a install "$T/v2.mkb" >/dev/null 2>&1 || rc=$?
+expect_eq step-hook-exits "$rc" 99
+expect_eq step-hook-after-commit "$(entry "$T/commit.img" b)" "slot-b+3.conf"
+check step-hook-whole "$MKIMAGE" verify "$T/commit.img" --pub "$PUB"
+expect_run hook-bad 2 "mkimage-update: MKIMAGE_UPDATE_CRASH_AT=soon: want N, byte:B or step:NAME (see --help)" \
+        env MKIMAGE_UPDATE_CRASH_AT=soon "$UPD" --disk "$IMG" --booted a status
+
+# --- mark-good: bless first, then raise the minimum kept in --min-file, never lower it -------
+M="$T/mark.img" MIN="$T/min/min-version"
+cp --sparse=always "$T/commit.img" "$M"
+upd "$M" --booted b --min-file "$MIN" mark-good >"$T/mg.out"
+expect_eq mark-good-blessed "$(entry "$M" b)" "slot-b.conf"
+expect_eq mark-good-min-written "$(cat "$MIN")" 2
+check mark-good-order bash -c 'grep -n "blessed loader/entries/slot-b+3.conf -> slot-b.conf" "$1" | grep -q "^1:" &&
+        grep -n "minimum version raised from 0 to 2" "$1" | grep -q "^2:"' _ "$T/mg.out"
+upd "$M" --booted b --min-file "$MIN" mark-good >"$T/mg2.out"
+check mark-good-again-says-so grep -q "slot b's boot entry loader/entries/slot-b.conf is blessed already" "$T/mg2.out"
+echo 5 >"$MIN"
+upd "$M" --booted b --min-file "$MIN" mark-good >/dev/null
+expect_eq mark-good-never-lowers "$(cat "$MIN")" 5
+rc=0; upd "$M" --booted b --min-file "$MIN" install "$T/v3.mkb" >/dev/null 2>"$T/mg.err" || rc=$?
+check min-file-read-by-install grep -q "version 3 is below this device's anti-rollback minimum 5" "$T/mg.err"
+echo "five" >"$MIN"
+expect_run min-file-malformed 1 "mkimage-update: $MIN: not a version number: the anti-rollback minimum is unreadable" \
+        "$UPD" --disk "$M" --pub "$PUB" --booted b --min-file "$MIN" status
+expect_run min-version-malformed 2 "mkimage-update: --min-version wants a version number (see --help)" \
+        "$UPD" --disk "$M" --pub "$PUB" --booted b --min-version 2x status

@@ -1,5 +1,36 @@
-# Helpers for the cases that run mkimage-update on a host disk image
-# (tests/cases/update.sh, delta.sh). Source after testlib.sh; needs UPD, PUB, MKIMAGE.
+# Helpers for the cases that run mkimage-update on a host disk image or in a
+# guest (tests/cases/update*.sh, delta.sh). Source after testlib.sh. It sets
+# UPD (the updater), KEY and PUB (the dev key), RUN (qemu-boot/run) and
+# BOOT_TIMEOUT, works from the checkout, and removes on exit the models that
+# `model` makes in models/ (their relative paths resolve from there).
+cd "$SRC"
+export MTOOLS_SKIP_CHECK=1
+UPD="$BUILD/mkimage-update"
+KEY="$BUILD/keys/dev.key"
+PUB="$BUILD/keys/dev.pub"
+RUN="$SRC/qemu-boot/run"
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
+trap 'rm -f "$SRC"/models/.test-$SUITE-$$-*.yaml; rm -rf "$T"' EXIT
+
+# hello VERSION LINE: the hello component at that version, with one more line in its config
+hello() {
+        local d="$T/hello-$1"
+        components/hello/build.sh "$d/tree" >/dev/null
+        echo "$2" >>"$d/tree/etc/hello.conf"
+        sed "s/^version: 1.0.0$/version: $1/" components/hello/component.yaml >"$d/meta.yaml"
+        "$MKIMAGE" component pack "$d/tree" --meta "$d/meta.yaml" -o "$d/hello.comp" >/dev/null &&
+                "$MKIMAGE" sign "$d/hello.comp" --key "$KEY" >/dev/null && echo "$d/hello.comp"
+}
+# model VERSION [HELLO.comp] [NAME] [EXTRA.comp]: the demo model at that version (with that hello,
+# that model name, one more app component signed by dev)
+model() {
+        local f="$SRC/models/.test-$SUITE-$$-$1${3:+-$3}${4:+-$(basename "$4" .comp)}.yaml"
+        sed -e "s/^version: 1$/version: $1/" ${2:+-e "s|file: ../build/components/hello.comp|file: $2|"} \
+                ${3:+-e "s/^model: demo-x86_64$/model: $3/"} models/demo-x86_64.yaml >"$f"
+        [ -z "${4:-}" ] || printf '  - name: %s\n    file: %s\n    signer: dev\n' "$(basename "$4" .comp)" "$4" |
+                sed -i "/^components:/r /dev/stdin" "$f"
+        echo "$f"
+}
 
 # upd IMG ARGS...: mkimage-update on IMG with the dev key
 upd() { "$UPD" --disk "$1" --pub "$PUB" "${@:2}"; }
@@ -44,4 +75,54 @@ crash_matrix() {
         done
         check "$name" test $ok = 1 -a $n -ge "$min"
         echo "    [$SUITE] $name: a crash before each of $n writes of $(basename "$bundle"), then a second install" >&2
+}
+
+# guest_script FILE WANT AFTER INSTALL [DISK...]: a guest script (qemu-boot/run --fw-cfg
+# guest-script=FILE) for a device that should end at version WANT. It prints the running slot and
+# `mkimage-update status --json` (GUEST-STATUS lines); at WANT, or when it installed WANT before (a
+# mark on /data: a slot that fell back does not install again), it says GUEST-DONE and powers off.
+# Else it tries to install each DISK, each expected to be refused (GUEST-REFUSED DISK, the status
+# after it as GUEST-STATUS-AFTER-DISK), then runs INSTALL (an updater command line) and on success
+# says GUEST-INSTALLED and runs AFTER (reboot -f or poweroff -f).
+guest_script() {
+        local f=$1 want=$2 after=$3 install=$4
+        shift 4
+        cat >"$f" <<EOS
+slot=\$(cat /run/mkimage/slot) v=\$(cat /run/mkimage/version)
+echo "GUEST: running slot=\$slot version=\$v"
+echo "GUEST-STATUS \$(mkimage-update status --json)"
+if [ "\$v" -ge $want ] || [ -e /data/guest-installed-$want ]; then
+        echo "GUEST-DONE slot=\$slot version=\$v"
+        poweroff -f
+fi
+for d in $*; do
+        if mkimage-update install /dev/\$d; then echo "GUEST-TAMPER-INSTALLED \$d"; else echo "GUEST-REFUSED \$d"; fi
+        echo "GUEST-STATUS-AFTER-\$d \$(mkimage-update status --json)"
+done
+if $install; then
+        echo GUEST-INSTALLED
+        touch /data/guest-installed-$want
+        sync
+        $after
+fi
+echo GUEST-INSTALL-FAILED
+poweroff -f
+EOS
+}
+# guest_status LOG PREFIX: the slots of the last status JSON on the console after PREFIX, one
+# line per slot: "a good 1 booted" (the state, the version, booted or not)
+guest_status() {
+        tr -d '\r' <"$1" | grep -a "^$2 {" | tail -n 1 | cut -d' ' -f2- | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+for s in d["slots"]:
+    print(s["slot"], s["state"], s["version"], "booted" if s["booted"] else "-")'
+}
+# host_status IMG BOOTED: the same lines from mkimage-update status --json on the host
+host_status() {
+        upd "$1" --booted "$2" status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for s in d["slots"]:
+    print(s["slot"], s["state"], s["version"], "booted" if s["booted"] else "-")'
 }
