@@ -252,15 +252,21 @@ static bool is_file(const sqfs_inode_generic_t *inode)
 
 int mk_sqimage_read_file(sqimage *img, const char *path, size_t max, char **ret, size_t *ret_len, mk_error *err)
 {
+        /* libsquashfs may free an inode it failed to read and still leave its pointer behind (found by
+         * tests/fuzz/fuzz-component): its out pointers are taken only on success. */
         _cleanup_free_ sqfs_inode_generic_t *root = NULL, *inode = NULL;
-        int r = sqfs_dir_reader_get_root_inode(img->dr, &root);
+        sqfs_inode_generic_t *got = NULL;
+        int r = sqfs_dir_reader_get_root_inode(img->dr, &got);
         if (r)
                 return img_error(img, r, "reading the root directory", err);
-        r = sqfs_dir_reader_find_by_path(img->dr, root, path, &inode);
+        root = got;
+        got = NULL;
+        r = sqfs_dir_reader_find_by_path(img->dr, root, path, &got);
         if (r == SQFS_ERROR_NO_ENTRY || r == SQFS_ERROR_NOT_DIR)
                 return mk_error_set(err, ENOENT, "%s: has no '%s'", img->name, path);
         if (r)
                 return img_error(img, r, "looking up a path", err);
+        inode = got;
         if (!is_file(inode))
                 return mk_error_set(err, EINVAL, "%s: '%s' is not a regular file", img->name, path);
         sqfs_u64 size;
@@ -540,9 +546,11 @@ int mk_sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, si
                          mk_error *err)
 {
         _cleanup_free_ sqfs_inode_generic_t *root = NULL;
-        int r = sqfs_dir_reader_get_root_inode(img->dr, &root);
+        sqfs_inode_generic_t *got = NULL; /* taken only on success, as in mk_sqimage_read_file */
+        int r = sqfs_dir_reader_get_root_inode(img->dr, &got);
         if (r)
                 return img_error(img, r, "reading the root directory", err);
+        root = got;
         if (root->base.type != SQFS_INODE_DIR && root->base.type != SQFS_INODE_EXT_DIR)
                 return img_error(img, SQFS_ERROR_CORRUPTED, "reading the root directory", err);
         /* Tables indexed by inode number: the claimed count must be one the image can hold
