@@ -48,23 +48,28 @@ static int capture_sink(const void *data, size_t len, void *userdata, mk_error *
         return 0;
 }
 
+/* After r (0 or -errno) of filling c: its bytes NUL-terminated into *ret, or freed on an error. */
+static int capture_take(capture *c, int r, char **ret, size_t *ret_len, mk_error *err)
+{
+        if (r >= 0 && !c->buf && !(c->buf = malloc(1)))
+                r = mk_error_set(err, ENOMEM, "out of memory");
+        if (r < 0) {
+                free(c->buf);
+                return r;
+        }
+        c->buf[c->len] = '\0';
+        *ret = c->buf;
+        *ret_len = c->len;
+        return 0;
+}
+
 /* Run the mtools command argv and return its stdout (at most max bytes: more is -EFBIG, the tool is stopped). */
 static int run_capture(const char *const *argv, const char *ctx, const esp_mtools *t, size_t max, char **ret,
                        size_t *ret_len, mk_error *err)
 {
         capture c = {.ctx = ctx, .max = max};
         mk_spawn_opts so = {.package = "mtools", .env = t->env, .context = ctx, .sink = capture_sink, .sink_data = &c};
-        int r = mk_spawn(argv, &so, err);
-        if (r >= 0 && !c.buf && !(c.buf = malloc(1)))
-                r = mk_error_set(err, ENOMEM, "out of memory");
-        if (r < 0) {
-                free(c.buf);
-                return r;
-        }
-        c.buf[c.len] = '\0';
-        *ret = c.buf;
-        *ret_len = c.len;
-        return 0;
+        return capture_take(&c, mk_spawn(argv, &so, err), ret, ret_len, err);
 }
 
 /* The context for messages and the mtools target "::/PATH" of esp_path; mtools set up to read. */
@@ -114,19 +119,8 @@ int mk_esp_read(const char *image_path, uint64_t offset, const char *esp_path, s
         if (r < 0)
                 return r;
         capture c = {.ctx = ctx, .max = max};
-        if ((r = fat_read(image_path, offset, esp_path, capture_sink, &c, err)) <= 0) {
-                if (r == 0 && !c.buf && !(c.buf = malloc(1)))
-                        r = mk_error_set(err, ENOMEM, "out of memory");
-                if (r < 0) {
-                        free(c.buf);
-                        return r;
-                }
-                c.buf[c.len] = '\0';
-                *ret = c.buf;
-                *ret_len = c.len;
-                return 0;
-        }
-        free(c.buf);
+        if ((r = fat_read(image_path, offset, esp_path, capture_sink, &c, err)) <= 0)
+                return capture_take(&c, r, ret, ret_len, err);
         /* -n: never ask; "-" as the target writes the file to stdout. */
         const char *argv[] = {"mcopy", "-n", "-i", t.spec, target, "-", NULL};
         return run_capture(argv, ctx, &t, max, ret, ret_len, err);

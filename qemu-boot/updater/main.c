@@ -26,7 +26,7 @@
 #define DEVICE_STATE "/run/mkimage"
 #define DEVICE_PUB DEVICE_STATE "/trusted.pub" /* the verifier's own key, handed over */
 #define DEVICE_DATA "/data"
-#define DEVICE_MIN DEVICE_DATA "/mkimage/min-version"
+#define DEVICE_MIN DEVICE_DATA "/" MK_MIN_VERSION_FILE
 
 bool upd_json;
 static bool progress_tty, progress_shown; /* a terminal; a progress line is on it */
@@ -182,7 +182,7 @@ int upd_status(upd_ctx *c, mk_error *err)
 /* The anti-rollback minimum kept in path: digits and a newline; a missing file is 0. */
 static int min_read(const char *path, uint64_t *ret, mk_error *err)
 {
-        char *text = NULL, *end;
+        char *text = NULL;
         size_t len;
         int r = mk_read_file(path, 32, &text, &len, err);
         *ret = 0;
@@ -192,9 +192,7 @@ static int min_read(const char *path, uint64_t *ret, mk_error *err)
         }
         if (r < 0)
                 return r;
-        errno = 0;
-        *ret = strtoull(text, &end, 10);
-        if (end == text || text[0] < '0' || text[0] > '9' || errno || (*end && strcmp(end, "\n")))
+        if (!mk_min_version_parse(text, ret))
                 r = mk_error_set(err, EINVAL, "%s: not a version number: the anti-rollback minimum is unreadable",
                                  path);
         free(text);

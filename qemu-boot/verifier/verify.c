@@ -57,7 +57,7 @@
 #define MODEL_FILE "/etc/mkimage/model"
 #define FW_CFG "/sys/firmware/qemu_fw_cfg/by_name/opt/mkimage/"
 #define KEY_PATH FW_CFG "data-key/raw"
-#define MIN_VERSION_FILE "mkimage/min-version" /* on the data partition */
+#define MIN_VERSION_FILE MK_MIN_VERSION_FILE /* on the data partition */
 #define STATE_DIR "/run/mkimage"
 #define DISK_WAIT_MS 10000
 #define KEY_MAX 4096
@@ -360,12 +360,8 @@ static void step_data(boot *b)
                         refuse(b, "the stored minimum version: %s", err.msg);
                 return; /* first boot: no minimum yet */
         }
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(text, &end, 10);
-        if (errno || end == text || (*end && *end != '\n'))
+        if (!mk_min_version_parse(text, &b->min_version))
                 refuse(b, "the stored minimum version in /data/" MIN_VERSION_FILE " is not a number");
-        b->min_version = v;
 }
 
 static void step_rollback(boot *b)

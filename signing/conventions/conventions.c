@@ -2,7 +2,9 @@
 /* Boot Loader Specification entry names of the slots and their boot counters; DPS partition UUIDs. */
 #include "signing/conventions/conventions.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,4 +85,17 @@ bool mk_bls_sort_key(uint64_t version, const char *slot, char *out, size_t size)
         int n = snprintf(out, size, MK_BLS_SORT_KEY_PREFIX "%010" PRIu64 "-%s", (uint64_t)MK_BLS_SORT_KEY_TOP - version,
                          slot);
         return n >= 0 && (size_t)n < size;
+}
+
+bool mk_min_version_parse(const char *text, uint64_t *ret)
+{
+        char *end;
+        if (text[0] < '0' || text[0] > '9')
+                return false;
+        errno = 0;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (errno || (*end && strcmp(end, "\n")))
+                return false;
+        *ret = v;
+        return true;
 }

@@ -105,4 +105,11 @@ bool mk_bls_sort_key(uint64_t version, const char *slot, char *out, size_t size)
  */
 void mk_dps_partuuids(const uint8_t root_hash[32], char root_uuid[37], char verity_uuid[37]);
 
+/* ---- the anti-rollback minimum on the data partition ---------------------------- */
+
+/* Where it is kept, below the data partition's mount point; raised by `mkimage-update mark-good`. */
+#define MK_MIN_VERSION_FILE "mkimage/min-version"
+/* Its text: decimal digits, optionally one newline, nothing else. false when text is not that. */
+bool mk_min_version_parse(const char *text, uint64_t *ret);
+
 #endif

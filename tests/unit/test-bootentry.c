@@ -110,6 +110,20 @@ static void test_find(void)
         CHECK(system(cmd) == 0);
 }
 
+/* The anti-rollback minimum's text (signing/conventions): the verifier and the updater read it alike. */
+static void test_min_version(void)
+{
+        uint64_t v = 7;
+        CHECK(mk_min_version_parse("0", &v) && v == 0);
+        CHECK(mk_min_version_parse("42\n", &v) && v == 42);
+        CHECK(mk_min_version_parse("18446744073709551615", &v) && v == UINT64_MAX);
+        v = 7;
+        const char *bad[] = {"", "\n", "five", "-1", " 3", "3 ", "3\n\n", "3\n4", "0x10", "18446744073709551616"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                CHECK(!mk_min_version_parse(bad[i], &v));
+        CHECK(v == 7); /* untouched on a refusal */
+}
+
 int main(void)
 {
         check_suite_ = "bootentry";
@@ -117,5 +131,6 @@ int main(void)
         RUN(test_bad_name);
         RUN(test_name_roundtrip);
         RUN(test_find);
+        RUN(test_min_version);
         return check_exit();
 }
