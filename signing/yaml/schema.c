@@ -103,7 +103,7 @@ static int need_scalar(const ydoc *doc, const ynode *n, const char *key, const c
 {
         if (n->kind != YNODE_SCALAR)
                 return mk_schema_error(doc, n, err, "'%s' must be %s, not %s", key, expect, mk_ynode_kind_name(n));
-        if (n->plain && (n->len == 0 || !strcmp(n->str, "~") || !strcmp(n->str, "null")))
+        if (n->plain && mk_yaml_null_word(n->str))
                 return mk_schema_error(doc, n, err, "'%s' is empty (give %s)", key, expect);
         return 0;
 }

@@ -312,8 +312,7 @@ int mk_ydoc_load_buffer(const char *name, const void *buf, size_t len, ydoc **re
                 goto fail;
         }
         yaml_event_delete(&ev);
-        if (doc->root->kind == YNODE_SCALAR && doc->root->plain &&
-            (doc->root->len == 0 || !strcmp(doc->root->str, "~") || !strcmp(doc->root->str, "null"))) {
+        if (doc->root->kind == YNODE_SCALAR && doc->root->plain && mk_yaml_null_word(doc->root->str)) {
                 r = mk_error_set(err, EINVAL, "%s: the document is empty (it must hold a YAML mapping)", name);
                 goto fail;
         }
@@ -379,4 +378,9 @@ const char *mk_ynode_kind_name(const ynode *n)
         default:
                 return "a single value";
         }
+}
+
+bool mk_yaml_null_word(const char *s)
+{
+        return !*s || !strcmp(s, "~") || !strcmp(s, "null");
 }

@@ -66,5 +66,8 @@ const ynode *mk_ynode_get(const ynode *map, const char *key);
 
 /* Human name of a node kind for messages: "a mapping", "a list", "a string". */
 const char *mk_ynode_kind_name(const ynode *n);
+/* Does this text, written plain (unquoted), read as null: "", "~" or "null"? The loader treats such a plain
+ * scalar as empty; the emitter quotes such a string so that it reads back as itself. */
+bool mk_yaml_null_word(const char *s);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "signing/yaml/yamldoc.h"
 #include "signing/yaml/yamlemit.h"
 
 static int write_cb(void *data, unsigned char *buffer, size_t size)
@@ -53,10 +54,11 @@ int mk_yemit_begin(mk_yemit *m, mk_error *err)
 void mk_yemit_scalar(mk_yemit *m, const char *s)
 {
         yaml_event_t e;
-        /* An empty value must be quoted: a bare `key:` reads as null. */
+        /* A string that reads as null when plain ("", "~", "null": a bare `key:` too) must be quoted. */
         ev(m, &e,
            yaml_scalar_event_initialize(&e, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-                                        *s ? YAML_ANY_SCALAR_STYLE : YAML_SINGLE_QUOTED_SCALAR_STYLE));
+                                        mk_yaml_null_word(s) ? YAML_SINGLE_QUOTED_SCALAR_STYLE
+                                                             : YAML_ANY_SCALAR_STYLE));
 }
 
 void mk_yemit_kv(mk_yemit *m, const char *k, const char *v)
