@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include "signing/conventions/conventions.h"
 #include "signing/manifest/manifest.h"
 #include "signing/minisign/minisign.h"
+#include "signing/verity/vtree.h"
 
 #define BOOT_FILE_MAX ((size_t)512 << 20)
 #define COPY_CHUNK ((size_t)1 << 20)
@@ -32,7 +35,18 @@ typedef struct blob {
         size_t len;
 } blob;
 
-typedef struct cut {
+typedef struct cut cut;
+
+/* The check of a full bundle's root against its tree, on its own thread (check_root). */
+typedef struct root_check {
+        const cut *c;
+        pthread_t thread;
+        bool running;
+        int r;
+        mk_error err;
+} root_check;
+
+struct cut {
         const mk_bundle_write_opts *o;
         int fd; /* the image */
         mk_gpt *gpt;
@@ -55,10 +69,23 @@ typedef struct cut {
         blob ranges_blob;
         uint64_t literal_size;
         char literal_sha[65];
-} cut;
+        root_check check;
+};
+
+/* Wait for the root's check; its result. */
+static int check_wait(cut *c, mk_error *err)
+{
+        if (c->check.running) {
+                pthread_join(c->check.thread, NULL);
+                c->check.running = false;
+        }
+        return c->check.r < 0 ? mk_error_set(err, -c->check.r, "%s", c->check.err.msg) : 0;
+}
 
 static void cut_done(cut *c)
 {
+        mk_error ignore = {0};
+        (void)check_wait(c, &ignore);
         for (int s = 0; s < 2; s++) {
                 free(c->mf[s].data);
                 free(c->sig[s].data);
@@ -369,56 +396,99 @@ out:
         return r;
 }
 
-typedef struct root_hash {
-        int fd;
-        uint64_t start, size;
-        const char *name;
-        char hex[65];
-        int r;
-        mk_error err;
-} root_hash;
-
-static void *hash_root(void *arg)
+/*
+ * The image's root, block by block against slot a's hash tree (read from
+ * its verity partition and checked against the manifest's root hash), on
+ * every CPU but the one copying: the root is then exactly what the manifest
+ * signed. Through a read-only mapping, so the checking copies nothing.
+ */
+static bool unhex(const char *hex, uint8_t *out, size_t size)
 {
-        root_hash *h = arg;
-        h->r = mk_sha256_range(h->fd, h->name, h->start, h->size, h->hex, &h->err);
+        size_t n = 0;
+        return sodium_hex2bin(out, size, hex, strlen(hex), NULL, &n, NULL) == 0 && n == size;
+}
+
+static void *check_root(void *arg)
+{
+        root_check *k = arg;
+        const cut *c = k->c;
+        const mk_manifest *m = c->m[0];
+        uint64_t blocks = m->root.verity.data_blocks, len = blocks * MK_VERITY_BLOCK;
+        uint8_t salt[MK_VERITY_SALT], root[32];
+        mk_vtree t;
+        if (!unhex(m->root.verity.salt, salt, sizeof(salt)) || !unhex(m->root.verity.root_hash, root, sizeof(root))) {
+                k->r = mk_error_set(&k->err, EBADMSG, "%s: slot a's manifest has a malformed salt or root hash",
+                                    c->o->image_path);
+                return NULL;
+        }
+        mk_error why = {0};
+        if (m->root.size > len ||
+            mk_vtree_open((const uint8_t *)c->verity[0].data, c->verity[0].len, blocks, salt, root, &t, &why) < 0) {
+                k->r = mk_error_set(&k->err, EBADMSG, "%s: partition %s does not hold slot a's hash tree (%s)",
+                                    c->o->image_path, c->verity_part[0]->name,
+                                    m->root.size > len ? "it covers less than the root" : why.msg);
+                return NULL;
+        }
+        long page = sysconf(_SC_PAGESIZE);
+        uint64_t start = c->root_part->start, lead = start % (uint64_t)page;
+        uint8_t *map = mmap(NULL, len + lead, PROT_READ, MAP_SHARED | MAP_POPULATE, c->fd, (off_t)(start - lead));
+        if (map == MAP_FAILED) {
+                k->r = mk_error_set(&k->err, errno, "%s: mapping the root: %s", c->o->image_path, strerror(errno));
+                return NULL;
+        }
+        unsigned threads = mk_vtree_threads();
+        uint64_t bad = mk_vtree_check(&t, 0, map + lead, blocks, threads);
+        munmap(map, len + lead);
+        if (bad < blocks)
+                k->r = mk_error_set(&k->err, EBADMSG,
+                                    "%s: block %llu of the root in partition %s does not match its hash tree (check "
+                                    "the image with `mkimage verify`)",
+                                    c->o->image_path, (unsigned long long)bad, c->root_part->name);
         return NULL;
 }
 
 /*
- * A full bundle's root: copied in the kernel (copy_file_range, as cp does)
- * while a second thread hashes the same bytes of the image; a delta's
- * literal bytes through a buffer (walk_literal). Either way the root must be
- * what the manifests signed.
+ * A full bundle's root: copied in the kernel (copy_file_range, as cp does),
+ * each chunk's write-out started at once, while other threads check the
+ * same bytes of the image against the tree (check_root, started earlier); a delta's literal
+ * bytes through a buffer (walk_literal). Either way the root must be what
+ * the manifests signed.
  */
-static int copy_full_root(cut *c, int out, const mk_bundle_part *p, const char *out_name, char hex[65], mk_error *err)
+static int copy_full_root(cut *c, int out, const mk_bundle_part *p, const char *out_name, mk_error *err)
 {
-        root_hash h = {.fd = c->fd, .start = c->root_part->start, .size = p->size, .name = c->o->image_path};
-        pthread_t t;
-        int e = pthread_create(&t, NULL, hash_root, &h), r = 0;
-        if (e)
-                return mk_error_set(err, e, "starting a thread: %s", strerror(e));
+        int r = 0;
+        uint64_t start = c->root_part->start;
         for (uint64_t done = 0; done < p->size && r >= 0;) {
                 uint64_t n = p->size - done < 8 * COPY_CHUNK ? p->size - done : 8 * COPY_CHUNK;
-                if ((r = mk_copy_data(c->fd, h.start + done, n, out, p->offset + done)) < 0)
+                if ((r = mk_copy_data(c->fd, start + done, n, out, p->offset + done)) < 0)
                         r = mk_error_set(err, -r, "%s: copying the root: %s", out_name, strerror(-r));
+                else
+                        (void)sync_file_range(out, (off_t)(p->offset + done), (off_t)n, SYNC_FILE_RANGE_WRITE);
                 done += n;
                 if (r >= 0 && c->o->progress)
                         c->o->progress(c->o->userdata, "bundle", done, p->size, true);
         }
-        pthread_join(t, NULL);
-        if (r >= 0 && h.r < 0)
-                r = mk_error_set(err, -h.r, "%s", h.err.msg);
-        snprintf(hex, 65, "%s", h.hex);
-        return r;
+        return r < 0 ? r : check_wait(c, err); /* cut_done waits for it too */
+}
+
+/* A full bundle's root check starts as soon as the tree is read: it runs while the boot files are read. */
+static int check_start(cut *c, mk_error *err)
+{
+        c->check.c = c;
+        int e = pthread_create(&c->check.thread, NULL, check_root, &c->check);
+        if (e)
+                return mk_error_set(err, e, "starting a thread: %s", strerror(e));
+        c->check.running = true;
+        return 0;
 }
 
 /* The root from the image into the bundle, hashed on the way: it must be what the manifests signed. */
 static int copy_root(cut *c, int out, const mk_bundle_part *p, const char *out_name, mk_error *err)
 {
+        if (!c->delta)
+                return copy_full_root(c, out, p, out_name, err);
         char hex[65] = "";
-        int r = c->delta ? walk_literal(c, out, p->offset, out_name, hex, err)
-                         : copy_full_root(c, out, p, out_name, hex, err);
+        int r = walk_literal(c, out, p->offset, out_name, hex, err);
         if (r >= 0 && strcmp(hex, p->sha256))
                 r = mk_error_set(err, EBADMSG,
                                  "%s: the root in partition %s does not match its manifest's sha256 (check the "
@@ -460,8 +530,8 @@ static int write_bundle(cut *c, const char *text, const char *sig, const mk_bund
         }
         for (size_t i = 0; i < c->bm.n_parts; i++) {
                 const mk_bundle_part *p = &c->parts[i];
-                if (small[i])
-                        r = mk_pwrite_all(fd, small[i]->data, small[i]->len, p->offset);
+                if (small[i] && (r = mk_pwrite_all(fd, small[i]->data, small[i]->len, p->offset)) >= 0)
+                        (void)sync_file_range(fd, (off_t)p->offset, (off_t)small[i]->len, SYNC_FILE_RANGE_WRITE);
                 if (r < 0) {
                         r = mk_error_set(err, -r, "%s: %s", out_name, strerror(-r));
                         goto fail;
@@ -541,7 +611,8 @@ int mk_bundle_write(const mk_bundle_write_opts *o, mk_bundle_write_result *ret, 
                 goto out;
         c.bm = (mk_bundle_manifest){
                 .model = c.m[0]->model, .brand = c.m[0]->brand, .version = c.m[0]->version, .parts = c.parts};
-        if ((o->from_path && (r = plan_delta(&c, pk, err)) < 0) || (r = read_files(&c, err)) < 0)
+        if ((o->from_path ? (r = plan_delta(&c, pk, err)) : (r = check_start(&c, err))) < 0 ||
+            (r = read_files(&c, err)) < 0)
                 goto out;
         mk_format_utc(o->source_date_epoch, c.bm.created);
         if ((r = make_manifest(&c, sk, &text, &sig, &h, err)) < 0 || (r = write_bundle(&c, text, sig, &h, err)) < 0)

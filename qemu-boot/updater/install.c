@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,8 +295,9 @@ static int resume_point(inst *s, uint8_t *buf, uint64_t *ret, mk_error *err)
                 if (r < 0)
                         return mk_error_set(err, -r, "%s: reading %s: %s", s->c->disk.path, s->m->root.partition,
                                             strerror(-r));
-                for (uint64_t j = 0; j < n && !differs; j++, k += !differs)
-                        differs = !mk_vtree_block_ok(&s->tree, k, buf + j * MK_VERITY_BLOCK);
+                uint64_t good = mk_vtree_check(&s->tree, k, buf, n, s->threads);
+                differs = good < n;
+                k += good;
         }
         *ret = k;
         if (k == 0)
@@ -338,24 +340,25 @@ static int step_root(inst *s, mk_error *err)
                 uint64_t n = blocks - i < CHUNK_BLOCKS ? blocks - i : CHUNK_BLOCKS;
                 if ((r = inst_assemble(s, i * MK_VERITY_BLOCK, (i + n) * MK_VERITY_BLOCK, buf, &ri, err)) < 0)
                         break;
-                for (uint64_t k = 0; k < n; k++)
-                        if (!mk_vtree_block_ok(&s->tree, i + k, buf + k * MK_VERITY_BLOCK)) {
-                                r = mk_error_set(err, EBADMSG,
-                                                 "%s: root block %llu does not match slot %c's hash tree (%s): "
-                                                 "nothing of it was written",
-                                                 s->b->name, (unsigned long long)(i + k), s->target,
-                                                 s->n_ranges ? "a damaged running root, or a damaged or tampered "
-                                                               "bundle"
-                                                             : "damaged or tampered");
-                                goto out;
-                        }
+                uint64_t k = mk_vtree_check(&s->tree, i, buf, n, s->threads);
+                if (k < n) {
+                        r = mk_error_set(err, EBADMSG,
+                                         "%s: root block %llu does not match slot %c's hash tree (%s): nothing of it "
+                                         "was written",
+                                         s->b->name, (unsigned long long)(i + k), s->target,
+                                         s->n_ranges ? "a damaged running root, or a damaged or tampered bundle"
+                                                     : "damaged or tampered");
+                        goto out;
+                }
                 upd_write_point();
-                if ((r = upd_write_slot(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK,
-                                        s->root_start + i * MK_VERITY_BLOCK)) < 0) {
+                uint64_t off = s->root_start + i * MK_VERITY_BLOCK;
+                if ((r = upd_write_slot(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK, off)) < 0) {
                         r = mk_error_set(err, -r, "%s: writing %s: %s", s->c->disk.path, s->m->root.partition,
                                          strerror(-r));
                         break;
                 }
+                /* start writing it out now, while the next blocks are checked: the flush below has less to wait for */
+                (void)sync_file_range(s->c->disk.fd, (off_t)off, (off_t)n * MK_VERITY_BLOCK, SYNC_FILE_RANGE_WRITE);
                 i += n;
                 upd_progress(i * MK_VERITY_BLOCK, blocks * MK_VERITY_BLOCK, i == blocks);
         }
@@ -367,6 +370,12 @@ static int step_root(inst *s, mk_error *err)
                 (unsigned long long)s->m->root.size, s->m->root.partition);
         if ((r = sync_disk(s, err)) < 0)
                 goto out;
+        /* a disk's cached pages are dropped first, so what is checked is what the medium returns (a card that
+         * wraps or loses writes shows here); an image file's come from the host's file system */
+        struct stat st;
+        if (fstat(s->c->disk.fd, &st) == 0 && S_ISBLK(st.st_mode))
+                (void)posix_fadvise(s->c->disk.fd, (off_t)s->root_start, (off_t)(blocks * MK_VERITY_BLOCK),
+                                    POSIX_FADV_DONTNEED);
         for (i = 0; i < blocks;) {
                 uint64_t n = blocks - i < CHUNK_BLOCKS ? blocks - i : CHUNK_BLOCKS;
                 if ((r = mk_pread_all(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK,
@@ -375,13 +384,12 @@ static int step_root(inst *s, mk_error *err)
                                          strerror(-r));
                         goto out;
                 }
-                for (uint64_t k = 0; k < n; k++)
-                        if (!mk_vtree_block_ok(&s->tree, i + k, buf + k * MK_VERITY_BLOCK)) {
-                                r = mk_error_set(err, EIO,
-                                                 "%s: block %llu of %s reads back wrong: the disk did not keep it",
-                                                 s->c->disk.path, (unsigned long long)(i + k), s->m->root.partition);
-                                goto out;
-                        }
+                uint64_t k = mk_vtree_check(&s->tree, i, buf, n, s->threads);
+                if (k < n) {
+                        r = mk_error_set(err, EIO, "%s: block %llu of %s reads back wrong: the disk did not keep it",
+                                         s->c->disk.path, (unsigned long long)(i + k), s->m->root.partition);
+                        goto out;
+                }
                 i += n;
         }
         upd_say("readback", "%s read back: its hash tree gives root hash %.16s…, the manifest's", s->m->root.partition,
@@ -468,7 +476,7 @@ static int step_commit(inst *s, mk_error *err)
 
 int upd_install(upd_ctx *c, const char *bundle, mk_error *err)
 {
-        inst s = {.c = c, .target = c->booted == 'a' ? 'b' : 'a'};
+        inst s = {.c = c, .target = c->booted == 'a' ? 'b' : 'a', .threads = mk_vtree_threads()};
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int fd = strcmp(bundle, "-") ? open(bundle, O_RDONLY | O_CLOEXEC) : 0;

@@ -20,6 +20,7 @@ typedef struct inst {
         uint8_t *mf_text, *mf_sig, *verity;
         uint64_t mf_len, sig_len, verity_len;
         mk_vtree tree;
+        unsigned threads; /* for checking blocks against the tree (mk_vtree_check) */
         unsigned root_idx, verity_idx;
         uint64_t root_start, root_size, verity_start, verity_size;
         uint8_t *files[MK_BUNDLE_PARTS_MAX]; /* the target's boot files, by part index */

@@ -64,6 +64,16 @@ int mk_vtree_open(const uint8_t *area, uint64_t len, uint64_t data_blocks, const
 /* Data block i (< data_blocks) is what the tree says: SHA-256(salt | block) equals its leaf. */
 bool mk_vtree_block_ok(const mk_vtree *t, uint64_t i, const uint8_t block[MK_VERITY_BLOCK]);
 
+/*
+ * Blocks first .. first+n-1 of the tree, at blocks (n * MK_VERITY_BLOCK
+ * bytes), checked on up to threads threads (at least 64 blocks each): the
+ * index (from 0) of the first that does not match, or n when all do.
+ */
+uint64_t mk_vtree_check(const mk_vtree *t, uint64_t first, const uint8_t *blocks, uint64_t n, unsigned threads);
+
+/* Threads worth using for mk_vtree_check: one per online CPU, at most 4. */
+unsigned mk_vtree_threads(void);
+
 /* SHA-256(salt | data) into out: the salted digest dm-verity format 1 stores. */
 void mk_vtree_digest(const uint8_t salt[MK_VERITY_SALT], const void *data, size_t len, uint8_t out[32]);
 

@@ -132,6 +132,19 @@ read -r start size < <(part_offset "$T/one-slot.img" esp)
 mdel -i "$T/one-slot.img@@$start" ::/slot-b/manifest.yaml
 expect_run no-slot-b-manifest 1 "mkimage: $T/one-slot.img: slot b has no manifest on the ESP (a bundle is cut from an image whose two slots are populated): $T/one-slot.img: ESP at byte $start: /slot-b/manifest.yaml: \`mcopy -n -i $T/one-slot.img@@$start ::/slot-b/manifest.yaml -\` failed with exit status 1: mcopy: File \"::/slot-b/manifest.yaml\" not found" \
         "$MKIMAGE" bundle "$T/one-slot.img" --sign-key "$KEY" -o "$T/x.mkb"
+# a root or a hash tree that is not what the manifests signed: refused, nothing written
+cp "$IMG" "$T/bad-root.img"
+read -r rstart _ < <(part_offset "$T/bad-root.img" root-a)
+printf '\x5a' | dd of="$T/bad-root.img" bs=1 seek=$((rstart + 3 * 4096 + 17)) conv=notrunc status=none
+expect_run damaged-root 1 "mkimage: $T/bad-root.img: block 3 of the root in partition root-a does not match its hash tree (check the image with \`mkimage verify\`)" \
+        "$MKIMAGE" bundle "$T/bad-root.img" --sign-key "$KEY" -o "$T/x.mkb"
+check damaged-root-writes-nothing bash -c '! ls -A "$1" | grep -q "x.mkb"' _ "$T"
+cp "$IMG" "$T/bad-tree.img"
+read -r vstart _ < <(part_offset "$T/bad-tree.img" root-a-verity)
+printf '\x5a' | dd of="$T/bad-tree.img" bs=1 seek=$((vstart + 4096 + 5)) conv=notrunc status=none
+expect_run damaged-tree 1 "mkimage: $T/bad-tree.img: partition root-a-verity does not hold slot a's hash tree (hash block 0 of tree level 0 does not hash to its entry one level up)" \
+        "$MKIMAGE" bundle "$T/bad-tree.img" --sign-key "$KEY" -o "$T/x.mkb"
+check damaged-tree-writes-nothing bash -c '! ls -A "$1" | grep -q "x.mkb"' _ "$T"
 # Ctrl-C while the image is being built, and while the bundle is written: nothing is left
 for stage in gpt commit; do
         MKIMAGE_STALL_AT=$stage "$MKIMAGE" bundle "$MODEL" -o "$T/int.mkb" >/dev/null 2>"$T/int.err" &
