@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the in-place FAT32 file rewrite (fat-patch.h) on ESPs made
+ * Unit tests of the in-place FAT32 file rewrite (signing/disk/fat.h) on ESPs made
  * by mk_esp_write (the real mkfs.vfat and mtools): the content read back by
  * mtools, fsck.vfat -n clean, every changed byte inside a reported range,
  * and one case per error (missing path, folder, too large, damaged boot
@@ -18,7 +18,7 @@
 
 #include "check.h"
 #include "builder/esp/esp.h"
-#include "builder/esp/fat-patch.h"
+#include "signing/disk/fat.h"
 #include "signing/base/fileio.h"
 #include "signing/base/macro.h"
 #include "builder/esp/subprocess.h"
@@ -358,7 +358,7 @@ static void test_geometry(void)
 
 int main(void)
 {
-        check_suite_ = "fat-patch";
+        check_suite_ = "fat";
         RUN(test_geometry);
         RUN(test_rewrite);
         RUN(test_dup);

@@ -11,13 +11,16 @@
  * sectors, long (VFAT) or 8.3 names. Every loop is bounded by the volume's
  * cluster count, so a corrupt chain or directory ends in an error.
  */
-#ifndef MK_FAT_PATCH_H
-#define MK_FAT_PATCH_H
+#ifndef MK_DISK_FAT_H
+#define MK_DISK_FAT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "signing/base/error.h"
+
+#define FAT_DIRENT 32u    /* bytes per directory slot */
+#define FAT_LFN_CHARS 13u /* name characters per long-name slot */
 
 typedef struct mk_fat_file mk_fat_file;
 

@@ -9,7 +9,7 @@
  * characters, the checksum of the short name it belongs to), stored before
  * its short entry, last slot first. FSInfo keeps a hint of the free count.
  */
-#include "builder/esp/fat-patch.h"
+#include "signing/disk/fat.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -20,7 +20,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "builder/esp/esp-internal.h"
 #include "signing/base/fileio.h"
 #include "signing/base/macro.h"
 
