@@ -18,6 +18,7 @@
 
 #include "signing/base/macro.h"
 #include "builder/image/digest.h"
+#include "signing/disk/fat-edit.h"
 #include "signing/disk/fat.h"
 #include "builder/esp/subprocess.h"
 
@@ -173,10 +174,7 @@ int mk_esp_sha256(const char *image_path, uint64_t offset, const char *esp_path,
 
 char **mk_esp_names_free(char **names)
 {
-        for (size_t i = 0; names && names[i]; i++)
-                free(names[i]);
-        free(names);
-        return NULL;
+        return mk_fat_names_free(names); /* the same shape: a NULL-terminated array of strings */
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -11,6 +11,8 @@
  */
 #include "signing/disk/fat.h"
 
+#include "signing/disk/fat-internal.h"
+
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -23,17 +25,8 @@
 #include "signing/base/fileio.h"
 #include "signing/base/macro.h"
 
-#define FAT_ENTRY_MASK 0x0FFFFFFFu
-#define FAT_BAD 0x0FFFFFF7u
-#define FAT_EOC 0x0FFFFFFFu
-#define ATTR_VOLUME 0x08u
-#define ATTR_DIR 0x10u
-#define ATTR_LFN 0x0Fu
-#define LFN_MAX_SLOTS 20u /* 255 characters */
-#define NAME_MAX_ 255u
 #define FSINFO_LEAD 0x41615252u
 #define FSINFO_STRUC 0x61417272u
-#define FSINFO_UNKNOWN 0xFFFFFFFFu
 
 /*
  * The FAT32 boot sector up to the fields mkimage reads
@@ -63,38 +56,17 @@ struct fat_bpb {
 _Static_assert(sizeof(struct fat_bpb) == 40, "FAT32 BPB layout");
 
 struct mk_fat_file {
-        char where[96];    /* "IMAGE" for messages, shortened */
-        char path[256];    /* the ESP path */
-        uint64_t fat;      /* byte offset of the first FAT in the image */
-        uint64_t fat_size; /* bytes per FAT */
-        unsigned n_fats;
-        uint64_t data;  /* byte offset of cluster 2 */
-        uint32_t csize; /* bytes per cluster */
-        uint32_t max_cluster;
-        uint64_t fsinfo; /* byte offset of FSInfo, 0 when it has none usable */
+        fat_vol v;
+        char path[256];  /* the ESP path */
         uint64_t dirent; /* byte offset of the file's short directory entry */
         uint32_t size;
         uint32_t *chain;
         size_t n_chain;
 };
 
-static uint32_t rd32(const uint8_t *p)
+int fat_io_fail(const fat_vol *v, int r, const char *doing, mk_error *err)
 {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        return le32toh(v);
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-        uint16_t v;
-        memcpy(&v, p, 2);
-        return le16toh(v);
-}
-
-static int io_fail(const mk_fat_file *f, int r, const char *doing, mk_error *err)
-{
-        return mk_error_set(err, -r, "%s: ESP: %s: %s", f->where, doing,
+        return mk_error_set(err, -r, "%s: ESP: %s: %s", v->where, doing,
                             r == -EIO ? "the image ends early (truncated?)" : strerror(-r));
 }
 
@@ -124,191 +96,85 @@ int mk_fat_geometry_decode(const uint8_t bs[512], mk_fat_geometry *ret)
                                  .total_sectors = total,
                                  .data_sector = meta,
                                  .max_cluster = (uint32_t)(clusters + 1),
-                                 .fsinfo_sector = rd16(bs + 48)};
+                                 .fsinfo_sector = fat_rd16(bs + 48)};
         return 0;
 }
 
-static int geometry(int fd, uint64_t offset, mk_fat_file *f, mk_error *err)
+int fat_vol_open(int fd, const char *name, uint64_t offset, fat_vol *v, mk_error *err)
 {
+        *v = (fat_vol){.fat = 0};
+        snprintf(v->where, sizeof(v->where), "%s", name);
         uint8_t bs[512];
         int r = mk_pread_all(fd, bs, sizeof(bs), offset);
         if (r < 0)
-                return io_fail(f, r, "reading the boot sector", err);
+                return fat_io_fail(v, r, "reading the boot sector", err);
         mk_fat_geometry g;
         if (mk_fat_geometry_decode(bs, &g) < 0)
                 return mk_error_set(err, EINVAL,
                                     "%s: the ESP at byte %" PRIu64 " is not a FAT32 volume mkimage can patch (its "
                                     "boot sector is damaged or not FAT32): rebuild the image",
-                                    f->where, offset);
-        f->fat = offset + g.reserved * g.sector_size;
-        f->fat_size = g.fat_sectors * g.sector_size;
-        f->n_fats = g.n_fats;
-        f->data = offset + g.data_sector * g.sector_size;
-        f->csize = g.cluster_size;
-        f->max_cluster = g.max_cluster;
+                                    v->where, offset);
+        v->fat = offset + g.reserved * g.sector_size;
+        v->fat_size = g.fat_sectors * g.sector_size;
+        v->n_fats = g.n_fats;
+        v->data = offset + g.data_sector * g.sector_size;
+        v->csize = g.cluster_size;
+        v->max_cluster = g.max_cluster;
+        v->root = fat_rd32(bs + 44) & FAT_ENTRY_MASK;
         /* FSInfo: valid when its three signatures are. */
         if (g.fsinfo_sector && g.fsinfo_sector < g.reserved) {
                 uint8_t s[512];
                 uint64_t at = offset + (uint64_t)g.fsinfo_sector * g.sector_size;
                 if ((r = mk_pread_all(fd, s, sizeof(s), at)) < 0)
-                        return io_fail(f, r, "reading FSInfo", err);
-                if (rd32(s) == FSINFO_LEAD && rd32(s + 484) == FSINFO_STRUC && s[510] == 0x55 && s[511] == 0xAA)
-                        f->fsinfo = at;
+                        return fat_io_fail(v, r, "reading FSInfo", err);
+                if (fat_rd32(s) == FSINFO_LEAD && fat_rd32(s + 484) == FSINFO_STRUC && s[510] == 0x55 && s[511] == 0xAA)
+                        v->fsinfo = at;
         }
         return 0;
 }
 
-static bool valid_cluster(const mk_fat_file *f, uint32_t c)
+int fat_chain_load(int fd, const fat_vol *v, uint32_t first, const char *what, uint32_t **ret, size_t *ret_n,
+                   mk_error *err)
 {
-        return c >= 2 && c <= f->max_cluster;
-}
-
-/* The cluster chain from first, bounded by the volume's cluster count. */
-static int load_chain(int fd, const mk_fat_file *f, uint32_t first, const char *what, uint32_t **ret, size_t *ret_n,
-                      mk_error *err)
-{
-        uint32_t *v = NULL;
+        uint32_t *c_ = NULL;
         size_t n = 0, cap = 0;
         for (uint32_t c = first; c;) {
-                if (!valid_cluster(f, c) || n > f->max_cluster) {
-                        free(v);
+                if (c < 2 || c > v->max_cluster || n > v->max_cluster) {
+                        free(c_);
                         return mk_error_set(err, EINVAL,
                                             "%s: ESP: the cluster chain of %s is broken (cluster %" PRIu32
                                             "): run fsck.vfat on the ESP or rebuild the image",
-                                            f->where, what, c);
+                                            v->where, what, c);
                 }
                 if (n == cap) {
                         cap = cap ? 2 * cap : 16;
-                        uint32_t *nv = reallocarray(v, cap, sizeof(*v));
+                        uint32_t *nv = reallocarray(c_, cap, sizeof(*c_));
                         if (!nv) {
-                                free(v);
+                                free(c_);
                                 return mk_error_set(err, ENOMEM, "out of memory");
                         }
-                        v = nv;
+                        c_ = nv;
                 }
-                v[n++] = c;
+                c_[n++] = c;
                 uint8_t e[4];
-                int r = mk_pread_all(fd, e, 4, f->fat + 4ull * c);
+                int r = mk_pread_all(fd, e, 4, v->fat + 4ull * c);
                 if (r < 0) {
-                        free(v);
-                        return io_fail(f, r, "reading the FAT", err);
+                        free(c_);
+                        return fat_io_fail(v, r, "reading the FAT", err);
                 }
-                uint32_t next = rd32(e) & FAT_ENTRY_MASK;
+                uint32_t next = fat_rd32(e) & FAT_ENTRY_MASK;
                 c = next >= FAT_BAD ? 0 : next;
                 if (next == FAT_BAD || !next) {
-                        free(v);
+                        free(c_);
                         return mk_error_set(err, EINVAL,
                                             "%s: ESP: the cluster chain of %s runs into a %s cluster: run fsck.vfat on "
                                             "the ESP or rebuild the image",
-                                            f->where, what, next ? "bad" : "free");
+                                            v->where, what, next ? "bad" : "free");
                 }
         }
-        *ret = v;
+        *ret = c_;
         *ret_n = n;
         return 0;
-}
-
-static uint8_t short_sum(const uint8_t name[11])
-{
-        uint8_t s = 0;
-        for (int i = 0; i < 11; i++)
-                s = (uint8_t)(((s & 1) << 7) + (s >> 1) + name[i]);
-        return s;
-}
-
-/* The 8.3 name of a short entry as "BASE.EXT". */
-static void short_name(const uint8_t *e, char out[13])
-{
-        size_t n = 0;
-        for (int i = 0; i < 8 && e[i] != ' '; i++)
-                out[n++] = (char)(i == 0 && e[i] == 0x05 ? 0xE5 : e[i]);
-        if (e[8] != ' ') {
-                out[n++] = '.';
-                for (int i = 8; i < 11 && e[i] != ' '; i++)
-                        out[n++] = (char)e[i];
-        }
-        out[n] = 0;
-}
-
-/* Long-name slots gathered while walking a directory. */
-typedef struct lfn {
-        char name[LFN_MAX_SLOTS * FAT_LFN_CHARS + 1]; /* ASCII; 0x7F for anything else (never matches) */
-        unsigned expect;                              /* next sequence number wanted, 0 when complete */
-        bool active;
-        uint8_t sum;
-} lfn;
-
-static void lfn_slot(lfn *l, const uint8_t *e)
-{
-        static const uint8_t pos[FAT_LFN_CHARS] = {1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30};
-        unsigned seq = e[0] & 0x1Fu;
-        if (e[0] & 0x40) {
-                if (!seq || seq > LFN_MAX_SLOTS) {
-                        l->active = false;
-                        return;
-                }
-                l->active = true;
-                l->sum = e[13];
-                l->expect = seq;
-                memset(l->name, 0, sizeof(l->name));
-        }
-        if (!l->active || seq != l->expect || e[13] != l->sum) {
-                l->active = false;
-                return;
-        }
-        for (unsigned i = 0; i < FAT_LFN_CHARS; i++) {
-                uint16_t ch = rd16(e + pos[i]);
-                if (ch == 0 || ch == 0xFFFF)
-                        break;
-                l->name[(seq - 1) * FAT_LFN_CHARS + i] = ch < 0x80 ? (char)ch : 0x7F;
-        }
-        l->expect = seq - 1;
-}
-
-/* Find name in the directory starting at cluster dir; its short entry's offset and bytes. */
-static int find_entry(int fd, mk_fat_file *f, uint32_t dir, const char *name, size_t name_len, uint64_t *ret_off,
-                      uint8_t ret_e[FAT_DIRENT], mk_error *err)
-{
-        _cleanup_free_ uint32_t *chain = NULL;
-        size_t n = 0;
-        int r = load_chain(fd, f, dir, "a directory", &chain, &n, err);
-        if (r < 0)
-                return r;
-        _cleanup_free_ uint8_t *buf = malloc(f->csize);
-        if (!buf)
-                return mk_error_set(err, ENOMEM, "out of memory");
-        lfn l = {0};
-        for (size_t i = 0; i < n; i++) {
-                uint64_t at = f->data + (uint64_t)(chain[i] - 2) * f->csize;
-                if ((r = mk_pread_all(fd, buf, f->csize, at)) < 0)
-                        return io_fail(f, r, "reading a directory", err);
-                for (uint32_t o = 0; o < f->csize; o += FAT_DIRENT) {
-                        const uint8_t *e = buf + o;
-                        if (e[0] == 0x00)
-                                return -ENOENT;
-                        if (e[0] == 0xE5) {
-                                l.active = false;
-                                continue;
-                        }
-                        if ((e[11] & 0x3F) == ATTR_LFN) {
-                                lfn_slot(&l, e);
-                                continue;
-                        }
-                        bool long_ok = l.active && l.expect == 0 && l.sum == short_sum(e);
-                        l.active = false;
-                        if (e[11] & ATTR_VOLUME)
-                                continue;
-                        char sn[13];
-                        short_name(e, sn);
-                        const char *cand = long_ok ? l.name : sn;
-                        if (strlen(cand) == name_len && !strncasecmp(cand, name, name_len)) {
-                                *ret_off = at + o;
-                                memcpy(ret_e, e, FAT_DIRENT);
-                                return 0;
-                        }
-                }
-        }
-        return -ENOENT;
 }
 
 int mk_fat_locate(int fd, const char *name, uint64_t offset, const char *esp_path, mk_fat_file **ret, mk_error *err)
@@ -316,45 +182,47 @@ int mk_fat_locate(int fd, const char *name, uint64_t offset, const char *esp_pat
         mk_fat_file *f = calloc(1, sizeof(*f));
         if (!f)
                 return mk_error_set(err, ENOMEM, "out of memory");
-        snprintf(f->where, sizeof(f->where), "%s", name);
         snprintf(f->path, sizeof(f->path), "%s", esp_path);
-        int r = geometry(fd, offset, f, err);
-        uint8_t rs[512];
-        if (r >= 0 && (r = mk_pread_all(fd, rs, sizeof(rs), offset)) < 0)
-                r = io_fail(f, r, "reading the boot sector", err);
-        uint32_t dir = r >= 0 ? rd32(rs + 44) & FAT_ENTRY_MASK : 0; /* the root directory's cluster */
-        uint8_t e[FAT_DIRENT] = {0};
+        int r = fat_vol_open(fd, name, offset, &f->v, err);
+        uint32_t dir = f->v.root;
         for (const char *p = esp_path; r >= 0;) {
                 p += strspn(p, "/");
                 size_t len = strcspn(p, "/");
                 const char *rest = p + len + strspn(p + len, "/");
-                if (!len || len > NAME_MAX_) {
-                        r = mk_error_set(err, EINVAL, "%s: ESP: '%s' is not a file path", f->where, esp_path);
+                if (!len || len > FAT_NAME_MAX) {
+                        r = mk_error_set(err, EINVAL, "%s: ESP: '%s' is not a file path", f->v.where, esp_path);
                         break;
                 }
-                r = find_entry(fd, f, dir, p, len, &f->dirent, e, err);
+                fat_dir d = {0};
+                fat_ent en;
+                if ((r = fat_dir_load(fd, &f->v, dir, &d, err)) >= 0 && (r = fat_dir_find(&d, p, len, &en)) >= 0)
+                        f->dirent = fat_dir_slot_off(&f->v, &d, en.slot);
+                uint8_t e[FAT_DIRENT] = {0};
+                if (r >= 0)
+                        memcpy(e, en.e, FAT_DIRENT);
+                fat_dir_done(&d);
                 if (r == -ENOENT)
-                        r = mk_error_set(err, ENOENT, "%s: ESP: no '%.*s' (looking for '%s')", f->where,
+                        r = mk_error_set(err, ENOENT, "%s: ESP: no '%.*s' (looking for '%s')", f->v.where,
                                          (int)(p + len - esp_path), esp_path, esp_path);
                 if (r < 0)
                         break;
-                uint32_t first = (uint32_t)rd16(e + 20) << 16 | rd16(e + 26);
+                uint32_t first = fat_entry_cluster(e);
                 if (!*rest) {
-                        if (e[11] & ATTR_DIR)
-                                r = mk_error_set(err, EISDIR, "%s: ESP: '%s' is a folder, not a file", f->where,
+                        if (e[11] & FAT_ATTR_DIR)
+                                r = mk_error_set(err, EISDIR, "%s: ESP: '%s' is a folder, not a file", f->v.where,
                                                  esp_path);
                         else if (first)
-                                r = load_chain(fd, f, first, esp_path, &f->chain, &f->n_chain, err);
-                        f->size = rd32(e + 28);
-                        if (r >= 0 && f->size > (uint64_t)f->n_chain * f->csize)
+                                r = fat_chain_load(fd, &f->v, first, esp_path, &f->chain, &f->n_chain, err);
+                        f->size = fat_rd32(e + 28);
+                        if (r >= 0 && f->size > (uint64_t)f->n_chain * f->v.csize)
                                 r = mk_error_set(err, EINVAL,
                                                  "%s: ESP: '%s' claims %" PRIu32 " bytes but holds %zu clusters: run "
                                                  "fsck.vfat on the ESP or rebuild the image",
-                                                 f->where, esp_path, f->size, f->n_chain);
+                                                 f->v.where, esp_path, f->size, f->n_chain);
                         break;
                 }
-                if (!(e[11] & ATTR_DIR)) {
-                        r = mk_error_set(err, ENOTDIR, "%s: ESP: '%.*s' is a file, not a folder", f->where,
+                if (!(e[11] & FAT_ATTR_DIR)) {
+                        r = mk_error_set(err, ENOTDIR, "%s: ESP: '%.*s' is a file, not a folder", f->v.where,
                                          (int)(p + len - esp_path), esp_path);
                         break;
                 }
@@ -368,10 +236,14 @@ int mk_fat_locate(int fd, const char *name, uint64_t offset, const char *esp_pat
         *ret = f;
         return 0;
 }
+uint32_t mk_fat_file_size(const mk_fat_file *f)
+{
+        return f->size;
+}
 
 uint64_t mk_fat_file_capacity(const mk_fat_file *f)
 {
-        return (uint64_t)f->n_chain * f->csize;
+        return (uint64_t)f->n_chain * f->v.csize;
 }
 
 int mk_fat_file_stream(int fd, const mk_fat_file *f,
@@ -379,7 +251,7 @@ int mk_fat_file_stream(int fd, const mk_fat_file *f,
                        mk_error *err)
 {
         if (f->size > mk_fat_file_capacity(f))
-                return mk_error_set(err, EUCLEAN, "%s: /%s: its size is more than its clusters hold", f->where,
+                return mk_error_set(err, EUCLEAN, "%s: /%s: its size is more than its clusters hold", f->v.where,
                                     f->path);
         size_t run_max = (size_t)1 << 20;
         _cleanup_free_ uint8_t *buf = malloc(run_max);
@@ -389,12 +261,12 @@ int mk_fat_file_stream(int fd, const mk_fat_file *f,
         for (size_t i = 0; i < f->n_chain && left;) {
                 /* a run of consecutive clusters, read in one go (at most 1 MiB) */
                 size_t k = 1;
-                while (i + k < f->n_chain && f->chain[i + k] == f->chain[i] + k && (k + 1) * f->csize <= run_max)
+                while (i + k < f->n_chain && f->chain[i + k] == f->chain[i] + k && (k + 1) * f->v.csize <= run_max)
                         k++;
-                size_t n = k * f->csize < left ? k * f->csize : (size_t)left;
-                int r = mk_pread_all(fd, buf, n, f->data + (uint64_t)(f->chain[i] - 2) * f->csize);
+                size_t n = k * f->v.csize < left ? k * f->v.csize : (size_t)left;
+                int r = mk_pread_all(fd, buf, n, fat_cluster_off(&f->v, f->chain[i]));
                 if (r < 0)
-                        return io_fail((mk_fat_file *)f, r, "reading a file's clusters", err);
+                        return fat_io_fail(&f->v, r, "reading a file's clusters", err);
                 if ((r = sink(buf, n, userdata, err)) < 0)
                         return r;
                 left -= n;
@@ -415,13 +287,13 @@ mk_fat_file *mk_fat_file_free(mk_fat_file *f)
 void mk_fat_file_extent(const mk_fat_file *f, void (*range)(void *userdata, uint64_t off, uint64_t len), void *userdata)
 {
         for (size_t i = 0; i < f->n_chain; i++) {
-                range(userdata, f->data + (uint64_t)(f->chain[i] - 2) * f->csize, f->csize);
-                for (unsigned k = 0; k < f->n_fats; k++)
-                        range(userdata, f->fat + k * f->fat_size + 4ull * f->chain[i], 4);
+                range(userdata, fat_cluster_off(&f->v, f->chain[i]), f->v.csize);
+                for (unsigned k = 0; k < f->v.n_fats; k++)
+                        range(userdata, f->v.fat + k * f->v.fat_size + 4ull * f->chain[i], 4);
         }
         range(userdata, f->dirent, 32);
-        if (f->fsinfo)
-                range(userdata, f->fsinfo + 488, 4);
+        if (f->v.fsinfo)
+                range(userdata, f->v.fsinfo + 488, 4);
 }
 
 mk_fat_file *mk_fat_file_dup(const mk_fat_file *f, const char *name)
@@ -430,7 +302,7 @@ mk_fat_file *mk_fat_file_dup(const mk_fat_file *f, const char *name)
         if (!d)
                 return NULL;
         *d = *f;
-        snprintf(d->where, sizeof(d->where), "%s", name);
+        snprintf(d->v.where, sizeof(d->v.where), "%s", name);
         d->chain = NULL;
         if (f->n_chain && !(d->chain = reallocarray(NULL, f->n_chain, sizeof(*d->chain)))) {
                 free(d);
@@ -453,7 +325,7 @@ static int put(writer *w, const void *p, size_t len, uint64_t off, const char *d
 {
         int r = mk_pwrite_all(w->fd, p, len, off);
         if (r < 0)
-                return io_fail(w->f, r, doing, w->err);
+                return fat_io_fail(&w->f->v, r, doing, w->err);
         if (w->dirty)
                 w->dirty(w->ud, off, len);
         return 0;
@@ -462,15 +334,43 @@ static int put(writer *w, const void *p, size_t len, uint64_t off, const char *d
 /* Set a FAT entry in every copy, keeping its top 4 bits. */
 static int set_entry(writer *w, uint32_t c, uint32_t value)
 {
-        for (unsigned k = 0; k < w->f->n_fats; k++) {
-                uint64_t at = w->f->fat + k * w->f->fat_size + 4ull * c;
+        for (unsigned k = 0; k < w->f->v.n_fats; k++) {
+                uint64_t at = w->f->v.fat + k * w->f->v.fat_size + 4ull * c;
                 uint8_t e[4];
                 int r = mk_pread_all(w->fd, e, 4, at);
                 if (r < 0)
-                        return io_fail(w->f, r, "reading the FAT", w->err);
-                uint32_t v = htole32((rd32(e) & ~FAT_ENTRY_MASK) | (value & FAT_ENTRY_MASK));
+                        return fat_io_fail(&w->f->v, r, "reading the FAT", w->err);
+                uint32_t v = htole32((fat_rd32(e) & ~FAT_ENTRY_MASK) | (value & FAT_ENTRY_MASK));
                 if ((r = put(w, &v, 4, at, "writing the FAT")) < 0)
                         return r;
+        }
+        return 0;
+}
+
+int fat_write_clusters(int fd, const fat_vol *v, const uint32_t *chain, const void *data, size_t len,
+                       void (*dirty)(void *userdata, uint64_t off, uint64_t len), void *userdata, mk_error *err)
+{
+        static const uint8_t zero[4096];
+        size_t keep = (len + v->csize - 1) / v->csize;
+        /* a run of consecutive clusters at a time */
+        for (size_t i = 0, done = 0; i < keep;) {
+                size_t j = i + 1;
+                while (j < keep && chain[j] == chain[j - 1] + 1)
+                        j++;
+                uint64_t at = fat_cluster_off(v, chain[i]), room = (uint64_t)(j - i) * v->csize;
+                size_t n = len - done < room ? len - done : (size_t)room;
+                for (uint64_t z = 0; z < room;) {
+                        const void *p = z < n ? (const uint8_t *)data + done + z : zero;
+                        size_t k = z < n ? n : room - z < sizeof(zero) ? (size_t)(room - z) : sizeof(zero);
+                        int r = mk_pwrite_all(fd, p, k, at + z);
+                        if (r < 0)
+                                return fat_io_fail(v, r, "writing a file", err);
+                        if (dirty)
+                                dirty(userdata, at + z, k);
+                        z += k;
+                }
+                done += n;
+                i = j;
         }
         return 0;
 }
@@ -482,27 +382,10 @@ int mk_fat_rewrite(int fd, mk_fat_file *f, const void *data, size_t len,
                 return mk_error_set(err, EFBIG,
                                     "%s: ESP: %zu bytes do not fit in the %" PRIu64 " bytes reserved for '%s' (shorten "
                                     "it, or raise the reservation and rebuild the common part)",
-                                    f->where, len, mk_fat_file_capacity(f), f->path);
+                                    f->v.where, len, mk_fat_file_capacity(f), f->path);
         writer w = {fd, f, dirty, userdata, err};
-        size_t keep = (len + f->csize - 1) / f->csize;
-        static const uint8_t zero[4096];
-        /* The content, a run of consecutive clusters at a time; the last cluster's tail zeroed. */
-        int r = 0;
-        for (size_t i = 0, done = 0; i < keep && r >= 0;) {
-                size_t j = i + 1;
-                while (j < keep && f->chain[j] == f->chain[j - 1] + 1)
-                        j++;
-                uint64_t at = f->data + (uint64_t)(f->chain[i] - 2) * f->csize, room = (uint64_t)(j - i) * f->csize;
-                size_t n = len - done < room ? len - done : (size_t)room;
-                r = put(&w, (const uint8_t *)data + done, n, at, "writing a file");
-                for (uint64_t z = n; r >= 0 && z < room;) {
-                        size_t k = room - z < sizeof(zero) ? (size_t)(room - z) : sizeof(zero);
-                        r = put(&w, zero, k, at + z, "writing a file");
-                        z += k;
-                }
-                done += n;
-                i = j;
-        }
+        size_t keep = (len + f->v.csize - 1) / f->v.csize;
+        int r = fat_write_clusters(fd, &f->v, f->chain, data, len, dirty, userdata, err);
         /* The directory entry: size, and no first cluster when empty. */
         uint32_t size = htole32((uint32_t)len);
         if (r >= 0)
@@ -518,14 +401,14 @@ int mk_fat_rewrite(int fd, mk_fat_file *f, const void *data, size_t len,
         for (size_t i = keep; i < f->n_chain && r >= 0; i++)
                 r = set_entry(&w, f->chain[i], 0);
         uint32_t freed = (uint32_t)(f->n_chain - keep);
-        if (r >= 0 && freed && f->fsinfo) {
+        if (r >= 0 && freed && f->v.fsinfo) {
                 uint8_t c[4];
-                if ((r = mk_pread_all(fd, c, 4, f->fsinfo + 488)) < 0)
-                        return io_fail(f, r, "reading FSInfo", err);
-                uint32_t count = rd32(c);
-                if (count != FSINFO_UNKNOWN && count + freed <= f->max_cluster - 1) {
+                if ((r = mk_pread_all(fd, c, 4, f->v.fsinfo + 488)) < 0)
+                        return fat_io_fail(&f->v, r, "reading FSInfo", err);
+                uint32_t count = fat_rd32(c);
+                if (count != FAT_FSINFO_UNKNOWN && count + freed <= f->v.max_cluster - 1) {
                         uint32_t v = htole32(count + freed);
-                        r = put(&w, &v, 4, f->fsinfo + 488, "writing FSInfo");
+                        r = put(&w, &v, 4, f->v.fsinfo + 488, "writing FSInfo");
                 }
         }
         if (r < 0)

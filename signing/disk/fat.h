@@ -54,6 +54,9 @@ int mk_fat_geometry_decode(const uint8_t bs[512], mk_fat_geometry *ret) __attrib
 int mk_fat_locate(int fd, const char *name, uint64_t offset, const char *esp_path, mk_fat_file **ret, mk_error *err)
         __attribute__((warn_unused_result));
 
+/* The file's size in bytes. */
+uint32_t mk_fat_file_size(const mk_fat_file *f);
+
 /* The bytes the file's cluster chain holds (what mk_fat_rewrite can write without allocating). */
 uint64_t mk_fat_file_capacity(const mk_fat_file *f);
 
