@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the ESP writer (esp.c), its boot entries (boot-entries.c), reader (esp-read.c) and patcher (fat-patch.c).
- */
+/* Shared by the ESP writer (esp.c), its boot entries (boot-entries.c) and reader (esp-read.c). */
 #ifndef MK_ESP_INTERNAL_H
 #define MK_ESP_INTERNAL_H
 
 #include <stdint.h>
 
 #include "signing/base/error.h"
-
-#define FAT_DIRENT 32u    /* bytes per directory slot */
-#define FAT_LFN_CHARS 13u /* name characters per long-name slot */
+#include "signing/disk/fat.h" /* FAT_DIRENT, FAT_LFN_CHARS */
 
 /* Why path is not a usable ESP path (see esp.h), or NULL. */
 const char *mk_esp_path_problem(const char *path);

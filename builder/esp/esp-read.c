@@ -18,7 +18,8 @@
 
 #include "signing/base/macro.h"
 #include "builder/image/digest.h"
-#include "builder/esp/fat-patch.h"
+#include "signing/disk/fat-edit.h"
+#include "signing/disk/fat.h"
 #include "builder/esp/subprocess.h"
 
 /* What a capture keeps: at most max bytes, refused past that. */
@@ -85,7 +86,7 @@ static int esp_prepare(const char *image_path, uint64_t offset, const char *esp_
 }
 
 /*
- * The file read by mkimage's own FAT32 reader (fat-patch.c) into sink: 0, a
+ * The file read by mkimage's own FAT32 reader (signing/disk/fat.c) into sink: 0, a
  * sink's error, or 1 when that reader cannot say (not such a volume, the
  * file not found, a chain that does not hold it): mtools answers then, with
  * its own words.
@@ -173,10 +174,7 @@ int mk_esp_sha256(const char *image_path, uint64_t offset, const char *esp_path,
 
 char **mk_esp_names_free(char **names)
 {
-        for (size_t i = 0; names && names[i]; i++)
-                free(names[i]);
-        free(names);
-        return NULL;
+        return mk_fat_names_free(names); /* the same shape: a NULL-terminated array of strings */
 }
 
 static int cmp_str(const void *a, const void *b)

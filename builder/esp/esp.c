@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "builder/esp/esp.h"
 #include "builder/esp/esp-internal.h"
-#include "builder/esp/fat-patch.h"
+#include "signing/disk/fat.h"
 
 #include <endian.h>
 #include <errno.h>

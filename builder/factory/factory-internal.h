@@ -44,7 +44,7 @@
 #include "builder/data/data-fs.h"
 #include "builder/image/digest.h"
 #include "builder/factory/factory-devices.h"
-#include "builder/esp/fat-patch.h"
+#include "signing/disk/fat.h"
 #include "signing/base/fileio.h"
 #include "builder/image/gpt.h"
 #include "builder/component/verify-inputs.h"

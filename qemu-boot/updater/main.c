@@ -425,6 +425,7 @@ int main(int argc, char **argv)
         uint64_t esp_size;
         if (r >= 0 && !c.esp.dir) {
                 c.esp.image = disk;
+                c.esp.fd = c.disk.fd;
                 r = upd_disk_esp(&c.disk, &c.esp.offset, &esp_size, &err);
         }
         if (r >= 0)

@@ -4,7 +4,7 @@
  * into the slot that is not running, and tells and changes which slot boots.
  * It links only the trust core. The same program works on the device (its
  * boot disk, the ESP mounted at /efi) and on the host against a disk image
- * (--disk IMAGE --booted a|b: the ESP through mtools), so that the protocol
+ * (--disk IMAGE --booted a|b: the ESP edited in process, signing/disk/fat-edit.h), so that the protocol
  * and every failure can be tested without QEMU.
  */
 #ifndef MK_UPDATE_H
@@ -53,18 +53,20 @@ int upd_disk_set_uuids(upd_disk *d, const unsigned *idx, const char *const *uuid
 
 typedef struct upd_esp {
         const char *dir;   /* device: the mounted ESP; or NULL: */
-        const char *image; /* host: the image, the FAT at offset, through mtools */
+        const char *image; /* host: the image (for messages), the FAT at offset, edited through fd */
         uint64_t offset;
+        int fd; /* host: the image open read-write (the disk's descriptor, upd_disk.fd) */
 } upd_esp;
 
 /* Read the file path ("slot-a/manifest.yaml") whole, at most max bytes. */
 int upd_esp_read(const upd_esp *e, const char *path, size_t max, char **ret, size_t *ret_len, mk_error *err)
         __attribute__((warn_unused_result));
 /* Write path with these bytes, replacing it (parent folders created; on the device through PATH.new and a
- * rename, so that a cut leaves the old file or the new one); made durable before it returns. */
+ * rename, so that a cut leaves the old file or the new one, made durable before it returns; on the host the new
+ * content is committed in its folder entry after its clusters and FAT entries, and the caller fsyncs the image). */
 int upd_esp_write(const upd_esp *e, const char *path, const void *data, size_t len, mk_error *err)
         __attribute__((warn_unused_result));
-/* The ESP's free bytes and its cluster size (statvfs on the device, minfo on the host). */
+/* The ESP's free bytes and its cluster size (statvfs on the device, the free FAT entries counted on the host). */
 int upd_esp_free(const upd_esp *e, uint64_t *ret_free, uint64_t *ret_cluster, mk_error *err)
         __attribute__((warn_unused_result));
 /* Rename from to to (to must not exist) in one step: the commit point. */

@@ -11,13 +11,16 @@
  * sectors, long (VFAT) or 8.3 names. Every loop is bounded by the volume's
  * cluster count, so a corrupt chain or directory ends in an error.
  */
-#ifndef MK_FAT_PATCH_H
-#define MK_FAT_PATCH_H
+#ifndef MK_DISK_FAT_H
+#define MK_DISK_FAT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "signing/base/error.h"
+
+#define FAT_DIRENT 32u    /* bytes per directory slot */
+#define FAT_LFN_CHARS 13u /* name characters per long-name slot */
 
 typedef struct mk_fat_file mk_fat_file;
 
@@ -50,6 +53,9 @@ int mk_fat_geometry_decode(const uint8_t bs[512], mk_fat_geometry *ret) __attrib
  */
 int mk_fat_locate(int fd, const char *name, uint64_t offset, const char *esp_path, mk_fat_file **ret, mk_error *err)
         __attribute__((warn_unused_result));
+
+/* The file's size in bytes. */
+uint32_t mk_fat_file_size(const mk_fat_file *f);
 
 /* The bytes the file's cluster chain holds (what mk_fat_rewrite can write without allocating). */
 uint64_t mk_fat_file_capacity(const mk_fat_file *f);

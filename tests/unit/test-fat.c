@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the in-place FAT32 file rewrite (fat-patch.h) on ESPs made
+ * Unit tests of the in-place FAT32 file rewrite (signing/disk/fat.h) on ESPs made
  * by mk_esp_write (the real mkfs.vfat and mtools): the content read back by
  * mtools, fsck.vfat -n clean, every changed byte inside a reported range,
  * and one case per error (missing path, folder, too large, damaged boot
@@ -17,24 +17,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "builder/esp/esp.h"
-#include "builder/esp/fat-patch.h"
+#include "esp-image.h"
+#include "signing/disk/fat.h"
 #include "signing/base/fileio.h"
 #include "signing/base/macro.h"
 #include "builder/esp/subprocess.h"
-
-#define EPOCH 1767225600u
-#define MIB (1024ull * 1024)
-#define ESP_OFF MIB
-#define ESP_SIZE (40 * MIB)
-#define IMG_SIZE (ESP_OFF + ESP_SIZE + MIB)
-
-static char img[64];
-
-static const char *msg(const mk_error *e)
-{
-        return strncmp(e->msg, img, strlen(img)) ? e->msg : e->msg + strlen(img);
-}
 
 /* A fresh image with an ESP at ESP_OFF holding 4096-byte placeholders, as a factory template has. */
 static void make_esp(void)
@@ -47,19 +34,7 @@ static void make_esp(void)
                                  {.esp_path = "slot-a/serial.yaml", .data = zeros, .size = sizeof(zeros)},
                                  {.esp_path = "slot-a/serial.yaml.minisig", .data = zeros, .size = sizeof(zeros)},
                                  {.esp_path = "slot-a/VMLINUZ", .data = big, .size = 3000}};
-        const mk_esp_opts o = {.label = "ESP", .volume_id = 0x1234abcd, .source_date_epoch = EPOCH};
-        if (!*img) {
-                snprintf(img, sizeof(img), "/tmp/mkimage-fat-XXXXXX");
-                int fd = mkstemp(img);
-                CHECK(fd >= 0);
-                close(fd);
-        }
-        CHECK(truncate(img, 0) == 0 && truncate(img, (off_t)IMG_SIZE) == 0);
-        mk_error err = {0};
-        int r = mk_esp_write(img, ESP_OFF, ESP_SIZE, f, ELEMENTSOF(f), &o, &err);
-        if (r < 0)
-                fprintf(stderr, "mk_esp_write: %s\n", err.msg);
-        CHECK(r == 0);
+        esp_image_make(f, ELEMENTSOF(f));
 }
 
 static uint8_t *slurp(size_t *len)
@@ -91,19 +66,6 @@ static bool covered(const ranges *r, uint64_t at)
                 if (at >= r->off[i] && at - r->off[i] < r->len[i])
                         return true;
         return false;
-}
-
-/* fsck.vfat -n on a copy of the ESP: 0 when clean. */
-static int fsck_esp(void)
-{
-        char cmd[512];
-        snprintf(
-                cmd, sizeof(cmd),
-                "set -e; dd if=%s of=%s.esp bs=1M skip=%llu count=%llu status=none; "
-                "out=$(fsck.vfat -n %s.esp 2>&1) || { echo \"$out\" >&2; exit 1; }; "
-                "if echo \"$out\" | grep -iE 'wrong|differ|lost|free cluster|incorrect'; then exit 1; fi; rm -f %s.esp",
-                img, img, ESP_OFF / MIB, ESP_SIZE / MIB, img, img);
-        return system(cmd);
 }
 
 /* Clear err (first error wins) and add nothing: for use inside an argument. */
@@ -171,7 +133,7 @@ static void test_rewrite(void)
         check_content("slot-a/serial.yaml", rec);
         check_content("slot-a/serial.yaml.minisig", sig);
         check_content("loader/loader.conf", "timeout 0\n");
-        CHECK(fsck_esp() == 0);
+        CHECK(esp_image_fsck() == 0);
 
         /* Shrunk to one cluster: the capacity follows; the file can be emptied. */
         int fd = open(img, O_RDWR | O_CLOEXEC);
@@ -183,7 +145,7 @@ static void test_rewrite(void)
         close(fd);
         rewrite_ok("slot-a/serial.yaml", "", &rg);
         check_content("slot-a/serial.yaml", "");
-        CHECK(fsck_esp() == 0);
+        CHECK(esp_image_fsck() == 0);
 }
 
 /* A file located once, rewritten through a copy (the factory's way: locate in the common part, rewrite in clones). */
@@ -206,7 +168,7 @@ static void test_dup(void)
         mk_fat_file_free(f);
         close(fd);
         check_content("slot-a/serial.yaml", text);
-        CHECK(fsck_esp() == 0);
+        CHECK(esp_image_fsck() == 0);
 }
 
 static void test_errors(void)
@@ -239,7 +201,7 @@ static void test_errors(void)
         CHECK(mk_fat_rewrite(fd, f, big + fresh(&err), 4096, note, &rg, &err) == 0); /* exactly full fits */
         f = mk_fat_file_free(f);
         close(fd);
-        CHECK(fsck_esp() == 0);
+        CHECK(esp_image_fsck() == 0);
 
         /* A broken chain: the file's first cluster marked free. */
         fd = open(img, O_RDWR | O_CLOEXEC);
@@ -358,7 +320,7 @@ static void test_geometry(void)
 
 int main(void)
 {
-        check_suite_ = "fat-patch";
+        check_suite_ = "fat";
         RUN(test_geometry);
         RUN(test_rewrite);
         RUN(test_dup);
