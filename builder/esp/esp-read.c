@@ -228,8 +228,56 @@ static int dir_exists(const char *image_path, uint64_t offset, const char *dir)
         return 0;
 }
 
+/*
+ * The files (not folders) of the folder dir through the trust core's FAT32
+ * reader, unsorted: 0, or 1 when it cannot say (not such a volume, no such
+ * folder, a damaged entry): mdir answers then, with its own words.
+ */
+static int fat_list(const char *image_path, uint64_t offset, const char *dir, char ***ret, size_t *ret_n)
+{
+        _cleanup_close_ int fd = open(image_path, O_RDONLY | O_CLOEXEC);
+        char **names = NULL;
+        size_t n = 0, k = 0;
+        mk_error quiet = {0};
+        if (fd < 0 || mk_fat_list(fd, image_path, offset, dir, &names, &n, &quiet) < 0)
+                return 1;
+        for (size_t i = 0; i < n; i++) {
+                char path[4400];
+                mk_fat_file *f = NULL;
+                snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+                int r = mk_fat_locate(fd, image_path, offset, path, &f, &quiet);
+                mk_fat_file_free(f);
+                if (r < 0 && r != -EISDIR) {
+                        mk_fat_names_free(names);
+                        return 1;
+                }
+                if (r == -EISDIR)
+                        free(names[i]);
+                else
+                        names[k++] = names[i];
+                names[i] = i < k ? names[i] : NULL;
+        }
+        *ret = names;
+        *ret_n = k;
+        return 0;
+}
+
 int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, size_t max, char ***ret_names, mk_error *err)
 {
+        char **fast = NULL;
+        size_t nf = 0;
+        if (fat_list(image_path, offset, dir, &fast, &nf) == 0) {
+                if (nf > max) {
+                        mk_fat_names_free(fast);
+                        return mk_error_set(err, E2BIG,
+                                            "%s: ESP at byte %" PRIu64 ": /%s holds %zu entries, more than the %zu "
+                                            "mkimage reads there",
+                                            image_path, offset, dir, nf, max);
+                }
+                qsort(fast, nf, sizeof(*fast), cmp_str);
+                *ret_names = fast;
+                return 0;
+        }
         char ctx[4400];
         _cleanup_free_ char *text = NULL;
         size_t len;

@@ -370,12 +370,21 @@ static int step_root(inst *s, mk_error *err)
                 (unsigned long long)s->m->root.size, s->m->root.partition);
         if ((r = sync_disk(s, err)) < 0)
                 goto out;
-        /* a disk's cached pages are dropped first, so what is checked is what the medium returns (a card that
-         * wraps or loses writes shows here); an image file's come from the host's file system */
+        /*
+         * A disk's cached pages are dropped first, so what is checked is what the medium returns (a card that
+         * wraps or loses writes shows here). An image file's blocks would come back from the host's page cache,
+         * the bytes just checked and written: nothing to learn, so it is not read back.
+         */
         struct stat st;
-        if (fstat(s->c->disk.fd, &st) == 0 && S_ISBLK(st.st_mode))
-                (void)posix_fadvise(s->c->disk.fd, (off_t)s->root_start, (off_t)(blocks * MK_VERITY_BLOCK),
-                                    POSIX_FADV_DONTNEED);
+        if (fstat(s->c->disk.fd, &st) < 0 || !S_ISBLK(st.st_mode)) {
+                upd_say("readback",
+                        "%s is an image file, not a disk: its blocks would come back from the page cache, "
+                        "so it is not read back",
+                        s->c->disk.path);
+                goto out;
+        }
+        (void)posix_fadvise(s->c->disk.fd, (off_t)s->root_start, (off_t)(blocks * MK_VERITY_BLOCK),
+                            POSIX_FADV_DONTNEED);
         for (i = 0; i < blocks;) {
                 uint64_t n = blocks - i < CHUNK_BLOCKS ? blocks - i : CHUNK_BLOCKS;
                 if ((r = mk_pread_all(s->c->disk.fd, buf, (size_t)n * MK_VERITY_BLOCK,

@@ -111,10 +111,12 @@ shipped=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([p[
 bound=$((stored + 2 * 1024 * 1024))
 
 # --- the ratios ---------------------------------------------------------------------------
-timed() { # OUTFILE CMD...
-	local out="$1"; shift
-	/usr/bin/time -f '%e %U %S %M' -o "$U/.time" "$@" >>"$LOG" 2>&1 || { tail -n 20 "$LOG" >&2; die "failed: $*"; }
-	tail -n 1 "$U/.time" >>"$out"
+timed() { # OUTFILE CMD...: "wall user sys maxrss", the wall to the millisecond (GNU time's is in hundredths)
+	local out="$1" t0 t1; shift
+	t0=$(date +%s%N)
+	/usr/bin/time -f '%U %S %M' -o "$U/.time" "$@" >>"$LOG" 2>&1 || { tail -n 20 "$LOG" >&2; die "failed: $*"; }
+	t1=$(date +%s%N)
+	printf '%s %s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')" "$(tail -n 1 "$U/.time")" >>"$out"
 }
 read -r RB RBN < <(part_range "$U/v1.img" root-b)
 ROOT_SIZE=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["slots"][1]["root-size"])' "$U/delta.json")
@@ -133,7 +135,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
 done
 rm -f "$U/b.mkb" "$U/cp.out" "$U/dev.img" "$U/root.bin"
 
-median() { awk "{ print $2 }" "$1" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { awk "{ print $2 }" "$1" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 verdict() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; then echo PASS; else echo MISS; fi; }
 echo
