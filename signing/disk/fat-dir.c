@@ -16,9 +16,9 @@
 #include "signing/base/fileio.h"
 #include "signing/disk/fat-internal.h"
 
-const uint8_t fat_lfn_pos[FAT_LFN_CHARS] = {1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30};
+const uint8_t mk_fat_lfn_pos[FAT_LFN_CHARS] = {1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30};
 
-uint8_t fat_short_sum(const uint8_t name[11])
+uint8_t mk_fat_short_sum(const uint8_t name[11])
 {
         uint8_t s = 0;
         for (int i = 0; i < 11; i++)
@@ -31,7 +31,7 @@ static char lower_if(char c, bool lower)
         return lower && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-void fat_short_name(const uint8_t *e, bool nt_case, char out[13])
+void mk_fat_short_name(const uint8_t *e, bool nt_case, char out[13])
 {
         bool lb = nt_case && (e[12] & 0x08), le = nt_case && (e[12] & 0x10);
         size_t n = 0;
@@ -45,17 +45,17 @@ void fat_short_name(const uint8_t *e, bool nt_case, char out[13])
         out[n] = 0;
 }
 
-int fat_dir_load(int fd, const fat_vol *v, uint32_t first, fat_dir *d, mk_error *err)
+int mk_fat_dir_load(int fd, const fat_vol *v, uint32_t first, fat_dir *d, mk_error *err)
 {
         *d = (fat_dir){.first = first};
-        int r = fat_chain_load(fd, v, first, "a folder", &d->chain, &d->n_chain, err);
+        int r = mk_fat_chain_load(fd, v, first, "a folder", &d->chain, &d->n_chain, err);
         if (r < 0)
                 return r;
         d->n_disk = d->n_chain;
         d->n_slots = d->n_chain * (v->csize / FAT_DIRENT);
         d->dirty_lo = SIZE_MAX;
         if (!(d->buf = reallocarray(NULL, d->n_chain, v->csize))) {
-                fat_dir_done(d);
+                mk_fat_dir_done(d);
                 return mk_error_set(err, ENOMEM, "out of memory");
         }
         /* runs of consecutive clusters in one read each */
@@ -64,15 +64,15 @@ int fat_dir_load(int fd, const fat_vol *v, uint32_t first, fat_dir *d, mk_error 
                 while (i + k < d->n_chain && d->chain[i + k] == d->chain[i] + k)
                         k++;
                 if ((r = mk_pread_all(fd, d->buf + i * v->csize, k * v->csize, fat_cluster_off(v, d->chain[i]))) < 0) {
-                        fat_dir_done(d);
-                        return fat_io_fail(v, r, "reading a folder", err);
+                        mk_fat_dir_done(d);
+                        return mk_fat_io_fail(v, r, "reading a folder", err);
                 }
                 i += k;
         }
         return 0;
 }
 
-void fat_dir_done(fat_dir *d)
+void mk_fat_dir_done(fat_dir *d)
 {
         free(d->chain);
         free(d->buf);
@@ -107,7 +107,7 @@ static void lfn_slot(lfn *l, const uint8_t *e, size_t slot)
                 return;
         }
         for (unsigned i = 0; i < FAT_LFN_CHARS; i++) {
-                uint16_t ch = fat_rd16(e + fat_lfn_pos[i]);
+                uint16_t ch = fat_rd16(e + mk_fat_lfn_pos[i]);
                 if (ch == 0 || ch == 0xFFFF)
                         break;
                 l->name[(seq - 1) * FAT_LFN_CHARS + i] = ch < 0x80 ? (char)ch : 0x7F;
@@ -115,7 +115,7 @@ static void lfn_slot(lfn *l, const uint8_t *e, size_t slot)
         l->expect = seq - 1;
 }
 
-int fat_dir_next(const fat_dir *d, size_t *pos, bool nt_case, fat_ent *out)
+int mk_fat_dir_next(const fat_dir *d, size_t *pos, bool nt_case, fat_ent *out)
 {
         lfn l = {.active = false};
         for (size_t i = *pos; i < d->n_slots; i++) {
@@ -130,7 +130,7 @@ int fat_dir_next(const fat_dir *d, size_t *pos, bool nt_case, fat_ent *out)
                         lfn_slot(&l, e, i);
                         continue;
                 }
-                bool long_ok = l.active && l.expect == 0 && l.sum == fat_short_sum(e);
+                bool long_ok = l.active && l.expect == 0 && l.sum == mk_fat_short_sum(e);
                 l.active = false;
                 if ((e[11] & FAT_ATTR_VOLUME) || e[0] == '.')
                         continue;
@@ -138,7 +138,7 @@ int fat_dir_next(const fat_dir *d, size_t *pos, bool nt_case, fat_ent *out)
                 out->slot = i;
                 out->e = e;
                 out->has_long = long_ok;
-                fat_short_name(e, nt_case, out->short_name);
+                mk_fat_short_name(e, nt_case, out->short_name);
                 memcpy(out->name, long_ok ? l.name : out->short_name, strlen(long_ok ? l.name : out->short_name) + 1);
                 *pos = i + 1;
                 return 1;
@@ -147,11 +147,11 @@ int fat_dir_next(const fat_dir *d, size_t *pos, bool nt_case, fat_ent *out)
         return 0;
 }
 
-int fat_dir_find(const fat_dir *d, const char *name, size_t len, fat_ent *out)
+int mk_fat_dir_find(const fat_dir *d, const char *name, size_t len, fat_ent *out)
 {
         size_t pos = 0;
         fat_ent en;
-        while (fat_dir_next(d, &pos, false, &en) > 0)
+        while (mk_fat_dir_next(d, &pos, false, &en) > 0)
                 if ((strlen(en.name) == len && !strncasecmp(en.name, name, len)) ||
                     (strlen(en.short_name) == len && !strncasecmp(en.short_name, name, len))) {
                         *out = en;

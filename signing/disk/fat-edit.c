@@ -39,7 +39,7 @@ int mk_fat_read(int fd, const char *name, uint64_t offset, const char *esp_path,
         if (!s.buf)
                 r = mk_error_set(err, ENOMEM, "out of memory");
         else
-                r = mk_fat_file_stream(fd, f, fat_sink_add, &s, err);
+                r = mk_fat_file_stream(fd, f, mk_fat_sink_add, &s, err);
         mk_fat_file_free(f);
         if (r < 0) {
                 free(s.buf);
@@ -51,7 +51,7 @@ int mk_fat_read(int fd, const char *name, uint64_t offset, const char *esp_path,
         return 0;
 }
 
-int fat_sink_add(const void *data, size_t len, void *userdata, mk_error *err)
+int mk_fat_sink_add(const void *data, size_t len, void *userdata, mk_error *err)
 {
         fat_sink *s = userdata;
         memcpy(s->buf + s->len, data, len);
@@ -65,17 +65,17 @@ int mk_fat_list(int fd, const char *name, uint64_t offset, const char *esp_dir, 
         fat_vol v;
         fat_path p;
         fat_dir d = {0};
-        int r = fat_vol_open(fd, name, offset, &v, err);
-        if (r < 0 || (r = fat_split(&v, esp_dir, true, &p, err)) < 0 ||
-            (r = fat_walk(fd, &v, esp_dir, &p, p.n, NULL, &d, err)) < 0)
+        int r = mk_fat_vol_open(fd, name, offset, &v, err);
+        if (r < 0 || (r = mk_fat_split(&v, esp_dir, true, &p, err)) < 0 ||
+            (r = mk_fat_walk(fd, &v, esp_dir, &p, p.n, NULL, &d, err)) < 0)
                 return r;
         size_t n = 0, pos = 0;
         char **names = calloc(d.n_slots + 1, sizeof(*names));
         fat_ent en;
-        while (names && fat_dir_next(&d, &pos, true, &en) > 0)
+        while (names && mk_fat_dir_next(&d, &pos, true, &en) > 0)
                 if (!(names[n++] = strdup(en.name)))
                         names = mk_fat_names_free(names);
-        fat_dir_done(&d);
+        mk_fat_dir_done(&d);
         if (!names)
                 return mk_error_set(err, ENOMEM, "out of memory");
         *ret = names;
@@ -96,12 +96,12 @@ int mk_fat_free_bytes(int fd, const char *name, uint64_t offset, uint64_t *ret_f
 {
         fat_vol v;
         fat_map m;
-        int r = fat_vol_open(fd, name, offset, &v, err);
-        if (r < 0 || (r = fat_map_load(fd, &v, &m, err)) < 0)
+        int r = mk_fat_vol_open(fd, name, offset, &v, err);
+        if (r < 0 || (r = mk_fat_map_load(fd, &v, &m, err)) < 0)
                 return r;
         *ret_free = (uint64_t)m.n_free * v.csize;
         *ret_cluster = v.csize;
-        fat_map_done(&m);
+        mk_fat_map_done(&m);
         return 0;
 }
 
@@ -135,7 +135,7 @@ static int dir_create(const fat_vol *v, fat_map *m, const fat_dir *parent, const
 {
         *d = (fat_dir){.created = true, .dirty_lo = SIZE_MAX};
         uint32_t c;
-        int r = fat_map_alloc(m, 1, &c);
+        int r = mk_fat_map_alloc(m, 1, &c);
         if (r < 0)
                 return r;
         d->first = c;
@@ -146,9 +146,9 @@ static int dir_create(const fat_vol *v, fat_map *m, const fat_dir *parent, const
         d->chain[0] = c;
         d->n_chain = 1;
         d->n_slots = v->csize / FAT_DIRENT;
-        fat_entry_init(d->buf, FAT_ATTR_DIR, c, 0, st);
+        mk_fat_entry_init(d->buf, FAT_ATTR_DIR, c, 0, st);
         d->buf[0] = '.';
-        fat_entry_init(d->buf + FAT_DIRENT, FAT_ATTR_DIR, parent->first == v->root ? 0 : parent->first, 0, st);
+        mk_fat_entry_init(d->buf + FAT_DIRENT, FAT_ATTR_DIR, parent->first == v->root ? 0 : parent->first, 0, st);
         d->buf[FAT_DIRENT] = d->buf[FAT_DIRENT + 1] = '.';
         return 0;
 }
@@ -166,8 +166,8 @@ typedef struct plan {
 static void plan_done(plan *w)
 {
         for (size_t i = 0; i < w->n_dirs; i++)
-                fat_dir_done(&w->dirs[i]);
-        fat_map_done(&w->m);
+                mk_fat_dir_done(&w->dirs[i]);
+        mk_fat_map_done(&w->m);
         free(w->chain);
 }
 
@@ -176,11 +176,12 @@ static int write_planned(int fd, plan *w, const char *esp_path, const void *data
         fat_vol *v = &w->v;
         fat_stamp st;
         size_t depth = 0;
-        int r = fat_stamp_now(v, &st, err);
-        if (r < 0 || (r = fat_split(v, esp_path, false, &w->p, err)) < 0 || (r = fat_map_load(fd, v, &w->m, err)) < 0)
+        int r = mk_fat_stamp_now(v, &st, err);
+        if (r < 0 || (r = mk_fat_split(v, esp_path, false, &w->p, err)) < 0 ||
+            (r = mk_fat_map_load(fd, v, &w->m, err)) < 0)
                 return r;
         for (size_t i = 0; i < w->p.n; i++) {
-                const char *why = fat_name_problem(w->p.part[i], w->p.len[i]);
+                const char *why = mk_fat_name_problem(w->p.part[i], w->p.len[i]);
                 if (why)
                         return mk_error_set(err, EINVAL, "%s: ESP: cannot write '%s': %s (choose another name)",
                                             v->where, esp_path, why);
@@ -188,13 +189,13 @@ static int write_planned(int fd, plan *w, const char *esp_path, const void *data
         if (len > UINT32_MAX)
                 return mk_error_set(err, EFBIG, "%s: ESP: '%s' is %zu bytes, more than a FAT file holds", v->where,
                                     esp_path, len);
-        if ((r = fat_walk(fd, v, esp_path, &w->p, w->p.n - 1, &depth, &w->dirs[0], err)) < 0)
+        if ((r = mk_fat_walk(fd, v, esp_path, &w->p, w->p.n - 1, &depth, &w->dirs[0], err)) < 0)
                 return r;
         w->n_dirs = 1;
         size_t last = w->p.n - 1;
         fat_ent old = {.e = NULL};
         uint8_t entry[FAT_DIRENT];
-        if (depth == last && fat_dir_find(&w->dirs[0], w->p.part[last], w->p.len[last], &old) == 0) {
+        if (depth == last && mk_fat_dir_find(&w->dirs[0], w->p.part[last], w->p.len[last], &old) == 0) {
                 if (old.e[11] & FAT_ATTR_DIR)
                         return mk_error_set(err, EISDIR, "%s: ESP: '%s' is a folder, not a file", v->where, esp_path);
                 memcpy(entry, old.e, FAT_DIRENT);
@@ -203,7 +204,7 @@ static int write_planned(int fd, plan *w, const char *esp_path, const void *data
         size_t n_clusters = (len + v->csize - 1) / v->csize, first = 0, n_slots = 0;
         if (!(w->chain = calloc(n_clusters + 1, sizeof(*w->chain))))
                 return mk_error_set(err, ENOMEM, "out of memory");
-        r = fat_map_alloc(&w->m, n_clusters, w->chain);
+        r = mk_fat_map_alloc(&w->m, n_clusters, w->chain);
         for (size_t i = depth; r >= 0 && i < last; i++, w->n_dirs++)
                 r = dir_create(v, &w->m, &w->dirs[w->n_dirs - 1], &st, &w->dirs[w->n_dirs]);
         for (size_t i = depth; r >= 0 && i <= last; i++) {
@@ -212,43 +213,43 @@ static int write_planned(int fd, plan *w, const char *esp_path, const void *data
                 if (i == last && old.e)
                         break;
                 if (i < last)
-                        fat_entry_init(entry, FAT_ATTR_DIR, w->dirs[i - depth + 1].first, 0, &st);
+                        mk_fat_entry_init(entry, FAT_ATTR_DIR, w->dirs[i - depth + 1].first, 0, &st);
                 else
-                        fat_entry_init(entry, FAT_ATTR_ARCHIVE, w->chain[0], (uint32_t)len, &st);
-                r = fat_dir_place(d, v, &w->m, w->p.part[i], w->p.len[i], entry, &f, &n);
+                        mk_fat_entry_init(entry, FAT_ATTR_ARCHIVE, w->chain[0], (uint32_t)len, &st);
+                r = mk_fat_dir_place(d, v, &w->m, w->p.part[i], w->p.len[i], entry, &f, &n);
                 if (i == depth)
                         first = f, n_slots = n;
         }
         if (r < 0)
                 return place_fail(v, &w->m, r, esp_path, "write", err);
         /* data, then the FAT, then the entry (or the link that shows it), then the old chain freed */
-        if ((r = fat_write_clusters(fd, v, w->chain, data, len, NULL, NULL, err)) < 0)
+        if ((r = mk_fat_write_clusters(fd, v, w->chain, data, len, NULL, NULL, err)) < 0)
                 return r;
         for (size_t i = 0; i < w->n_dirs; i++)
-                if ((r = fat_dir_stage(fd, v, &w->dirs[i], err)) < 0)
+                if ((r = mk_fat_dir_stage(fd, v, &w->dirs[i], err)) < 0)
                         return r;
-        if ((r = fat_map_flush(fd, v, &w->m, err)) < 0 || (r = fat_dir_link(fd, v, &w->dirs[0], &w->m, err)) < 0)
+        if ((r = mk_fat_map_flush(fd, v, &w->m, err)) < 0 || (r = mk_fat_dir_link(fd, v, &w->dirs[0], &w->m, err)) < 0)
                 return r;
         if (old.e) {
                 uint32_t old_first = fat_entry_cluster(old.e);
-                fat_entry_set(entry, w->chain[0], (uint32_t)len, &st);
+                mk_fat_entry_set(entry, w->chain[0], (uint32_t)len, &st);
                 memcpy(w->dirs[0].buf + old.slot * FAT_DIRENT, entry, FAT_DIRENT);
-                if ((r = fat_dir_put(fd, v, &w->dirs[0], old.slot, 1, err)) < 0)
+                if ((r = mk_fat_dir_put(fd, v, &w->dirs[0], old.slot, 1, err)) < 0)
                         return r;
-                if (old_first && fat_map_free_chain(&w->m, old_first) < 0)
+                if (old_first && mk_fat_map_free_chain(&w->m, old_first) < 0)
                         return mk_error_set(err, ENOMEM, "out of memory");
-                if ((r = fat_map_flush(fd, v, &w->m, err)) < 0)
+                if ((r = mk_fat_map_flush(fd, v, &w->m, err)) < 0)
                         return r;
-        } else if ((r = fat_dir_commit(fd, v, &w->dirs[0], first, n_slots, err)) < 0)
+        } else if ((r = mk_fat_dir_commit(fd, v, &w->dirs[0], first, n_slots, err)) < 0)
                 return r;
-        return fat_map_fsinfo(fd, v, &w->m, err);
+        return mk_fat_map_fsinfo(fd, v, &w->m, err);
 }
 
 int mk_fat_write(int fd, const char *name, uint64_t offset, const char *esp_path, const void *data, size_t len,
                  mk_error *err)
 {
         plan w = {.n_dirs = 0};
-        int r = fat_vol_open(fd, name, offset, &w.v, err);
+        int r = mk_fat_vol_open(fd, name, offset, &w.v, err);
         if (r >= 0)
                 r = write_planned(fd, &w, esp_path, data, len, err);
         plan_done(&w);
@@ -259,14 +260,14 @@ int mk_fat_write(int fd, const char *name, uint64_t offset, const char *esp_path
 static int open_parent(int fd, const char *name, uint64_t offset, const char *path, plan *w, fat_ent *ret,
                        mk_error *err)
 {
-        int r = fat_vol_open(fd, name, offset, &w->v, err);
-        if (r < 0 || (r = fat_split(&w->v, path, false, &w->p, err)) < 0 ||
-            (r = fat_map_load(fd, &w->v, &w->m, err)) < 0 ||
-            (r = fat_walk(fd, &w->v, path, &w->p, w->p.n - 1, NULL, &w->dirs[0], err)) < 0)
+        int r = mk_fat_vol_open(fd, name, offset, &w->v, err);
+        if (r < 0 || (r = mk_fat_split(&w->v, path, false, &w->p, err)) < 0 ||
+            (r = mk_fat_map_load(fd, &w->v, &w->m, err)) < 0 ||
+            (r = mk_fat_walk(fd, &w->v, path, &w->p, w->p.n - 1, NULL, &w->dirs[0], err)) < 0)
                 return r;
         w->n_dirs = 1;
         size_t last = w->p.n - 1;
-        if (fat_dir_find(&w->dirs[0], w->p.part[last], w->p.len[last], ret) < 0)
+        if (mk_fat_dir_find(&w->dirs[0], w->p.part[last], w->p.len[last], ret) < 0)
                 return mk_error_set(err, ENOENT, "%s: ESP: no '%s' (looking for '%s')", w->v.where, path, path);
         return 0;
 }
@@ -276,7 +277,7 @@ static int rename_planned(int fd, plan *w, const fat_ent *src, const char *from,
         fat_vol *v = &w->v;
         fat_path pt;
         fat_ent dst;
-        int r = fat_split(v, to, false, &pt, err);
+        int r = mk_fat_split(v, to, false, &pt, err);
         if (r < 0)
                 return r;
         const fat_path *pf = &w->p;
@@ -290,12 +291,12 @@ static int rename_planned(int fd, plan *w, const fat_ent *src, const char *from,
                                     v->where, from, to);
         const char *leaf = pt.part[pt.n - 1];
         size_t len = pt.len[pt.n - 1];
-        const char *why = fat_name_problem(leaf, len);
+        const char *why = mk_fat_name_problem(leaf, len);
         if (why)
                 return mk_error_set(err, EINVAL, "%s: ESP: cannot rename '%s' to '%s': %s (choose another name)",
                                     v->where, from, to, why);
         fat_dir *d = &w->dirs[0];
-        if (fat_dir_find(d, leaf, len, &dst) == 0 && dst.slot != src->slot)
+        if (mk_fat_dir_find(d, leaf, len, &dst) == 0 && dst.slot != src->slot)
                 return mk_error_set(err, EEXIST, "%s: ESP: cannot rename '%s' to '%s': '%s' exists (remove it first)",
                                     v->where, from, to, to);
         uint8_t entry[FAT_DIRENT], sn[11];
@@ -305,31 +306,31 @@ static int rename_planned(int fd, plan *w, const fat_ent *src, const char *from,
         for (size_t i = src->first; i <= src->slot; i++)
                 d->buf[i * FAT_DIRENT] = FAT_DELETED;
         bool has_long;
-        if (fat_name_short(d, leaf, len, sn, &has_long) < 0)
+        if (mk_fat_name_short(d, leaf, len, sn, &has_long) < 0)
                 return no_alias(v, to, err);
-        if (fat_name_slots(len, has_long) <= old_n) {
+        if (mk_fat_name_slots(len, has_long) <= old_n) {
                 /* in place: the new name at the end of the old one's slots, one write */
-                n = fat_name_slots(len, has_long);
+                n = mk_fat_name_slots(len, has_long);
                 first = src->slot + 1 - n;
                 memcpy(d->buf + src->slot * FAT_DIRENT, entry, FAT_DIRENT);
-                fat_name_compose(leaf, len, sn, has_long, d->buf + first * FAT_DIRENT);
-                return fat_dir_put(fd, v, d, src->first, old_n, err);
+                mk_fat_name_compose(leaf, len, sn, has_long, d->buf + first * FAT_DIRENT);
+                return mk_fat_dir_put(fd, v, d, src->first, old_n, err);
         }
         /* else the old name goes first: a cut in between loses the file's clusters, never cross-links them */
-        r = fat_dir_place(d, v, &w->m, leaf, len, entry, &first, &n);
+        r = mk_fat_dir_place(d, v, &w->m, leaf, len, entry, &first, &n);
         if (r < 0)
                 return place_fail(v, &w->m, r, to, "rename to", err);
         if (first <= src->slot && first + n > src->first) {
                 size_t lo = first < src->first ? first : src->first;
                 size_t hi = first + n > src->slot + 1 ? first + n : src->slot + 1;
-                return fat_dir_put(fd, v, d, lo, hi - lo, err);
+                return mk_fat_dir_put(fd, v, d, lo, hi - lo, err);
         }
-        if ((r = fat_dir_put(fd, v, d, src->first, old_n - 1, err)) < 0 ||
-            (r = fat_dir_put(fd, v, d, src->slot, 1, err)) < 0 || (r = fat_dir_stage(fd, v, d, err)) < 0 ||
-            (r = fat_map_flush(fd, v, &w->m, err)) < 0 || (r = fat_dir_link(fd, v, d, &w->m, err)) < 0 ||
-            (r = fat_dir_commit(fd, v, d, first, n, err)) < 0)
+        if ((r = mk_fat_dir_put(fd, v, d, src->first, old_n - 1, err)) < 0 ||
+            (r = mk_fat_dir_put(fd, v, d, src->slot, 1, err)) < 0 || (r = mk_fat_dir_stage(fd, v, d, err)) < 0 ||
+            (r = mk_fat_map_flush(fd, v, &w->m, err)) < 0 || (r = mk_fat_dir_link(fd, v, d, &w->m, err)) < 0 ||
+            (r = mk_fat_dir_commit(fd, v, d, first, n, err)) < 0)
                 return r;
-        return fat_map_fsinfo(fd, v, &w->m, err);
+        return mk_fat_map_fsinfo(fd, v, &w->m, err);
 }
 
 int mk_fat_rename(int fd, const char *name, uint64_t offset, const char *from, const char *to, mk_error *err)
@@ -356,11 +357,12 @@ int mk_fat_remove(int fd, const char *name, uint64_t offset, const char *esp_pat
                 uint32_t c = fat_entry_cluster(en.e);
                 for (size_t i = en.first; i <= en.slot; i++)
                         d->buf[i * FAT_DIRENT] = FAT_DELETED;
-                if ((r = fat_dir_put(fd, &w.v, d, en.first, en.slot - en.first, err)) >= 0 &&
-                    (r = fat_dir_put(fd, &w.v, d, en.slot, 1, err)) >= 0 && c && (r = fat_map_free_chain(&w.m, c)) < 0)
+                if ((r = mk_fat_dir_put(fd, &w.v, d, en.first, en.slot - en.first, err)) >= 0 &&
+                    (r = mk_fat_dir_put(fd, &w.v, d, en.slot, 1, err)) >= 0 && c &&
+                    (r = mk_fat_map_free_chain(&w.m, c)) < 0)
                         r = mk_error_set(err, ENOMEM, "out of memory");
-                if (r >= 0 && (r = fat_map_flush(fd, &w.v, &w.m, err)) >= 0)
-                        r = fat_map_fsinfo(fd, &w.v, &w.m, err);
+                if (r >= 0 && (r = mk_fat_map_flush(fd, &w.v, &w.m, err)) >= 0)
+                        r = mk_fat_map_fsinfo(fd, &w.v, &w.m, err);
         }
         plan_done(&w);
         return r;

@@ -79,29 +79,29 @@ static inline uint32_t fat_entry_cluster(const uint8_t *e)
 }
 
 /* An I/O error as a message: -EIO reads as a truncated image. */
-int fat_io_fail(const fat_vol *v, int r, const char *doing, mk_error *err);
+int mk_fat_io_fail(const fat_vol *v, int r, const char *doing, mk_error *err);
 
 /* Read and check the boot sector (and FSInfo) of the volume at offset; name is the image, for messages. */
-int fat_vol_open(int fd, const char *name, uint64_t offset, fat_vol *v, mk_error *err)
+int mk_fat_vol_open(int fd, const char *name, uint64_t offset, fat_vol *v, mk_error *err)
         __attribute__((warn_unused_result));
 
 /* The cluster chain from first (what names it in messages), bounded by the volume's cluster count. */
-int fat_chain_load(int fd, const fat_vol *v, uint32_t first, const char *what, uint32_t **ret, size_t *ret_n,
-                   mk_error *err) __attribute__((warn_unused_result));
+int mk_fat_chain_load(int fd, const fat_vol *v, uint32_t first, const char *what, uint32_t **ret, size_t *ret_n,
+                      mk_error *err) __attribute__((warn_unused_result));
 
 /* Where a long-name slot keeps its 13 UCS-2 characters. */
-extern const uint8_t fat_lfn_pos[FAT_LFN_CHARS];
+extern const uint8_t mk_fat_lfn_pos[FAT_LFN_CHARS];
 
 /* Write len bytes of data along chain (as many clusters as it takes, the last one's tail zeroed); each range
  * written is reported to dirty (may be NULL). */
-int fat_write_clusters(int fd, const fat_vol *v, const uint32_t *chain, const void *data, size_t len,
-                       void (*dirty)(void *userdata, uint64_t off, uint64_t len), void *userdata, mk_error *err)
+int mk_fat_write_clusters(int fd, const fat_vol *v, const uint32_t *chain, const void *data, size_t len,
+                          void (*dirty)(void *userdata, uint64_t off, uint64_t len), void *userdata, mk_error *err)
         __attribute__((warn_unused_result));
 
-uint8_t fat_short_sum(const uint8_t name[11]);
+uint8_t mk_fat_short_sum(const uint8_t name[11]);
 
 /* The 8.3 name of a short entry as "BASE.EXT"; with nt_case, lowered as byte 12's NT bits say. */
-void fat_short_name(const uint8_t *e, bool nt_case, char out[13]);
+void mk_fat_short_name(const uint8_t *e, bool nt_case, char out[13]);
 
 /* A folder, every cluster of its chain read into buf. */
 typedef struct fat_dir {
@@ -114,9 +114,9 @@ typedef struct fat_dir {
         size_t dirty_lo, dirty_hi; /* slots of the first n_disk clusters changed in buf, not yet written */
 } fat_dir;
 
-int fat_dir_load(int fd, const fat_vol *v, uint32_t first, fat_dir *d, mk_error *err)
+int mk_fat_dir_load(int fd, const fat_vol *v, uint32_t first, fat_dir *d, mk_error *err)
         __attribute__((warn_unused_result));
-void fat_dir_done(fat_dir *d);
+void mk_fat_dir_done(fat_dir *d);
 
 /* The image byte offset of a slot. */
 static inline uint64_t fat_dir_slot_off(const fat_vol *v, const fat_dir *d, size_t slot)
@@ -139,10 +139,10 @@ typedef struct fat_ent {
  * the end. Deleted entries, volume labels and "." / ".." are skipped; with
  * nt_case short names are lowered as their NT bits say.
  */
-int fat_dir_next(const fat_dir *d, size_t *pos, bool nt_case, fat_ent *out);
+int mk_fat_dir_next(const fat_dir *d, size_t *pos, bool nt_case, fat_ent *out);
 
 /* The entry called name (len bytes; its long or its short name, ASCII case-insensitively); -ENOENT (out
  * untouched). */
-int fat_dir_find(const fat_dir *d, const char *name, size_t len, fat_ent *out);
+int mk_fat_dir_find(const fat_dir *d, const char *name, size_t len, fat_ent *out);
 
 #endif

@@ -12,15 +12,15 @@
 #include "signing/base/fileio.h"
 #include "signing/disk/fat-map.h"
 
-int fat_map_load(int fd, const fat_vol *v, fat_map *m, mk_error *err)
+int mk_fat_map_load(int fd, const fat_vol *v, fat_map *m, mk_error *err)
 {
         *m = (fat_map){.n = (size_t)v->max_cluster + 1};
         if (!(m->e = reallocarray(NULL, m->n, sizeof(*m->e))))
                 return mk_error_set(err, ENOMEM, "out of memory");
         int r = mk_pread_all(fd, m->e, m->n * sizeof(*m->e), v->fat);
         if (r < 0) {
-                fat_map_done(m);
-                return fat_io_fail(v, r, "reading the FAT", err);
+                mk_fat_map_done(m);
+                return mk_fat_io_fail(v, r, "reading the FAT", err);
         }
         for (size_t c = 0; c < m->n; c++) {
                 m->e[c] = le32toh(m->e[c]);
@@ -31,8 +31,8 @@ int fat_map_load(int fd, const fat_vol *v, fat_map *m, mk_error *err)
         if (v->fsinfo) {
                 uint8_t h[4];
                 if ((r = mk_pread_all(fd, h, 4, v->fsinfo + 492)) < 0) {
-                        fat_map_done(m);
-                        return fat_io_fail(v, r, "reading FSInfo", err);
+                        mk_fat_map_done(m);
+                        return mk_fat_io_fail(v, r, "reading FSInfo", err);
                 }
                 uint32_t hint = fat_rd32(h);
                 if (hint >= 2 && hint <= v->max_cluster)
@@ -41,19 +41,19 @@ int fat_map_load(int fd, const fat_vol *v, fat_map *m, mk_error *err)
         return 0;
 }
 
-void fat_map_done(fat_map *m)
+void mk_fat_map_done(fat_map *m)
 {
         free(m->e);
         free(m->dirty);
         *m = (fat_map){.n = 0};
 }
 
-uint32_t fat_map_get(const fat_map *m, uint32_t c)
+uint32_t mk_fat_map_get(const fat_map *m, uint32_t c)
 {
         return c < m->n ? m->e[c] & FAT_ENTRY_MASK : FAT_BAD;
 }
 
-int fat_map_set(fat_map *m, uint32_t c, uint32_t value)
+int mk_fat_map_set(fat_map *m, uint32_t c, uint32_t value)
 {
         if (c < 2 || c >= m->n)
                 return -EINVAL;
@@ -72,7 +72,7 @@ int fat_map_set(fat_map *m, uint32_t c, uint32_t value)
         return 0;
 }
 
-int fat_map_alloc(fat_map *m, size_t n, uint32_t *ret)
+int mk_fat_map_alloc(fat_map *m, size_t n, uint32_t *ret)
 {
         if (n > m->n_free)
                 return -ENOSPC;
@@ -80,9 +80,9 @@ int fat_map_alloc(fat_map *m, size_t n, uint32_t *ret)
         for (size_t step = 0, c = m->hint; got < n && step < m->n; step++, c = c + 1 < m->n ? c + 1 : 2)
                 if (c >= 2 && !(m->e[c] & FAT_ENTRY_MASK)) {
                         ret[got] = (uint32_t)c;
-                        if (got && fat_map_set(m, ret[got - 1], (uint32_t)c) < 0)
+                        if (got && mk_fat_map_set(m, ret[got - 1], (uint32_t)c) < 0)
                                 return -ENOMEM;
-                        if (fat_map_set(m, (uint32_t)c, FAT_EOC) < 0)
+                        if (mk_fat_map_set(m, (uint32_t)c, FAT_EOC) < 0)
                                 return -ENOMEM;
                         got++;
                 }
@@ -93,13 +93,13 @@ int fat_map_alloc(fat_map *m, size_t n, uint32_t *ret)
         return 0;
 }
 
-int fat_map_free_chain(fat_map *m, uint32_t first)
+int mk_fat_map_free_chain(fat_map *m, uint32_t first)
 {
         for (size_t steps = 0; first >= 2 && first < m->n && steps < m->n; steps++) {
                 uint32_t next = m->e[first] & FAT_ENTRY_MASK;
                 if (!next)
                         break;
-                if (fat_map_set(m, first, 0) < 0)
+                if (mk_fat_map_set(m, first, 0) < 0)
                         return -ENOMEM;
                 first = next;
         }
@@ -112,7 +112,7 @@ static int cmp_u32(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-int fat_map_flush(int fd, const fat_vol *v, fat_map *m, mk_error *err)
+int mk_fat_map_flush(int fd, const fat_vol *v, fat_map *m, mk_error *err)
 {
         if (m->n_dirty)
                 qsort(m->dirty, m->n_dirty, sizeof(*m->dirty), cmp_u32);
@@ -131,14 +131,14 @@ int fat_map_flush(int fd, const fat_vol *v, fat_map *m, mk_error *err)
                 for (unsigned k = 0; k < v->n_fats; k++) {
                         int r = mk_pwrite_all(fd, run, n * 4, v->fat + k * v->fat_size + 4ull * c0);
                         if (r < 0)
-                                return fat_io_fail(v, r, "writing the FAT", err);
+                                return mk_fat_io_fail(v, r, "writing the FAT", err);
                 }
         }
         m->n_dirty = 0;
         return 0;
 }
 
-int fat_map_fsinfo(int fd, const fat_vol *v, const fat_map *m, mk_error *err)
+int mk_fat_map_fsinfo(int fd, const fat_vol *v, const fat_map *m, mk_error *err)
 {
         if (!v->fsinfo)
                 return 0;
@@ -146,5 +146,5 @@ int fat_map_fsinfo(int fd, const fat_vol *v, const fat_map *m, mk_error *err)
         fat_wr32(b, m->n_free);
         fat_wr32(b + 4, m->hint);
         int r = mk_pwrite_all(fd, b, sizeof(b), v->fsinfo + 488);
-        return r < 0 ? fat_io_fail(v, r, "writing FSInfo", err) : 0;
+        return r < 0 ? mk_fat_io_fail(v, r, "writing FSInfo", err) : 0;
 }

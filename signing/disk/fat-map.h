@@ -15,20 +15,20 @@ typedef struct fat_map {
 } fat_map;
 
 /* Read the first FAT and count its free entries (the hint from FSInfo when it is in range). */
-int fat_map_load(int fd, const fat_vol *v, fat_map *m, mk_error *err) __attribute__((warn_unused_result));
-void fat_map_done(fat_map *m);
+int mk_fat_map_load(int fd, const fat_vol *v, fat_map *m, mk_error *err) __attribute__((warn_unused_result));
+void mk_fat_map_done(fat_map *m);
 /* Entry c without its top bits (FAT_BAD beyond the volume). */
-uint32_t fat_map_get(const fat_map *m, uint32_t c);
+uint32_t mk_fat_map_get(const fat_map *m, uint32_t c);
 /* Set entry c (its top bits kept); -EINVAL outside the volume, -ENOMEM. */
-int fat_map_set(fat_map *m, uint32_t c, uint32_t value) __attribute__((warn_unused_result));
+int mk_fat_map_set(fat_map *m, uint32_t c, uint32_t value) __attribute__((warn_unused_result));
 /* n free clusters into ret[], chained in that order, the last one ending the chain; -ENOSPC (nothing taken)
  * when fewer are free. */
-int fat_map_alloc(fat_map *m, size_t n, uint32_t *ret) __attribute__((warn_unused_result));
+int mk_fat_map_alloc(fat_map *m, size_t n, uint32_t *ret) __attribute__((warn_unused_result));
 /* Free the chain from first (bounded by the volume's size). */
-int fat_map_free_chain(fat_map *m, uint32_t first) __attribute__((warn_unused_result));
+int mk_fat_map_free_chain(fat_map *m, uint32_t first) __attribute__((warn_unused_result));
 /* Write the changed entries into every FAT copy. */
-int fat_map_flush(int fd, const fat_vol *v, fat_map *m, mk_error *err) __attribute__((warn_unused_result));
+int mk_fat_map_flush(int fd, const fat_vol *v, fat_map *m, mk_error *err) __attribute__((warn_unused_result));
 /* FSInfo's free count and next-free hint from the map (nothing when the volume has no FSInfo). */
-int fat_map_fsinfo(int fd, const fat_vol *v, const fat_map *m, mk_error *err) __attribute__((warn_unused_result));
+int mk_fat_map_fsinfo(int fd, const fat_vol *v, const fat_map *m, mk_error *err) __attribute__((warn_unused_result));
 
 #endif

@@ -25,7 +25,7 @@ static char upper(char c)
         return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
 }
 
-const char *fat_name_problem(const char *name, size_t len)
+const char *mk_fat_name_problem(const char *name, size_t len)
 {
         if (!len || len > FAT_NAME_MAX)
                 return "a name is 1 to 255 characters";
@@ -72,7 +72,7 @@ static bool taken(const fat_dir *d, const uint8_t sn[11])
         return false;
 }
 
-int fat_name_short(const fat_dir *d, const char *name, size_t len, uint8_t ret_sn[11], bool *ret_long)
+int mk_fat_name_short(const fat_dir *d, const char *name, size_t len, uint8_t ret_sn[11], bool *ret_long)
 {
         if (as_short(name, len, ret_sn)) {
                 *ret_long = false;
@@ -111,15 +111,15 @@ int fat_name_short(const fat_dir *d, const char *name, size_t len, uint8_t ret_s
         return -EEXIST;
 }
 
-size_t fat_name_slots(size_t len, bool has_long)
+size_t mk_fat_name_slots(size_t len, bool has_long)
 {
         return 1 + (has_long ? (len + FAT_LFN_CHARS - 1) / FAT_LFN_CHARS : 0);
 }
 
-void fat_name_compose(const char *name, size_t len, const uint8_t sn[11], bool has_long, uint8_t *out)
+void mk_fat_name_compose(const char *name, size_t len, const uint8_t sn[11], bool has_long, uint8_t *out)
 {
-        size_t n_lfn = fat_name_slots(len, has_long) - 1;
-        uint8_t sum = fat_short_sum(sn);
+        size_t n_lfn = mk_fat_name_slots(len, has_long) - 1;
+        uint8_t sum = mk_fat_short_sum(sn);
         for (size_t k = 0; k < n_lfn; k++) {
                 /* slot k of the run holds part n_lfn - k (1-based); the first one stored is the last part */
                 size_t part = n_lfn - k;
@@ -131,7 +131,7 @@ void fat_name_compose(const char *name, size_t len, const uint8_t sn[11], bool h
                 for (size_t i = 0; i < FAT_LFN_CHARS; i++) {
                         size_t at = (part - 1) * FAT_LFN_CHARS + i;
                         uint16_t ch = at < len ? (uint8_t)name[at] : at == len ? 0x0000 : 0xFFFF;
-                        fat_wr16(e + fat_lfn_pos[i], ch);
+                        fat_wr16(e + mk_fat_lfn_pos[i], ch);
                 }
         }
         memcpy(out + n_lfn * FAT_DIRENT, sn, 11);

@@ -6,21 +6,21 @@
 #include "signing/disk/fat-internal.h"
 
 /* Why name (len bytes) cannot name a FAT file, or NULL. Only printable ASCII is written. */
-const char *fat_name_problem(const char *name, size_t len);
+const char *mk_fat_name_problem(const char *name, size_t len);
 
 /*
- * The short name of a new entry called name (len bytes, fat_name_problem
+ * The short name of a new entry called name (len bytes, mk_fat_name_problem
  * NULL) in d: the name itself when it is a valid upper-case 8.3 name (then
  * *ret_long is false), else a unique alias BASIS~N.EXT and long-name slots.
  * -EEXIST when no alias is left.
  */
-int fat_name_short(const fat_dir *d, const char *name, size_t len, uint8_t ret_sn[11], bool *ret_long);
+int mk_fat_name_short(const fat_dir *d, const char *name, size_t len, uint8_t ret_sn[11], bool *ret_long);
 
 /* The slots the entry takes: its long-name slots and its short entry. */
-size_t fat_name_slots(size_t len, bool has_long);
+size_t mk_fat_name_slots(size_t len, bool has_long);
 
 /* Write the long-name slots (when has_long) into out and the short name into the last slot's first 11 bytes;
  * the short entry's other bytes are left as they are. */
-void fat_name_compose(const char *name, size_t len, const uint8_t sn[11], bool has_long, uint8_t *out);
+void mk_fat_name_compose(const char *name, size_t len, const uint8_t sn[11], bool has_long, uint8_t *out);
 
 #endif

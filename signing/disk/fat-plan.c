@@ -19,7 +19,7 @@
 #include "signing/disk/fat-edit-internal.h"
 #include "signing/disk/fat-name.h"
 
-int fat_split(const fat_vol *v, const char *path, bool may_be_root, fat_path *p, mk_error *err)
+int mk_fat_split(const fat_vol *v, const char *path, bool may_be_root, fat_path *p, mk_error *err)
 {
         p->n = 0;
         for (const char *s = path;;) {
@@ -41,13 +41,13 @@ int fat_split(const fat_vol *v, const char *path, bool may_be_root, fat_path *p,
         return 0;
 }
 
-int fat_walk(int fd, const fat_vol *v, const char *path, const fat_path *p, size_t n, size_t *ret_depth, fat_dir *d,
-             mk_error *err)
+int mk_fat_walk(int fd, const fat_vol *v, const char *path, const fat_path *p, size_t n, size_t *ret_depth, fat_dir *d,
+                mk_error *err)
 {
-        int r = fat_dir_load(fd, v, v->root, d, err);
+        int r = mk_fat_dir_load(fd, v, v->root, d, err);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 fat_ent en;
-                if (fat_dir_find(d, p->part[i], p->len[i], &en) < 0) {
+                if (mk_fat_dir_find(d, p->part[i], p->len[i], &en) < 0) {
                         if (ret_depth) {
                                 *ret_depth = i;
                                 return 0;
@@ -62,11 +62,11 @@ int fat_walk(int fd, const fat_vol *v, const char *path, const fat_path *p, size
                         break;
                 }
                 uint32_t first = fat_entry_cluster(en.e);
-                fat_dir_done(d);
-                r = fat_dir_load(fd, v, first ? first : v->root, d, err);
+                mk_fat_dir_done(d);
+                r = mk_fat_dir_load(fd, v, first ? first : v->root, d, err);
         }
         if (r < 0) {
-                fat_dir_done(d);
+                mk_fat_dir_done(d);
                 return r;
         }
         if (ret_depth)
@@ -74,14 +74,14 @@ int fat_walk(int fd, const fat_vol *v, const char *path, const fat_path *p, size
         return 0;
 }
 
-int fat_dir_put(int fd, const fat_vol *v, const fat_dir *d, size_t slot, size_t n, mk_error *err)
+int mk_fat_dir_put(int fd, const fat_vol *v, const fat_dir *d, size_t slot, size_t n, mk_error *err)
 {
         size_t per = v->csize / FAT_DIRENT;
         while (n) {
                 size_t k = per - slot % per < n ? per - slot % per : n;
                 int r = mk_pwrite_all(fd, d->buf + slot * FAT_DIRENT, k * FAT_DIRENT, fat_dir_slot_off(v, d, slot));
                 if (r < 0)
-                        return fat_io_fail(v, r, "writing a folder", err);
+                        return mk_fat_io_fail(v, r, "writing a folder", err);
                 slot += k;
                 n -= k;
         }
@@ -92,7 +92,7 @@ int fat_dir_put(int fd, const fat_vol *v, const fat_dir *d, size_t slot, size_t 
  * Room for n slots in d: the first run of free ones, else clusters added at
  * its end (the new entry then starts in them; the end markers before them
  * turned into deleted entries, so that readers go on). The link from a
- * folder's clusters on disk to the added ones is left to fat_dir_link.
+ * folder's clusters on disk to the added ones is left to mk_fat_dir_link.
  */
 static int dir_room(fat_dir *d, const fat_vol *v, fat_map *m, size_t n, size_t *ret_slot)
 {
@@ -106,7 +106,7 @@ static int dir_room(fat_dir *d, const fat_vol *v, fat_map *m, size_t n, size_t *
         }
         size_t per = v->csize / FAT_DIRENT, k = (n + per - 1) / per, disk_slots = d->n_disk * per;
         uint32_t added[FAT_LFN_MAX_SLOTS + 1];
-        int r = fat_map_alloc(m, k, added);
+        int r = mk_fat_map_alloc(m, k, added);
         if (r < 0)
                 return r;
         uint32_t *chain = reallocarray(d->chain, d->n_chain + k, sizeof(*chain));
@@ -124,7 +124,7 @@ static int dir_room(fat_dir *d, const fat_vol *v, fat_map *m, size_t n, size_t *
                                 d->dirty_hi = i + 1 > d->dirty_hi ? i + 1 : d->dirty_hi;
                         }
                 }
-        if (d->n_chain > d->n_disk && (r = fat_map_set(m, d->chain[d->n_chain - 1], added[0])) < 0)
+        if (d->n_chain > d->n_disk && (r = mk_fat_map_set(m, d->chain[d->n_chain - 1], added[0])) < 0)
                 return r;
         memset(d->buf + d->n_chain * v->csize, 0, k * v->csize);
         memcpy(d->chain + d->n_chain, added, k * sizeof(*added));
@@ -134,56 +134,56 @@ static int dir_room(fat_dir *d, const fat_vol *v, fat_map *m, size_t n, size_t *
         return 0;
 }
 
-int fat_dir_place(fat_dir *d, const fat_vol *v, fat_map *m, const char *name, size_t len,
-                  const uint8_t entry[FAT_DIRENT], size_t *ret_first, size_t *ret_n)
+int mk_fat_dir_place(fat_dir *d, const fat_vol *v, fat_map *m, const char *name, size_t len,
+                     const uint8_t entry[FAT_DIRENT], size_t *ret_first, size_t *ret_n)
 {
         uint8_t sn[11];
         bool has_long;
-        int r = fat_name_short(d, name, len, sn, &has_long);
-        size_t n = fat_name_slots(len, has_long), slot;
+        int r = mk_fat_name_short(d, name, len, sn, &has_long);
+        size_t n = mk_fat_name_slots(len, has_long), slot;
         if (r < 0 || (r = dir_room(d, v, m, n, &slot)) < 0)
                 return r;
         uint8_t *at = d->buf + slot * FAT_DIRENT;
         memcpy(at + (n - 1) * FAT_DIRENT, entry, FAT_DIRENT);
-        fat_name_compose(name, len, sn, has_long, at);
+        mk_fat_name_compose(name, len, sn, has_long, at);
         *ret_first = slot;
         *ret_n = n;
         return 0;
 }
 
-int fat_dir_stage(int fd, const fat_vol *v, fat_dir *d, mk_error *err)
+int mk_fat_dir_stage(int fd, const fat_vol *v, fat_dir *d, mk_error *err)
 {
         size_t per = v->csize / FAT_DIRENT;
         int r = 0;
         if (d->dirty_lo < d->dirty_hi)
-                r = fat_dir_put(fd, v, d, d->dirty_lo, d->dirty_hi - d->dirty_lo, err);
+                r = mk_fat_dir_put(fd, v, d, d->dirty_lo, d->dirty_hi - d->dirty_lo, err);
         if (r >= 0 && d->n_chain > d->n_disk)
-                r = fat_dir_put(fd, v, d, d->n_disk * per, (d->n_chain - d->n_disk) * per, err);
+                r = mk_fat_dir_put(fd, v, d, d->n_disk * per, (d->n_chain - d->n_disk) * per, err);
         d->dirty_lo = SIZE_MAX;
         d->dirty_hi = 0;
         return r;
 }
 
-int fat_dir_link(int fd, const fat_vol *v, fat_dir *d, fat_map *m, mk_error *err)
+int mk_fat_dir_link(int fd, const fat_vol *v, fat_dir *d, fat_map *m, mk_error *err)
 {
         if (!d->n_disk || d->n_chain == d->n_disk)
                 return 0;
-        if (fat_map_set(m, d->chain[d->n_disk - 1], d->chain[d->n_disk]) < 0)
+        if (mk_fat_map_set(m, d->chain[d->n_disk - 1], d->chain[d->n_disk]) < 0)
                 return mk_error_set(err, ENOMEM, "out of memory");
         d->n_disk = d->n_chain;
-        return fat_map_flush(fd, v, m, err);
+        return mk_fat_map_flush(fd, v, m, err);
 }
 
 /* The two commit writes of a new entry in a folder's clusters on disk: its short entry, then its long name. */
-int fat_dir_commit(int fd, const fat_vol *v, const fat_dir *d, size_t first, size_t n, mk_error *err)
+int mk_fat_dir_commit(int fd, const fat_vol *v, const fat_dir *d, size_t first, size_t n, mk_error *err)
 {
         if (first >= d->n_disk * (v->csize / FAT_DIRENT))
-                return 0; /* in added clusters: fat_dir_link made it visible */
-        int r = fat_dir_put(fd, v, d, first + n - 1, 1, err);
-        return r < 0 ? r : fat_dir_put(fd, v, d, first, n - 1, err);
+                return 0; /* in added clusters: mk_fat_dir_link made it visible */
+        int r = mk_fat_dir_put(fd, v, d, first + n - 1, 1, err);
+        return r < 0 ? r : mk_fat_dir_put(fd, v, d, first, n - 1, err);
 }
 
-int fat_stamp_now(const fat_vol *v, fat_stamp *ret, mk_error *err)
+int mk_fat_stamp_now(const fat_vol *v, fat_stamp *ret, mk_error *err)
 {
         uint64_t t = 0;
         const char *sde = getenv("SOURCE_DATE_EPOCH");
@@ -202,7 +202,7 @@ int fat_stamp_now(const fat_vol *v, fat_stamp *ret, mk_error *err)
         return 0;
 }
 
-void fat_entry_init(uint8_t e[FAT_DIRENT], uint8_t attr, uint32_t cluster, uint32_t size, const fat_stamp *s)
+void mk_fat_entry_init(uint8_t e[FAT_DIRENT], uint8_t attr, uint32_t cluster, uint32_t size, const fat_stamp *s)
 {
         memset(e, 0, FAT_DIRENT);
         memset(e, ' ', 11);
@@ -210,10 +210,10 @@ void fat_entry_init(uint8_t e[FAT_DIRENT], uint8_t attr, uint32_t cluster, uint3
         fat_wr16(e + 14, s->time);
         fat_wr16(e + 16, s->date);
         fat_wr16(e + 18, s->date);
-        fat_entry_set(e, cluster, size, s);
+        mk_fat_entry_set(e, cluster, size, s);
 }
 
-void fat_entry_set(uint8_t e[FAT_DIRENT], uint32_t cluster, uint32_t size, const fat_stamp *s)
+void mk_fat_entry_set(uint8_t e[FAT_DIRENT], uint32_t cluster, uint32_t size, const fat_stamp *s)
 {
         fat_wr16(e + 18, s->date);
         fat_wr16(e + 20, (uint16_t)(cluster >> 16));
