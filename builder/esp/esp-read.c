@@ -270,7 +270,7 @@ int mk_esp_list(const char *image_path, uint64_t offset, const char *dir, size_t
                 if (nf > max) {
                         mk_fat_names_free(fast);
                         return mk_error_set(err, E2BIG,
-                                            "%s: ESP at byte %" PRIu64 ": /%s holds %zu entries, more than the %zu "
+                                            "%s: ESP at byte %" PRIu64 ": /%s: holds %zu entries, more than the %zu "
                                             "mkimage reads there",
                                             image_path, offset, dir, nf, max);
                 }
