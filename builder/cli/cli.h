@@ -101,4 +101,7 @@ void cli_build_stage(void *ud, const char *stage);
 int cli_bundle(int argc, char **argv);
 extern const char cli_bundle_help[];
 
+int cli_sb_keygen(int argc, char **argv);
+extern const char cli_sb_keygen_help[];
+
 #endif

@@ -20,6 +20,8 @@ static const cli_verb verbs[] = {
         {"component", cli_component, "component pack SRC -o X.comp  pack or show a component", cli_component_help,
          false},
         {"bundle", cli_bundle, "bundle MODEL.yaml -o X.mkb     a signed update bundle", cli_bundle_help, true},
+        {"sb-keygen", cli_sb_keygen, "sb-keygen DIR [--cn PREFIX]   a development Secure Boot key set (PK, KEK, db)",
+         cli_sb_keygen_help, false},
         {"factory", cli_factory, "factory MODEL --devices F -o DIR  per-device images for a production line",
          cli_factory_help, false},
 };

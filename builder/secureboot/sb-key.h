@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "signing/base/error.h"
+#include "signing/base/macro.h"
 
 typedef struct mk_sb_signer {
         EVP_PKEY *key; /* the private key (RSA 2048..4096 or EC P-256/P-384) */
@@ -28,11 +29,14 @@ typedef struct mk_sb_signer {
  * extendedKeyUsage, when present, has codeSigning). One error each, naming
  * the file and the fix: -ENOENT (missing), -EINVAL (not a PEM key or
  * certificate, an encrypted key), -EKEYREJECTED (mismatch, expired, not yet
- * valid, not for signing). *ret is freed with mk_sb_signer_free.
+ * valid, not for signing, a key of another kind or size than the struct's
+ * comment names). *ret is freed with mk_sb_signer_free (which takes NULL);
+ * it is never set on an error.
  */
 int mk_sb_signer_load(const char *key_path, const char *cert_path, int64_t now, mk_sb_signer **ret, mk_error *err)
         __attribute__((warn_unused_result));
 void mk_sb_signer_free(mk_sb_signer *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(mk_sb_signer *, mk_sb_signer_free)
 
 /*
  * A certificate (PEM) alone, for `mkimage verify --sb-cert`: -ENOENT,

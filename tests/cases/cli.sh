@@ -109,7 +109,7 @@ check completion-build-options test $? -eq 0
 [ "$(complete_words mkimage component p | tr '\n' ' ')" = "pack " ]
 check completion-component-subverbs test $? -eq 0
 # every option a verb's --help names is offered
-for v in build inspect keygen sign verify-sig verify component factory; do
+for v in build inspect keygen sign verify-sig verify component factory sb-keygen; do
         want="$("$MKIMAGE" $v --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u | tr '\n' ' ')"
         words=(mkimage $v)
         [ $v = component ] && words+=(pack)
