@@ -9,33 +9,11 @@
 # newline, 5 s of sleep, HARNESS-SECOND and `poweroff -f`.
 # Every QEMU run is bounded by --timeout; 1.5-3 min in all under TCG.
 . "$(dirname "$0")/../lib/testlib.sh"
-cd "$SRC"
-RUN="$SRC/qemu-boot/run"
-export MTOOLS_SKIP_CHECK=1
+. "$SRC/tests/lib/qemulib.sh"
 
 # --- fixture (built once) -------------------------------------------------------
-# The Debian kernel, from the kernel component's cache (download it if absent).
-KCACHE="$BUILD/cache/kernel"
-newest_deb() { ls "$KCACHE"/linux-image-[0-9]*.deb 2>/dev/null | sort -V | tail -n 1; }
-deb=$(newest_deb) || true
-if [ -z "$deb" ]; then # into a scratch folder first: never a half-downloaded .deb in the cache
-        pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
-        mkdir -p "$KCACHE" "$T/dl"
-        (cd "$T/dl" && apt-get download -q "$pkg" && mv ./*.deb "$KCACHE/") >"$T/apt.log" 2>&1 || true
-        deb=$(newest_deb) || true
-fi
-if [ -z "$deb" ]; then
-        fail fixture "no kernel package in $KCACHE and apt-get download failed: $(tail -n 3 "$T/apt.log")"
-        exit 1
-fi
 MODS="virtio_ring virtio virtio_blk virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci qemu_fw_cfg"
-mkdir -p "$T/k"
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$T/k" --wildcards './boot/vmlinuz-*' \
-        $(for m in $MODS; do echo "./lib/modules/*/$m.ko"; done)
-if [ "$(find "$T/k" -name 'vmlinuz-*' -o -name '*.ko' | wc -l)" -ne 8 ]; then
-        fail fixture "$deb: no kernel or not all of $MODS in it"
-        exit 1
-fi
+qemu_kernel $MODS
 
 # The initrd: busybox-static, the modules, /init.
 R="$T/initrd"
@@ -95,26 +73,16 @@ head -c 64 /dev/urandom >"$T/key"
 KEY_SUM=$(sha256sum <"$T/key" | cut -d' ' -f1)
 echo "hello from the host" >"$T/greeting"
 
-# Every run gets TMPDIR=$T/tmp, which must be empty afterwards, with no QEMU
-# left running on it.
-mkdir "$T/tmp"
-harness() { # NAME ARGS...: run the harness; $T/NAME.{out,err,rc,time}
-        local name=$1 rc=0 t0=$EPOCHREALTIME; shift
-        TMPDIR="$T/tmp" "$RUN" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
-        echo $rc >"$T/$name.rc"
-        echo "$t0 $EPOCHREALTIME" | awk '{ printf "%.1f\n", $2 - $1 }' >"$T/$name.time"
-        if ! only_files "$T/tmp"; then fail "$name-no-temp-files" "left: $(ls -A "$T/tmp")"
-        elif pgrep -f "qemu-system-x86_64.*$T/tmp/" >/dev/null; then fail "$name-no-temp-files" "QEMU still running"
-        else pass "$name-no-temp-files"; fi
-}
-console() { tr -d '\r' <"$T/$1.out"; } # NAME: the console as lines
-
+# Every run gets TMPDIR=$T/tmp, which must be empty afterwards (harness, tests/lib/qemulib.sh).
 # --- (1)(2) in order across a reboot, the data key, --fw-cfg, --log, a partial line
 harness boot --timeout 120 --verbose --data-key "$T/key" --fw-cfg greeting="$T/greeting" --log "$T/boot.log" \
         --expect 'HARNESS-HELLO boot=1' --expect 'HARNESS-KEY ' --expect 'HARNESS-HELLO boot=2' \
         --expect '^HARNESS-PROMPT> $' "$DISK"
 expect_eq boot-exit-0 "$(cat "$T/boot.rc")" 0
 expect_eq boot-all-matched "$(grep -c ': matched "' "$T/boot.err")" 4
+# systemd-boot as Debian ships it is not signed: OVMF_CODE_4M.fd, and -v says why.
+expect_eq boot-secure-boot-off "$(head -n 1 "$T/boot.err")" \
+        "qemu-boot/run: Secure Boot off (the image is not signed: EFI/BOOT/BOOTX64.EFI on its ESP has no Authenticode signature)"
 expect_eq boot-key-sha256 "$(console boot | awk '/^HARNESS-KEY/ { print $2; exit }')" "$KEY_SUM"
 expect_eq boot-fw-cfg "$(console boot | grep -m1 '^HARNESS-GREETING')" "HARNESS-GREETING hello from the host"
 # Both boots went through OVMF and systemd-boot in the same QEMU process.
