@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder/esp/cpio.h"
 #include "builder/image/digest.h"
 #include "builder/esp/esp.h"
+#include "builder/secureboot/uki.h"
 #include "signing/base/macro.h"
 
 #define BOOT_FILE_MAX (512u << 20) /* bytes: a kernel or an initrd larger than this is refused */
@@ -43,6 +45,7 @@ void mk_boot_stage_done(mk_boot_stage *s)
 {
         free(s->vmlinuz);
         free(s->initrd);
+        mk_uki_stage_done(&s->u);
         *s = (mk_boot_stage){0};
 }
 
@@ -104,8 +107,8 @@ static int make_initrd(mk_boot_stage *s, const mk_model *m, const mk_seckey *key
         return 0;
 }
 
-int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inputs, const mk_seckey *key, uint64_t sde,
-                    mk_boot_stage *s, mk_error *err)
+int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inputs, const mk_seckey *key,
+                    const mk_sb_opts *sb, uint64_t sde, mk_boot_stage *s, mk_error *err)
 {
         *s = (mk_boot_stage){.esp = mk_layout_find(l, MK_ROLE_ESP, 0)};
         int r = find_kernel(m, inputs, &s->kernel, err);
@@ -144,6 +147,41 @@ int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inpu
                                     s->kernel->mc->path, s->kernel->mc->name);
         mk_sha256_buffer(s->vmlinuz, s->vmlinuz_len, s->vmlinuz_sha);
         mk_sha256_buffer(s->initrd, s->initrd_len, s->initrd_sha);
+        if (m->secure_boot.mode != MK_SB_ON)
+                return 0;
+        if (m->arch != MK_ARCH_X86_64)
+                return mk_error_set(err, ENOTSUP,
+                                    "%s: Secure Boot images are built for x86_64 only so far (set "
+                                    "'secure-boot: off')",
+                                    m->path);
+        if ((r = mk_uki_prepare(&s->u, m, sb, loaders[m->arch].loader, s->vmlinuz_len, s->initrd_len, s->esp->length,
+                                (int64_t)time(NULL), err)) < 0)
+                return r;
+        s->uki = true;
+        mk_sha256_buffer(s->u.loader, s->u.loader_len, s->loader_sha);
+        return 0;
+}
+
+int mk_boot_uki_slot(mk_boot_stage *s, const mk_model *m, mk_manifest *mf, mk_error *err)
+{
+        static char paths[2][48];
+        if (!s->uki || !s->kernel)
+                return 0;
+        int r = mk_uki_make_slot(&s->u, m, mf, s->vmlinuz, s->vmlinuz_len, s->initrd, s->initrd_len, err);
+        if (r < 0)
+                return r;
+        const mk_uki_slot *us = &s->u.slot[mf->slot - 'a'];
+        char *path = paths[mf->slot - 'a'], name[32];
+        mk_uki_entry_name((char[2]){mf->slot, 0}, 0, name, sizeof(name));
+        snprintf(path, sizeof(paths[0]), "/" MK_ESP_UKI_DIR "/%s", name);
+        mf->uki.path = path;
+        mf->uki.signed_ = true;
+        memcpy(mf->uki.pcr11, us->pcr11, 65);
+        mf->uki.n_sections = MK_UKI_PARTS;
+        for (size_t i = 0; i < MK_UKI_PARTS; i++) {
+                mf->uki.sections[i].path = (char *)mk_uki_measured_sections[i];
+                memcpy(mf->uki.sections[i].sha256, us->section_sha[i], 65);
+        }
         return 0;
 }
 
@@ -179,6 +217,19 @@ static int manifest_file(mk_manifest_file *f, const char *sha, mk_error *err, co
         return 0;
 }
 
+/* loader.conf under Secure Boot: with the enrolment keys, systemd-boot enrols them in setup mode. */
+static int enroll_conf(const mk_boot_stage *s, char **conf, mk_error *err)
+{
+        if (!s->u.auth[0])
+                return 0;
+        char *more = NULL;
+        if (asprintf(&more, "%ssecure-boot-enroll force\n", *conf) < 0)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        free(*conf);
+        *conf = more;
+        return 0;
+}
+
 int mk_boot_manifest_files(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, char slot,
                            mk_manifest_file files[MK_BOOT_FILES], size_t *n, mk_error *err)
 {
@@ -190,8 +241,16 @@ int mk_boot_manifest_files(const mk_boot_stage *s, const mk_model *m, const mk_l
         if (r < 0)
                 return r;
         char conf_sha[65];
+        if (s->uki && (r = enroll_conf(s, &conf, err)) < 0)
+                return r;
         mk_sha256_buffer(conf, strlen(conf), conf_sha);
-        if (s->kernel) {
+        if (s->uki && s->kernel) {
+                char entry[32];
+                mk_uki_entry_name((char[2]){slot, 0}, 0, entry, sizeof(entry));
+                if ((r = manifest_file(&files[(*n)++], s->u.slot[slot - 'a'].sha256, err, "/" MK_ESP_UKI_DIR "/%s",
+                                       entry)) < 0)
+                        return r;
+        } else if (s->kernel) {
                 _cleanup_free_ char *path = NULL, *text = NULL;
                 char entry[64], entry_sha[65];
                 if ((r = entry_text(s, m, l, slot, &path, &text, err)) < 0)
@@ -209,7 +268,15 @@ int mk_boot_manifest_files(const mk_boot_stage *s, const mk_model *m, const mk_l
         if ((r = manifest_file(&files[(*n)++], conf_sha, err, "/" MK_ESP_LOADER_CONF)) < 0 ||
             (r = manifest_file(&files[(*n)++], s->loader_sha, err, "/%s", sd_path)) < 0)
                 return r;
-        return manifest_file(&files[(*n)++], s->loader_sha, err, "/%s", loaders[m->arch].esp_path);
+        if ((r = manifest_file(&files[(*n)++], s->loader_sha, err, "/%s", loaders[m->arch].esp_path)) < 0)
+                return r;
+        for (int i = 0; i < 3 && s->uki && s->u.auth[0]; i++) {
+                char sha[65];
+                mk_sha256_buffer(s->u.auth[i], s->u.auth_len[i], sha);
+                if ((r = manifest_file(&files[(*n)++], sha, err, "/" MK_ESP_KEYS_DIR "/%s", mk_uki_auth_names[i])) < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* Everything the ESP holds; the strings are owned here. */
@@ -257,6 +324,18 @@ static int add_entry(esp_content *c, const mk_boot_stage *s, const mk_model *m, 
         return 0;
 }
 
+/* The slot's signed UKI as a type #2 entry with boot counting: EFI/Linux/slot-a+3.efi. */
+static int add_uki(esp_content *c, const mk_boot_stage *s, const mk_layout *l, char slot, mk_error *err)
+{
+        char name[32], *path = NULL;
+        mk_uki_entry_name((char[2]){slot, 0}, l->boot_tries, name, sizeof(name));
+        if (asprintf(&path, MK_ESP_UKI_DIR "/%s", name) < 0)
+                return mk_error_set(err, ENOMEM, "out of memory");
+        const mk_uki_slot *us = &s->u.slot[slot - 'a'];
+        add(c, own(c, path), us->data, us->len);
+        return 0;
+}
+
 int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l, const char *image_path,
                   const char *image_name, const mk_boot_slot *slots, size_t n_slots, uint64_t sde, bool serial_room,
                   mk_error *err)
@@ -271,8 +350,22 @@ int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l,
                 return r;
         char sd_path[64];
         bootctl_path(m->arch, sd_path, sizeof(sd_path));
-        c.files[c.n++] = (mk_esp_file){.esp_path = loaders[m->arch].esp_path, .source = loaders[m->arch].loader};
-        c.files[c.n++] = (mk_esp_file){.esp_path = sd_path, .source = loaders[m->arch].loader};
+        if (s->uki) {
+                add(&c, loaders[m->arch].esp_path, s->u.loader, s->u.loader_len);
+                add(&c, sd_path, s->u.loader, s->u.loader_len);
+                if ((r = enroll_conf(s, &conf, err)) < 0) {
+                        free(conf);
+                        return r;
+                }
+                static const char *const keys[3] = {MK_ESP_KEYS_DIR "/PK.auth", MK_ESP_KEYS_DIR "/KEK.auth",
+                                                    MK_ESP_KEYS_DIR "/db.auth"};
+                for (int i = 0; i < 3 && s->u.auth[0]; i++)
+                        add(&c, keys[i], s->u.auth[i], s->u.auth_len[i]);
+        } else {
+                c.files[c.n++] =
+                        (mk_esp_file){.esp_path = loaders[m->arch].esp_path, .source = loaders[m->arch].loader};
+                c.files[c.n++] = (mk_esp_file){.esp_path = sd_path, .source = loaders[m->arch].loader};
+        }
         add(&c, MK_ESP_LOADER_CONF, own(&c, conf), strlen(conf));
         for (size_t i = 0; i < n_slots && r >= 0; i++) {
                 const mk_boot_slot *bs = &slots[i];
@@ -296,7 +389,9 @@ int mk_boot_write(const mk_boot_stage *s, const mk_model *m, const mk_layout *l,
                         add(&c, own(&c, rec), placeholder, sizeof(placeholder));
                         add(&c, own(&c, rsig), placeholder, sizeof(placeholder));
                 }
-                if (s->kernel)
+                if (s->kernel && s->uki)
+                        r = add_uki(&c, s, l, bs->slot, err);
+                else if (s->kernel)
                         r = add_entry(&c, s, m, l, bs->slot, err);
         }
         for (size_t i = 0; i < c.n_owned && r >= 0; i++)

@@ -24,12 +24,14 @@
 #include "signing/manifest/manifest.h"
 #include "signing/minisign/minisign.h"
 #include "builder/model/model.h"
+#include "builder/build/build-uki.h"
 
 #define MK_BOOT_TRUSTED_PUB "etc/mkimage/trusted.pub"
 #define MK_BOOT_MODEL_FILE "etc/mkimage/model"
 /* per slot: vmlinuz, initrd.img, its boot entry, loader.conf, systemd-boot at bootctl's path and at the
- * firmware's fallback path (all that decides what boots) */
-#define MK_BOOT_FILES 6
+ * firmware's fallback path (all that decides what boots); under Secure Boot the UKI instead of the first
+ * three, and the three enrolment files when the image carries them */
+#define MK_BOOT_FILES 7
 
 typedef struct mk_boot_stage {
         const mk_partition *esp; /* NULL: the layout has no ESP (nothing to do) */
@@ -38,10 +40,21 @@ typedef struct mk_boot_stage {
         size_t vmlinuz_len, initrd_len;
         char vmlinuz_sha[65], initrd_sha[65];
         char loader_sha[65]; /* systemd-boot as the ESP holds it */
+        bool uki;            /* Secure Boot: signed UKIs instead of type #1 entries (build-uki.h) */
+        mk_uki_stage u;
 } mk_boot_stage;
 
 int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inputs, const mk_seckey *key,
-                    uint64_t source_date_epoch, mk_boot_stage *ret, mk_error *err) __attribute__((warn_unused_result));
+                    const mk_sb_opts *sb, uint64_t source_date_epoch, mk_boot_stage *ret, mk_error *err)
+        __attribute__((warn_unused_result));
+
+/*
+ * Under Secure Boot, slot mf->slot's signed UKI, made from mf's root hash and
+ * partition UUIDs, and mf->uki filled (its strings point into s); nothing
+ * happens without one. Call before the manifest is emitted.
+ */
+int mk_boot_uki_slot(mk_boot_stage *s, const mk_model *m, mk_manifest *mf, mk_error *err)
+        __attribute__((warn_unused_result));
 
 /*
  * The manifest's `boot` list of slot ('a' or 'b'): n entries into files

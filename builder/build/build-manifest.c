@@ -62,7 +62,10 @@ int mk_build_write_manifest(build *b, size_t s, mk_error *err)
         mk_manifest mf;
         fill_manifest(b, s, &mf);
         mk_manifest_file boot[MK_BOOT_FILES];
-        int r = mk_boot_manifest_files(&b->boot, b->m, b->l, mf.slot, boot, &mf.n_boot, err);
+        int r = mk_boot_uki_slot(&b->boot, b->m, &mf, err);
+        if (r < 0)
+                return r;
+        r = mk_boot_manifest_files(&b->boot, b->m, b->l, mf.slot, boot, &mf.n_boot, err);
         mf.boot = boot;
         if (r < 0) {
                 for (size_t i = 0; i < mf.n_boot; i++)

@@ -453,7 +453,7 @@ static int run(build *b, mk_build_result *ret, mk_error *err)
         mk_build_stage(o, "prepare");
         if ((r = mk_data_prepare(b->m, b->l, b->inputs, o->data_key, o->data_key_out, o->factory_template, &b->data,
                                  err)) < 0 ||
-            (r = mk_boot_prepare(b->m, b->l, b->inputs, b->key, o->source_date_epoch, &b->boot, err)) < 0)
+            (r = mk_boot_prepare(b->m, b->l, b->inputs, b->key, &o->sb, o->source_date_epoch, &b->boot, err)) < 0)
                 return r;
         b->out_path = o->out_path;
         if (!b->out_path) {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "builder/build/build-uki.h"
 #include "signing/base/error.h"
 
 typedef struct mk_build_opts {
@@ -23,6 +24,7 @@ typedef struct mk_build_opts {
         unsigned jobs;              /* worker threads; 0 = the number of online cores */
         const char *data_key;       /* --data-key: the LUKS2 key file of the data partition */
         const char *data_key_out;   /* --data-key-out: generate the key and write it here (0600) */
+        mk_sb_opts sb;              /* --sb-key, --sb-cert, --sb-enroll over the model's secure-boot section */
         uint64_t source_date_epoch; /* every time stamp in the outputs */
         /* `mkimage factory`'s common part: everything but the data partition, which
          * is left empty (the manifests still describe it); no data key is needed. */

@@ -25,6 +25,11 @@ const char cli_build_help[] = "Usage: mkimage build MODEL.yaml [-o OUT.img] [--l
                               "  -j, --jobs N          worker threads (default: the number of cores)\n"
                               "      --data-key FILE   the key of the LUKS2 data partition (32-512 bytes, mode 0600)\n"
                               "      --data-key-out FILE  generate a 64-byte data key and write it to FILE (0600)\n"
+                              "      --sb-key KEY      Secure Boot: sign systemd-boot and the UKIs with this db key\n"
+                              "                        (PEM, RSA; default: the model's secure-boot key)\n"
+                              "      --sb-cert CERT    the db key's certificate (PEM; default: the model's)\n"
+                              "      --sb-enroll DIR   put DIR's PK.auth, KEK.auth, db.auth on the ESP for\n"
+                              "                        systemd-boot to enrol (development images only)\n"
                               "  -v, --verbose         print what is being done\n"
                               "      --json            print the result as JSON\n"
                               "  -h, --help            show this help\n\n"
@@ -68,11 +73,19 @@ void cli_build_stage(void *ud, const char *stage)
 int cli_build(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"output", required_argument, NULL, 'o'},   {"layout", required_argument, NULL, 'L'},
-                {"verbose", no_argument, NULL, 'v'},        {"json", no_argument, NULL, 'J'},
-                {"sign-key", required_argument, NULL, 'k'}, {"jobs", required_argument, NULL, 'j'},
-                {"data-key", required_argument, NULL, 'D'}, {"data-key-out", required_argument, NULL, 'G'},
-                {"help", no_argument, NULL, 'h'},           {0},
+                {"output", required_argument, NULL, 'o'},
+                {"layout", required_argument, NULL, 'L'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"json", no_argument, NULL, 'J'},
+                {"sign-key", required_argument, NULL, 'k'},
+                {"jobs", required_argument, NULL, 'j'},
+                {"data-key", required_argument, NULL, 'D'},
+                {"data-key-out", required_argument, NULL, 'G'},
+                {"sb-key", required_argument, NULL, 'K'},
+                {"sb-cert", required_argument, NULL, 'C'},
+                {"sb-enroll", required_argument, NULL, 'E'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
         };
         mk_build_opts o = {0};
         int json = 0, c;
@@ -100,6 +113,15 @@ int cli_build(int argc, char **argv)
                         break;
                 case 'G':
                         o.data_key_out = optarg;
+                        break;
+                case 'K':
+                        o.sb.key = optarg;
+                        break;
+                case 'C':
+                        o.sb.cert = optarg;
+                        break;
+                case 'E':
+                        o.sb.enroll = optarg;
                         break;
                 case 'j':
                         if (cli_parse_jobs("build", optarg, &o.jobs))
@@ -218,6 +240,8 @@ static void print_json(const char *path, const mk_inspect *in)
                                 else
                                         printf("null");
                         }
+                        if (e->uki)
+                                printf(",\"uki\":true,\"signed\":%s", e->is_signed ? "true" : "false");
                         printf("}");
                 }
                 printf("]");
@@ -230,9 +254,12 @@ static void print_entries(const mk_inspect *in)
 {
         if (in->esp < 0)
                 return;
+        bool ukis = false;
+        for (size_t k = 0; k < in->n_entries; k++)
+                ukis |= in->entries[k].uki;
         fputs("\nBoot entries on ", stdout);
         cli_put(stdout, in->gpt->parts[in->esp].name, 0);
-        fputs(" (loader/entries):\n", stdout);
+        fputs(ukis ? " (loader/entries, EFI/Linux):\n" : " (loader/entries):\n", stdout);
         if (in->esp_note) {
                 fputs("  (cannot read them: ", stdout);
                 mk_fputs_message(in->esp_note, stdout);
@@ -244,6 +271,8 @@ static void print_entries(const mk_inspect *in)
                 const mk_boot_entry *e = &in->entries[k];
                 fputs("  ", stdout);
                 cli_put(stdout, e->file, 18);
+                if (e->uki)
+                        fputs(e->is_signed ? " UKI, signed" : " UKI, not signed", stdout);
                 fputs(" version ", stdout);
                 cli_put(stdout, e->version, 4);
                 fputs(" sort-key ", stdout);

@@ -7,6 +7,7 @@
 #include "signing/bundle/bundle.h"
 #include "builder/data/luks.h"
 #include "builder/verify/verify.h"
+#include "builder/secureboot/sb-key.h"
 #include "signing/base/escape.h"
 
 const char cli_verify_help[] = "Usage: mkimage verify IMAGE|BUNDLE --pub KEY.pub [--data-key FILE] [--json]\n\n"
@@ -23,6 +24,8 @@ const char cli_verify_help[] = "Usage: mkimage verify IMAGE|BUNDLE --pub KEY.pub
                                "      --data-key FILE   the data partition's key (as given to build or made by\n"
                                "                        factory): the LUKS2 volume is opened in memory and its\n"
                                "                        ext4 superblock checked too\n"
+                               "      --sb-cert CERT    the Secure Boot db certificate (PEM): every EFI binary\n"
+                               "                        on the ESP must carry an Authenticode signature by it\n"
                                "      --json            print one JSON object {ok, items: [{name, status, reason}]}\n"
                                "  -h, --help            show this help\n\n"
                                "Exit status: 0 everything checked is intact, 1 something failed or the image\n"
@@ -75,7 +78,7 @@ static void print_lines(const mk_verify_report *rep)
 
 int cli_verify(int argc, char **argv)
 {
-        const char *image = NULL, *pub = NULL, *data_key = NULL;
+        const char *image = NULL, *pub = NULL, *data_key = NULL, *sb_cert = NULL;
         int json = 0;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--json")) {
@@ -100,6 +103,15 @@ int cli_verify(int argc, char **argv)
                                 return cli_usage("verify", "--data-key needs a key file");
                         if (!*data_key)
                                 return cli_usage("verify", "--data-key needs a key file");
+                } else if (!strcmp(argv[i], "--sb-cert") || !strncmp(argv[i], "--sb-cert=", 10)) {
+                        if (sb_cert)
+                                return cli_usage("verify", "give --sb-cert once");
+                        if (argv[i][9] == '=')
+                                sb_cert = argv[i] + 10;
+                        else if (i + 1 < argc)
+                                sb_cert = argv[++i];
+                        if (!sb_cert || !*sb_cert)
+                                return cli_usage("verify", "--sb-cert needs a certificate file");
                 } else if (argv[i][0] == '-' && argv[i][1]) {
                         return cli_usage("verify", "unknown option '%s'", argv[i]);
                 } else if (image) {
@@ -119,6 +131,10 @@ int cli_verify(int argc, char **argv)
         if (mk_pubkey_load(pub, &key, &err) < 0)
                 return cli_fail(&err);
         mk_verify_opts o = {.key = key, .data_key_name = data_key};
+        X509 *cert = NULL;
+        if (sb_cert && mk_sb_cert_load(sb_cert, &cert, &err) < 0)
+                return cli_fail(&err);
+        o.sb_cert = cert;
         uint8_t *dk = NULL;
         if (data_key && mk_data_key_load(data_key, &dk, &o.data_key_len, &err) < 0)
                 return cli_fail(&err);
@@ -127,6 +143,7 @@ int cli_verify(int argc, char **argv)
         int r = mk_bundle_is_file(image) ? mk_verify_bundle(image, key, &rep, &err)
                                          : mk_verify_image_with(image, &o, &rep, &err);
         mk_data_key_free(dk); /* wipes */
+        X509_free(cert);
         if (r < 0)
                 return cli_fail(&err);
         if (json)

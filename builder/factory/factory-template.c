@@ -70,6 +70,7 @@ int mk_factory_build_template(fctx *f, mk_error *err)
                             .jobs = o->jobs,
                             .source_date_epoch = o->source_date_epoch,
                             .factory_template = true,
+                            .sb = {.no_enroll = true}, /* a factory image never carries enrolment keys */
                             .log = o->log,
                             .warn = o->warn,
                             .progress = o->progress,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "builder/image/inspect.h"
+#include "builder/secureboot/pe.h"
 #include "signing/conventions/conventions.h"
 
 #include <errno.h>
@@ -81,59 +82,6 @@ static char *entry_value(const char *text, const char *key)
  * entry over MK_BOOT_ENTRY_MAX bytes (refused, so that the time and memory
  * inspect takes stay bounded).
  */
-static int read_entries(const char *path, mk_inspect *in, mk_error *err)
-{
-        in->esp = -1;
-        for (unsigned i = 0; i < in->gpt->n_parts && in->esp < 0; i++)
-                if (!strcasecmp(in->gpt->parts[i].type_guid, MK_ESP_TYPE_GUID) && !strcmp(in->content[i], "vfat"))
-                        in->esp = (int)i;
-        if (in->esp < 0)
-                return 0;
-        uint64_t off = in->gpt->parts[in->esp].start;
-        char **names = NULL;
-        mk_error e = {0};
-        int r = mk_esp_list(path, off, MK_ESP_ENTRIES_DIR, MK_ESP_LIST_MAX, &names, &e);
-        if (r == -E2BIG || r == -ENOMEM) {
-                *err = e;
-                return r;
-        }
-        if (r < 0) {
-                if (r != -ENOENT) /* no folder: an ESP without entries */
-                        in->esp_note = strdup(e.msg);
-                return 0;
-        }
-        size_t n = 0;
-        while (names[n])
-                n++;
-        in->entries = calloc(n ? n : 1, sizeof(*in->entries));
-        for (size_t i = 0; in->entries && i < n; i++) {
-                char rel[300], *text = NULL;
-                size_t len;
-                snprintf(rel, sizeof(rel), MK_ESP_ENTRIES_DIR "/%s", names[i]);
-                mk_boot_entry *be = &in->entries[in->n_entries++];
-                be->file = TAKE_PTR(names[i]);
-                mk_error_clear(&e);
-                if ((r = mk_esp_read(path, off, rel, MK_BOOT_ENTRY_MAX, &text, &len, &e)) == -EFBIG || r == -ENOMEM) {
-                        *err = e;
-                        for (size_t k = i + 1; k < n; k++)
-                                free(names[k]);
-                        free(names);
-                        return r;
-                }
-                if (r < 0)
-                        continue;
-                be->title = entry_value(text, "title");
-                be->version = entry_value(text, "version");
-                be->sort_key = entry_value(text, "sort-key");
-                be->kernel = entry_value(text, "linux");
-                be->initrd = entry_value(text, "initrd");
-                be->options = entry_value(text, "options");
-                free(text);
-        }
-        mk_esp_names_free(names);
-        return 0;
-}
-
 /* KEY's value in an os-release text (quotes dropped, escapes undone), malloc'd; NULL when absent. */
 static char *os_value(const char *text, const char *key)
 {
@@ -155,6 +103,100 @@ static char *os_value(const char *text, const char *key)
                 return out;
         }
         return NULL;
+}
+
+/* A UKI's .osrel and .cmdline as an entry's fields; whether it carries a signature. */
+static void uki_fields(const char *data, size_t len, mk_boot_entry *be)
+{
+        mk_pe pe;
+        mk_error e = {0};
+        if (mk_pe_parse("UKI", data, len, &pe, &e) < 0)
+                return;
+        be->is_signed = pe.cert_size != 0;
+        const mk_pe_section *os = mk_pe_find(&pe, ".osrel"), *cmd = mk_pe_find(&pe, ".cmdline");
+        if (os && os->vsize <= os->raw_size) {
+                _cleanup_free_ char *t = strndup(data + os->raw_off, os->vsize);
+                be->title = t ? os_value(t, "PRETTY_NAME") : NULL;
+                be->version = t ? os_value(t, "IMAGE_VERSION") : NULL;
+                be->sort_key = t ? os_value(t, "IMAGE_ID") : NULL;
+        }
+        if (cmd && cmd->vsize <= cmd->raw_size)
+                be->options = strndup(data + cmd->raw_off, cmd->vsize);
+        const mk_pe_section *lx = mk_pe_find(&pe, ".linux"), *ird = mk_pe_find(&pe, ".initrd");
+        if (lx && asprintf(&be->kernel, ".linux (%u bytes)", lx->vsize) < 0)
+                be->kernel = NULL;
+        if (ird && asprintf(&be->initrd, ".initrd (%u bytes)", ird->vsize) < 0)
+                be->initrd = NULL;
+}
+
+/* The entries in one folder of the ESP: type #1 texts (loader/entries) or UKIs (EFI/Linux). */
+static int read_dir(const char *path, uint64_t off, const char *dir, bool uki, size_t max, mk_inspect *in,
+                    mk_error *err)
+{
+        char **names = NULL;
+        mk_error e = {0};
+        int r = mk_esp_list(path, off, dir, MK_ESP_LIST_MAX, &names, &e);
+        if (r == -E2BIG || r == -ENOMEM) {
+                *err = e;
+                return r;
+        }
+        if (r < 0) {
+                if (r != -ENOENT && !in->esp_note) /* no folder: an ESP without entries */
+                        in->esp_note = strdup(e.msg);
+                return 0;
+        }
+        size_t n = 0;
+        while (names[n])
+                n++;
+        mk_boot_entry *grown = realloc(in->entries, (in->n_entries + n + 1) * sizeof(*in->entries));
+        if (!grown) {
+                mk_esp_names_free(names);
+                return mk_error_set(err, ENOMEM, "out of memory");
+        }
+        in->entries = grown;
+        for (size_t i = 0; i < n; i++) {
+                char rel[300], *text = NULL;
+                size_t len;
+                snprintf(rel, sizeof(rel), "%s/%s", dir, names[i]);
+                mk_boot_entry *be = &in->entries[in->n_entries++];
+                *be = (mk_boot_entry){.file = TAKE_PTR(names[i]), .uki = uki};
+                mk_error_clear(&e);
+                if ((r = mk_esp_read(path, off, rel, max, &text, &len, &e)) == -EFBIG || r == -ENOMEM) {
+                        *err = e;
+                        for (size_t k = i + 1; k < n; k++)
+                                free(names[k]);
+                        free(names);
+                        return r;
+                }
+                if (r < 0)
+                        continue;
+                if (uki) {
+                        uki_fields(text, len, be);
+                } else {
+                        be->title = entry_value(text, "title");
+                        be->version = entry_value(text, "version");
+                        be->sort_key = entry_value(text, "sort-key");
+                        be->kernel = entry_value(text, "linux");
+                        be->initrd = entry_value(text, "initrd");
+                        be->options = entry_value(text, "options");
+                }
+                free(text);
+        }
+        mk_esp_names_free(names);
+        return 0;
+}
+
+static int read_entries(const char *path, mk_inspect *in, mk_error *err)
+{
+        in->esp = -1;
+        for (unsigned i = 0; i < in->gpt->n_parts && in->esp < 0; i++)
+                if (!strcasecmp(in->gpt->parts[i].type_guid, MK_ESP_TYPE_GUID) && !strcmp(in->content[i], "vfat"))
+                        in->esp = (int)i;
+        if (in->esp < 0)
+                return 0;
+        uint64_t off = in->gpt->parts[in->esp].start;
+        int r = read_dir(path, off, MK_ESP_ENTRIES_DIR, false, MK_BOOT_ENTRY_MAX, in, err);
+        return r < 0 ? r : read_dir(path, off, MK_ESP_UKI_DIR, true, MK_UKI_INSPECT_MAX, in, err);
 }
 
 /* The summary of the os-release in the squashfs at off, or NULL (not one, or none in it). */

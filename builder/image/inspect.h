@@ -3,6 +3,8 @@
 #ifndef MK_INSPECT_H
 #define MK_INSPECT_H
 
+#include <stdbool.h>
+
 #include "signing/base/error.h"
 #include "builder/image/gpt.h"
 
@@ -10,12 +12,16 @@
 typedef struct mk_boot_entry {
         char *file; /* "slot-a+3.conf": boot counting is in the name */
         char *title, *version, *sort_key, *kernel, *initrd, *options;
+        bool uki;       /* a type #2 entry in EFI/Linux: the fields come from its .osrel and .cmdline */
+        bool is_signed; /* a UKI with an Authenticode signature (not checked here: `mkimage verify` does) */
 } mk_boot_entry;
+/* The most bytes inspect reads of one UKI. */
+#define MK_UKI_INSPECT_MAX (256u << 20)
 
 typedef struct mk_inspect {
         mk_gpt *gpt;
         int esp;                /* index of the ESP (GPT type), or -1 */
-        mk_boot_entry *entries; /* the ESP's loader/entries, sorted by file name */
+        mk_boot_entry *entries; /* the ESP's loader/entries, then EFI/Linux, each sorted by file name */
         size_t n_entries;
         char *esp_note;                           /* why the entries could not be read, or NULL */
         const char *type_names[MK_GPT_PARTS_MAX]; /* symbolic DPS name or NULL */

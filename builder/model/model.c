@@ -50,6 +50,10 @@ mk_model *mk_model_free(mk_model *m)
         free(m->components);
         free(m->layout_path);
         free(m->signing_key);
+        free(m->secure_boot.key);
+        free(m->secure_boot.cert);
+        free(m->secure_boot.enroll);
+        free(m->secure_boot.stub);
         mk_ydoc_free(m->doc);
         free(m);
         return NULL;
@@ -297,6 +301,35 @@ static int parse_boot(mk_model *m, const ynode *n, mk_error *err)
         return 0;
 }
 
+static const schema_key sb_keys[] = {{"key", false}, {"certificate", false}, {"enroll-keys", false}, {"stub", false}};
+
+/* secure-boot: off | {key: db.key, certificate: db.crt, enroll-keys: DIR, stub: FILE} */
+static int parse_secure_boot(mk_model *m, const ynode *n, mk_error *err)
+{
+        const ydoc *d = m->doc;
+        if (n->kind == YNODE_SCALAR) {
+                if (strcmp(n->str, "off"))
+                        return mk_schema_error(d, n, err,
+                                               "'secure-boot' is 'off' or a mapping {key, certificate, enroll-keys, "
+                                               "stub} (got '%.40s')",
+                                               n->str);
+                m->secure_boot.mode = MK_SB_OFF;
+                return 0;
+        }
+        int r = mk_schema_check_map(d, n, "'secure-boot'", sb_keys, ELEMENTSOF(sb_keys), err);
+        if (r < 0)
+                return r;
+        m->secure_boot.mode = MK_SB_ON;
+        static const char *const keys[] = {"key", "certificate", "enroll-keys", "stub"};
+        char **dst[] = {&m->secure_boot.key, &m->secure_boot.cert, &m->secure_boot.enroll, &m->secure_boot.stub};
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const ynode *v = mk_ynode_get(n, keys[i]);
+                if (v && (r = mk_schema_path(d, v, keys[i], dst[i], err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static const schema_key factory_keys[] = {{"fields", false}};
 
 /* factory: {fields: [hostname, region]}: the per-device values a device list may give. */
@@ -331,7 +364,7 @@ static int parse_factory(mk_model *m, const ynode *n, mk_error *err)
 static const schema_key model_keys[] = {
         {"model", true},  {"brand", true},         {"version", true},    {"architecture", true}, {"grade", true},
         {"layout", true}, {"trusted-keys", false}, {"components", true}, {"rootfs", false},      {"data", false},
-        {"boot", false},  {"signing-key", false},  {"factory", false},
+        {"boot", false},  {"signing-key", false},  {"factory", false},   {"secure-boot", false},
 };
 
 static int parse_model(mk_model *m, mk_error *err)
@@ -380,6 +413,8 @@ static int parse_model(mk_model *m, mk_error *err)
                 return r;
         m->boot.console = "ttyS0,115200";
         if ((v = mk_ynode_get(root, "boot")) && (r = parse_boot(m, v, err)) < 0)
+                return r;
+        if ((v = mk_ynode_get(root, "secure-boot")) && (r = parse_secure_boot(m, v, err)) < 0)
                 return r;
         if ((v = mk_ynode_get(root, "factory")) && (r = parse_factory(m, v, err)) < 0)
                 return r;

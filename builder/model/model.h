@@ -36,6 +36,9 @@ typedef struct mk_model_component {
         unsigned line, col; /* position of the list item, for messages */
 } mk_model_component;
 
+/* Secure Boot as the model asks: not said (no section), off, or on (signed UKIs). */
+typedef enum { MK_SB_UNSET, MK_SB_OFF, MK_SB_ON } mk_secure_boot;
+
 typedef struct mk_model {
         ydoc *doc;
         const char *path; /* the model file, as given */
@@ -68,6 +71,18 @@ typedef struct mk_model {
                 const char *console; /* e.g. "ttyS0,115200" */
                 const char *cmdline; /* extra kernel options or NULL */
         } boot;
+        /*
+         * secure-boot: off, or {key, certificate, enroll-keys, stub}
+         * (docs/secure-boot.md). Paths resolved from the model's folder; NULL
+         * when not given (the CLI's --sb-key, --sb-cert, --sb-enroll may
+         * give them).
+         */
+        struct {
+                mk_secure_boot mode;
+                char *key, *cert;
+                char *enroll; /* folder with PK.auth, KEK.auth, db.auth: development images only */
+                char *stub;   /* systemd's EFI stub; NULL: systemd-boot-efi's */
+        } secure_boot;
         struct {
                 const char **fields; /* per-device values `mkimage factory` accepts besides serial */
                 size_t n_fields;

@@ -29,13 +29,24 @@ static int find_esp(const vctx *v)
         return -1;
 }
 
-/* The entry file name of a path on the ESP in loader/entries/, or NULL. */
+/*
+ * The entry file name of a path on the ESP in loader/entries/ (type #1) or
+ * EFI/Linux/ (a UKI, type #2), or NULL.
+ */
 static const char *entry_name(const char *path)
 {
-        size_t n = strlen(MK_ESP_ENTRIES_DIR "/");
-        if (strncasecmp(path, MK_ESP_ENTRIES_DIR "/", n) || !path[n] || strchr(path + n, '/'))
-                return NULL;
-        return path + n;
+        static const char *const dirs[] = {MK_ESP_ENTRIES_DIR "/", MK_ESP_UKI_DIR "/"};
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                size_t n = strlen(dirs[i]);
+                char slot;
+                int left, done;
+                if (strncasecmp(path, dirs[i], n) || !path[n] || strchr(path + n, '/'))
+                        continue;
+                /* in EFI/Linux only a slot's UKI is an entry: anything else there is a foreign EFI program */
+                if (i == 0 || mk_bls_entry_parse(path + n, &slot, &left, &done))
+                        return path + n;
+        }
+        return NULL;
 }
 
 int mk_verify_esp_scan(vctx *v)
@@ -60,7 +71,7 @@ int mk_verify_esp_scan(vctx *v)
 }
 
 /* The one entry of slot on the ESP ("loader/entries/slot-a+2-1.conf"); NULL and a failure otherwise. */
-static int find_entry(vctx *v, char slot, const char **ret)
+int mk_verify_find_entry(vctx *v, char slot, const char **ret)
 {
         *ret = NULL;
         size_t n = 0;
@@ -75,14 +86,18 @@ static int find_entry(vctx *v, char slot, const char **ret)
         }
         if (n == 1)
                 return 0;
+        const char *where = *ret && !strncasecmp(*ret, MK_ESP_UKI_DIR "/", strlen(MK_ESP_UKI_DIR) + 1)
+                                    ? "/" MK_ESP_UKI_DIR
+                                    : "/" MK_ESP_ENTRIES_DIR;
         *ret = NULL;
         if (n)
                 return mk_vitem_fail(v, VITEM_PART(v->esp),
-                                     "slot %c has %zu boot entries in /" MK_ESP_ENTRIES_DIR
-                                     ", mkimage writes one (remove the others)",
-                                     slot, n);
+                                     "slot %c has %zu boot entries in %s, mkimage writes one (remove the others)", slot,
+                                     n, where);
         return mk_vitem_fail(v, VITEM_PART(v->esp),
-                             "slot %c has no boot entry in /" MK_ESP_ENTRIES_DIR " (rebuild the image)", slot);
+                             "slot %c has no boot entry in /" MK_ESP_ENTRIES_DIR " or /" MK_ESP_UKI_DIR
+                             " (rebuild the image)",
+                             slot);
 }
 
 /* Whether a path on the ESP is one the boot chain reads that mkimage writes besides the manifests' files. */
@@ -199,7 +214,7 @@ int mk_verify_esp(vctx *v, const mk_manifest *m, const char *manifest, size_t ma
                 int left, done, r;
                 /* the slot's entry is listed without its boot counter: read the one the ESP holds */
                 if (name && mk_bls_entry_parse(name, &slot, &left, &done)) {
-                        if ((r = find_entry(v, slot, &actual)) < 0)
+                        if ((r = mk_verify_find_entry(v, slot, &actual)) < 0)
                                 return r;
                         if (!actual)
                                 continue;

@@ -45,6 +45,23 @@ int mk_verify_esp_scan(vctx *v) __attribute__((warn_unused_result));
  */
 int mk_verify_esp_policy(vctx *v, const mk_manifest *const ms[2]) __attribute__((warn_unused_result));
 
+/*
+ * The one entry of slot on the ESP ("loader/entries/slot-a+2-1.conf" or
+ * "EFI/Linux/slot-a+2-1.efi") into *ret (a path of v->esp_paths); none or
+ * several fail the ESP item and leave *ret NULL. Returns 0, or -ENOMEM.
+ */
+int mk_verify_find_entry(vctx *v, char slot, const char **ret) __attribute__((warn_unused_result));
+
+/*
+ * Secure Boot (docs/secure-boot.md): each slot's UKI against its verified
+ * manifest (the sections' digests, PCR 11, the command line pinning the
+ * manifest's root) and, with a db certificate in the options, the
+ * Authenticode signature of every EFI binary on the ESP. The ESP item's
+ * detail says which Secure Boot the image has, `off` included. Returns 0,
+ * or -ENOMEM.
+ */
+int mk_verify_sb(vctx *v, const mk_manifest *const ms[2]) __attribute__((warn_unused_result));
+
 /* Mark item idx FAILED with a formatted reason; a first failure is kept.
  * Returns 0, or -ENOMEM. */
 int mk_vitem_fail(vctx *v, size_t idx, const char *fmt, ...) __attribute__((format(printf, 3, 4)))

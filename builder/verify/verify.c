@@ -165,7 +165,8 @@ static int run(vctx *v, const mk_pubkey *key, mk_error *err)
             (r = load_manifest(v, 1, key, slot_populated(v, content, 'b') || v->live[1], &mb)) < 0 ||
             (ma && mb && (r = cross_check(v, ma, mb)) < 0) || (ma && (r = mk_verify_slot(v, 0, ma)) < 0) ||
             (mb && (r = mk_verify_slot(v, 1, mb)) < 0) ||
-            (r = mk_verify_esp_policy(v, (const mk_manifest *const[2]){ma, mb})) < 0)
+            (r = mk_verify_esp_policy(v, (const mk_manifest *const[2]){ma, mb})) < 0 ||
+            (r = mk_verify_sb(v, (const mk_manifest *const[2]){ma, mb})) < 0)
                 return mk_error_set(err, -r, "%s: %s", v->path, strerror(-r));
         for (unsigned i = 0; i < v->gpt->n_parts; i++) {
                 if (v->seen[VITEM_PART(i)])

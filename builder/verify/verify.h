@@ -41,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "signing/base/error.h"
 #include "signing/minisign/minisign.h"
 
@@ -68,6 +70,7 @@ typedef struct mk_verify_opts {
         const uint8_t *data_key; /* the LUKS2 keyslot passphrase (a data key file's bytes), or NULL */
         size_t data_key_len;
         const char *data_key_name; /* what messages call the data key (its file name) */
+        X509 *sb_cert;             /* the db certificate EFI binaries must be signed by, or NULL: not checked */
 } mk_verify_opts;
 
 /*

@@ -31,6 +31,7 @@ MODULES=(
         squashfs reed_solomon dm-mod dm-bufio dm-verity # the verified root
         dm-crypt ecb xts                                # the LUKS2 data partition
         crc16 mbcache jbd2 ext4 crc32c_generic          # its ext4
+        efivarfs                                        # the firmware variables (the root reads SecureBoot)
 )
 
 mods="$kroot/lib/modules/$kver"

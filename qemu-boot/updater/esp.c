@@ -143,13 +143,15 @@ int upd_esp_remove(const upd_esp *e, const char *path, mk_error *err)
         return r < 0 ? mk_error_set(err, -r, "%s", quiet.msg) : 0;
 }
 
-/* The names in loader/entries, '\n'-separated, into *ret. */
-static int list_entries(const upd_esp *e, char **ret, mk_error *err)
+/* The names in the ESP's folder dir, '\n'-separated, into *ret; a missing folder is empty. */
+static int list_entries(const upd_esp *e, const char *dir, char **ret, mk_error *err)
 {
         if (e->dir) {
                 char full[4096];
-                snprintf(full, sizeof(full), "%s/" MK_ESP_ENTRIES_DIR, e->dir);
+                snprintf(full, sizeof(full), "%s/%s", e->dir, dir);
                 DIR *d = opendir(full);
+                if (!d && errno == ENOENT)
+                        return (*ret = calloc(1, 1)) ? 0 : mk_error_set(err, ENOMEM, "out of memory");
                 if (!d)
                         return mk_error_set(err, errno, "%s: %s", full, strerror(errno));
                 size_t len = 0;
@@ -177,9 +179,12 @@ static int list_entries(const upd_esp *e, char **ret, mk_error *err)
         }
         char **names = NULL;
         size_t n = 0, len = 0;
-        int r = mk_fat_list(e->fd, e->image, e->offset, MK_ESP_ENTRIES_DIR, &names, &n, err);
+        mk_error quiet = {0};
+        int r = mk_fat_list(e->fd, e->image, e->offset, dir, &names, &n, &quiet);
+        if (r == -ENOENT)
+                return (*ret = calloc(1, 1)) ? 0 : mk_error_set(err, ENOMEM, "out of memory");
         if (r < 0)
-                return r;
+                return mk_error_set(err, -r, "%s", quiet.msg);
         for (size_t i = 0; i < n; i++)
                 len += strlen(names[i]) + 1;
         char *buf = malloc(len + 1), *w = buf;
@@ -193,23 +198,35 @@ static int list_entries(const upd_esp *e, char **ret, mk_error *err)
         return 0;
 }
 
+int upd_esp_entry_in(const upd_esp *e, char slot, const char **ret_dir, char *out, size_t size, mk_error *err)
+{
+        static const char *const dirs[] = {MK_ESP_ENTRIES_DIR, MK_ESP_UKI_DIR};
+        size_t found = 0;
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                char *names = NULL;
+                int r = list_entries(e, dirs[i], &names, err);
+                if (r < 0)
+                        return r;
+                for (char *line = strtok(names, "\n"); line; line = strtok(NULL, "\n")) {
+                        char s;
+                        int left, done;
+                        if (mk_bls_entry_parse(line, &s, &left, &done) && s == slot) {
+                                snprintf(out, size, "%s", line);
+                                *ret_dir = dirs[i];
+                                found++;
+                        }
+                }
+                free(names);
+        }
+        if (found > 1)
+                return mk_error_set(err, EEXIST,
+                                    "slot %c has %zu boot entries in /" MK_ESP_ENTRIES_DIR " and /" MK_ESP_UKI_DIR,
+                                    slot, found);
+        return found ? 0 : -ENOENT;
+}
+
 int upd_esp_entry(const upd_esp *e, char slot, char *out, size_t size, mk_error *err)
 {
-        char *names = NULL;
-        int r = list_entries(e, &names, err);
-        if (r < 0)
-                return r;
-        size_t found = 0;
-        for (char *line = strtok(names, "\n"); line; line = strtok(NULL, "\n")) {
-                char s;
-                int left, done;
-                if (mk_bls_entry_parse(line, &s, &left, &done) && s == slot) {
-                        snprintf(out, size, "%s", line);
-                        found++;
-                }
-        }
-        free(names);
-        if (found > 1)
-                return mk_error_set(err, EEXIST, "slot %c has %zu boot entries in /" MK_ESP_ENTRIES_DIR, slot, found);
-        return found ? 0 : -ENOENT;
+        const char *dir;
+        return upd_esp_entry_in(e, slot, &dir, out, size, err);
 }

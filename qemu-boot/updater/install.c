@@ -178,6 +178,11 @@ static int check_room(inst *s, mk_error *err)
         if (strcmp(s->m->root.partition, s->running->root.partition) == 0)
                 return mk_error_set(err, EINVAL, "slot %c's manifest names partition %s, which the running slot uses",
                                     s->target, s->m->root.partition);
+        if (s->m->uki.path)
+                return mk_error_set(err, ENOTSUP,
+                                    "%s: slot %c's release boots a signed UKI (%s); this updater installs type #1 "
+                                    "releases only so far (docs/secure-boot.md, \"Updates\")",
+                                    s->b->name, s->target, s->m->uki.path);
         char entry_path[64];
         bool has_entry = false;
         snprintf(entry_path, sizeof(entry_path),

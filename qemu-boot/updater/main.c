@@ -250,20 +250,23 @@ static int min_raise(upd_ctx *c, uint64_t version, mk_error *err)
 int upd_mark(upd_ctx *c, bool good, mk_error *err)
 {
         char entry[256], to[300], a[320], b[320];
-        int r = upd_esp_entry(&c->esp, c->booted, entry, sizeof(entry), err);
+        const char *dir = MK_ESP_ENTRIES_DIR;
+        int r = upd_esp_entry_in(&c->esp, c->booted, &dir, entry, sizeof(entry), err);
         if (r < 0)
                 return r == -ENOENT ? mk_error_set(err, ENOENT, "slot %c has no boot entry", c->booted) : r;
-        if (good)
+        if (good && mk_bls_entry_is_uki(entry))
+                mk_uki_entry_name((char[]){c->booted, 0}, 0, to, sizeof(to));
+        else if (good)
                 mk_bls_entry_name((char[]){c->booted, 0}, 0, to, sizeof(to));
         else
                 mk_bls_entry_bad_name(entry, to, sizeof(to));
         const char *step = good ? "mark-good" : "mark-bad";
         if (!strcmp(entry, to))
-                upd_say(step, "slot %c's boot entry %s/%s is %s already", c->booted, MK_ESP_ENTRIES_DIR, to,
+                upd_say(step, "slot %c's boot entry %s/%s is %s already", c->booted, dir, to,
                         good ? "blessed" : "marked bad");
         else {
-                snprintf(a, sizeof(a), MK_ESP_ENTRIES_DIR "/%s", entry);
-                snprintf(b, sizeof(b), MK_ESP_ENTRIES_DIR "/%s", to);
+                snprintf(a, sizeof(a), "%s/%s", dir, entry);
+                snprintf(b, sizeof(b), "%s/%s", dir, to);
                 if ((r = upd_esp_rename(&c->esp, a, b, err)) < 0)
                         return r;
                 if (fsync(c->disk.fd) < 0)

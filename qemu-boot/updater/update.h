@@ -74,7 +74,14 @@ int upd_esp_rename(const upd_esp *e, const char *from, const char *to, mk_error 
         __attribute__((warn_unused_result));
 /* Remove path; a missing file is not an error. */
 int upd_esp_remove(const upd_esp *e, const char *path, mk_error *err) __attribute__((warn_unused_result));
-/* The entry file of slot in loader/entries ("slot-a+2-1.conf") into out; -ENOENT when there is none. */
+/*
+ * The entry file of slot ("slot-a+2-1.conf" in loader/entries, or a UKI
+ * "slot-a+2-1.efi" in EFI/Linux) into out, and its folder into *ret_dir
+ * (MK_ESP_ENTRIES_DIR or MK_ESP_UKI_DIR); -ENOENT when there is none,
+ * -EEXIST when there are several. upd_esp_entry: the name only.
+ */
+int upd_esp_entry_in(const upd_esp *e, char slot, const char **ret_dir, char *out, size_t size, mk_error *err)
+        __attribute__((warn_unused_result));
 int upd_esp_entry(const upd_esp *e, char slot, char *out, size_t size, mk_error *err)
         __attribute__((warn_unused_result));
 

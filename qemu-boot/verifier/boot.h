@@ -77,9 +77,11 @@ int dm_table(const char *name, char *buf, size_t size, mk_error *err);
 /* ---- boot entries (entries.c) ---------------------------------------------- */
 
 /*
- * In the directory dir (the ESP's loader/entries): the entry file of slot, into
- * out. Returns 0, -ENOENT (none) or -EEXIST (more than one: names the first).
+ * The boot entry file of slot on the ESP mounted at esp, into out: a type #1
+ * entry in loader/entries or a UKI in EFI/Linux (*ret_dir says which,
+ * MK_ESP_ENTRIES_DIR or MK_ESP_UKI_DIR). Returns 0, -ENOENT (none) or -EEXIST
+ * (more than one).
  */
-int entry_find(const char *dir, char slot, char *out, size_t size);
+int entry_find(const char *esp, char slot, const char **ret_dir, char *out, size_t size);
 
 #endif

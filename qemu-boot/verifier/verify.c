@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -52,7 +53,6 @@
 #define ESP_DIR "/esp"
 #define DATA_DIR "/data"
 #define NEWROOT "/newroot"
-#define ENTRIES_DIR ESP_DIR "/" MK_ESP_ENTRIES_DIR
 #define TRUSTED_PUB "/etc/mkimage/trusted.pub"
 #define MODEL_FILE "/etc/mkimage/model"
 #define FW_CFG "/sys/firmware/qemu_fw_cfg/by_name/opt/mkimage/"
@@ -66,7 +66,8 @@ typedef struct boot {
         char slot; /* 'a' or 'b' */
         part_dev esp;
         bool esp_mounted, data_mounted;
-        char entry[256]; /* this boot's entry file name */
+        char entry[256];       /* this boot's entry file name */
+        const char *entry_dir; /* its folder on the ESP: loader/entries or EFI/Linux */
         mk_manifest *mf;
         uint64_t min_version;
 } boot;
@@ -122,20 +123,21 @@ static bool mark_bad(boot *b)
                 return false;
         }
         char name[256], bad[256], from[512], to[512];
-        int r = entry_find(ENTRIES_DIR, b->slot, name, sizeof(name));
+        const char *dir = NULL;
+        int r = entry_find(ESP_DIR, b->slot, &dir, name, sizeof(name));
         if (r < 0) {
-                say("cannot mark slot %c bad: its boot entry in " ENTRIES_DIR ": %s", b->slot, strerror(-r));
+                say("cannot mark slot %c bad: its boot entry on the ESP: %s", b->slot, strerror(-r));
                 return false;
         }
         mk_bls_entry_bad_name(name, bad, sizeof(bad));
-        snprintf(from, sizeof(from), ENTRIES_DIR "/%s", name);
-        snprintf(to, sizeof(to), ENTRIES_DIR "/%s", bad);
+        snprintf(from, sizeof(from), ESP_DIR "/%s/%s", dir, name);
+        snprintf(to, sizeof(to), ESP_DIR "/%s/%s", dir, bad);
         if (strcmp(from, to) && rename(from, to) < 0) {
                 say("cannot mark slot %c bad: rename %s: %s", b->slot, name, strerror(errno));
                 return false;
         }
         sync();
-        say("slot %c marked bad: " MK_ESP_ENTRIES_DIR "/%s", b->slot, bad);
+        say("slot %c marked bad: %s/%s", b->slot, dir, bad);
         return true;
 }
 
@@ -143,8 +145,9 @@ static bool mark_bad(boot *b)
 static bool other_slot_left(const boot *b)
 {
         char other = b->slot == 'a' ? 'b' : 'a', name[256], s;
+        const char *dir;
         int left, done;
-        if (!b->esp_mounted || entry_find(ENTRIES_DIR, other, name, sizeof(name)) < 0)
+        if (!b->esp_mounted || entry_find(ESP_DIR, other, &dir, name, sizeof(name)) < 0)
                 return false;
         return mk_bls_entry_parse(name, &s, &left, &done) && left != 0;
 }
@@ -234,9 +237,45 @@ static void step_esp(boot *b)
         if (mount(b->esp.node, ESP_DIR, "vfat", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 fail(b, "cannot mount the ESP %s: %s", b->esp.node, strerror(errno));
         b->esp_mounted = true;
-        if (entry_find(ENTRIES_DIR, b->slot, b->entry, sizeof(b->entry)) < 0)
+        if (entry_find(ESP_DIR, b->slot, &b->entry_dir, b->entry, sizeof(b->entry)) < 0)
                 snprintf(b->entry, sizeof(b->entry), "(none)");
         say("ESP %s mounted read-only, boot entry %s", b->esp.node, b->entry);
+}
+
+/*
+ * A signed UKI's command line pins its slot's root: the root hash and the two
+ * partition UUIDs (docs/secure-boot.md). The manifest, a file beside the UKI
+ * on the ESP, must describe exactly that root, or a manifest of another
+ * slot or release could be paired with this kernel and initrd.
+ */
+static void check_pins(boot *b)
+{
+        static const struct {
+                const char *key, *prefix;
+        } pins[] = {
+                {"roothash", ""}, {"systemd.verity_root_data", "PARTUUID="}, {"systemd.verity_root_hash", "PARTUUID="}};
+        const char *want[] = {b->mf->root.verity.root_hash, b->mf->root.partuuid, b->mf->root.verity.partuuid};
+        int pinned = 0;
+        for (size_t i = 0; i < ELEMENTSOF(pins); i++) {
+                char v[128];
+                if (!cmdline_get(pins[i].key, v, sizeof(v)))
+                        continue;
+                pinned++;
+                size_t pl = strlen(pins[i].prefix);
+                if (strncmp(v, pins[i].prefix, pl) || strcasecmp(v + pl, want[i]))
+                        fail(b,
+                             "manifest of slot %c does not match its kernel command line: %s=%s, the manifest says "
+                             "%s%s (a manifest of another slot or release)",
+                             b->slot, pins[i].key, v, pins[i].prefix, want[i]);
+        }
+        if (b->mf->uki.path && pinned != (int)ELEMENTSOF(pins))
+                fail(b,
+                     "manifest of slot %c says it boots the UKI %s, but the kernel command line pins no root "
+                     "(roothash=)",
+                     b->slot, b->mf->uki.path);
+        if (pinned)
+                say("root of slot %c pinned by the command line: roothash=%.16s..., both partition UUIDs match",
+                    b->slot, b->mf->root.verity.root_hash);
 }
 
 static void step_manifest(boot *b)
@@ -274,6 +313,7 @@ static void step_manifest(boot *b)
                 fail(b, "manifest of slot %c is for model '%s', this device is '%s'", b->slot, b->mf->model, model);
         say("manifest of slot %c: signature OK (key %s), model %s version %" PRIu64, b->slot, key_id, model,
             b->mf->version);
+        check_pins(b);
 }
 
 /* Run cryptsetup with the key on its stdin (a pipe: the key is never written to a file). */

@@ -8,13 +8,29 @@
 #include <stdio.h>
 #include <string.h>
 
-bool mk_bls_entry_name(const char *slot, unsigned tries, char *out, size_t size)
+static bool entry_name(const char *slot, unsigned tries, const char *suffix, char *out, size_t size)
 {
         char counter[16] = "";
         if (tries)
                 snprintf(counter, sizeof(counter), "+%u", tries);
-        int n = snprintf(out, size, MK_BLS_ENTRY_PREFIX "%s%s" MK_BLS_ENTRY_SUFFIX, slot, counter);
+        int n = snprintf(out, size, MK_BLS_ENTRY_PREFIX "%s%s%s", slot, counter, suffix);
         return n >= 0 && (size_t)n < size;
+}
+
+bool mk_bls_entry_name(const char *slot, unsigned tries, char *out, size_t size)
+{
+        return entry_name(slot, tries, MK_BLS_ENTRY_SUFFIX, out, size);
+}
+
+bool mk_uki_entry_name(const char *slot, unsigned tries, char *out, size_t size)
+{
+        return entry_name(slot, tries, MK_UKI_ENTRY_SUFFIX, out, size);
+}
+
+bool mk_bls_entry_is_uki(const char *name)
+{
+        size_t n = strlen(name), k = strlen(MK_UKI_ENTRY_SUFFIX);
+        return n > k && !strcmp(name + n - k, MK_UKI_ENTRY_SUFFIX);
 }
 
 /* Digits at *p as a non-negative int; advances *p. -1 when there are none or too many. */
@@ -47,7 +63,7 @@ bool mk_bls_entry_parse(const char *name, char *slot, int *left, int *done)
                                 return false;
                 }
         }
-        if (strcmp(p, MK_BLS_ENTRY_SUFFIX))
+        if (strcmp(p, MK_BLS_ENTRY_SUFFIX) && strcmp(p, MK_UKI_ENTRY_SUFFIX))
                 return false;
         *slot = name[plen];
         *left = l;
@@ -62,7 +78,8 @@ void mk_bls_entry_bad_name(const char *name, char *out, size_t size)
         /* systemd-boot counted this boot already (slot-a+3 -> slot-a+2-1): keep its count. */
         if (!mk_bls_entry_parse(name, &slot, &left, &done) || done < 1)
                 done = 1;
-        snprintf(out, size, MK_BLS_ENTRY_PREFIX "%c+0-%d" MK_BLS_ENTRY_SUFFIX, slot, done);
+        snprintf(out, size, MK_BLS_ENTRY_PREFIX "%c+0-%d%s", slot, done,
+                 mk_bls_entry_is_uki(name) ? MK_UKI_ENTRY_SUFFIX : MK_BLS_ENTRY_SUFFIX);
 }
 
 static void uuid_text(const uint8_t u[16], char out[37])

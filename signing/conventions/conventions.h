@@ -23,6 +23,8 @@
 
 #define MK_ESP_ENTRIES_DIR "loader/entries" /* Boot Loader Specification type #1 entries */
 #define MK_ESP_LOADER_CONF "loader/loader.conf"
+#define MK_ESP_UKI_DIR "EFI/Linux"         /* type #2 entries: Unified Kernel Images (docs/secure-boot.md) */
+#define MK_ESP_KEYS_DIR "loader/keys/auto" /* Secure Boot keys systemd-boot enrols in setup mode */
 /*
  * Where bootctl installs systemd-boot and looks for it (`bootctl is-installed`,
  * `update`): EFI/systemd/systemd-boot<arch>.efi, the same bytes as the
@@ -66,6 +68,16 @@
  * out ("slot-a+3.conf"). Returns false when it does not fit.
  */
 bool mk_bls_entry_name(const char *slot, unsigned tries, char *out, size_t size);
+
+/*
+ * The same names for a slot's Unified Kernel Image, a type #2 entry in
+ * MK_ESP_UKI_DIR: "slot-a+3.efi". Boot counting renames it the same way;
+ * mk_bls_entry_parse and mk_bls_entry_bad_name take both kinds (the bad name
+ * keeps the kind), mk_bls_entry_is_uki tells them apart.
+ */
+#define MK_UKI_ENTRY_SUFFIX ".efi"
+bool mk_uki_entry_name(const char *slot, unsigned tries, char *out, size_t size);
+bool mk_bls_entry_is_uki(const char *name);
 
 /*
  * Parses an A/B entry name: true and *slot ('a' or 'b'), *left (tries left, -1

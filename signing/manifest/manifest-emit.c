@@ -54,6 +54,23 @@ static void body(mk_yemit *m, const mk_manifest *mf)
                 mk_yemit_map_end(m);
         }
         mk_yemit_seq_end(m);
+        if (mf->uki.path) {
+                mk_yemit_scalar(m, "uki");
+                mk_yemit_map_start(m);
+                mk_yemit_kv(m, "path", mf->uki.path);
+                mk_yemit_kv(m, "secure-boot", mf->uki.signed_ ? "signed" : "unsigned");
+                mk_yemit_kv(m, "pcr11", mf->uki.pcr11);
+                mk_yemit_scalar(m, "sections");
+                mk_yemit_seq_start(m, mf->uki.n_sections);
+                for (size_t i = 0; i < mf->uki.n_sections; i++) {
+                        mk_yemit_map_start(m);
+                        mk_yemit_kv(m, "name", mf->uki.sections[i].path);
+                        mk_yemit_kv(m, "sha256", mf->uki.sections[i].sha256);
+                        mk_yemit_map_end(m);
+                }
+                mk_yemit_seq_end(m);
+                mk_yemit_map_end(m);
+        }
         mk_yemit_scalar(m, "components");
         mk_yemit_seq_start(m, mf->n_components);
         for (size_t i = 0; i < mf->n_components; i++) {

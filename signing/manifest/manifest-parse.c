@@ -30,6 +30,9 @@ mk_manifest *mk_manifest_free(mk_manifest *m)
         for (size_t i = 0; i < m->n_boot; i++)
                 free(m->boot[i].path);
         free(m->boot);
+        free(m->uki.path);
+        for (size_t i = 0; i < m->uki.n_sections; i++)
+                free(m->uki.sections[i].path);
         for (size_t i = 0; i < m->n_components; i++) {
                 free(m->components[i].name);
                 free(m->components[i].version);
@@ -288,9 +291,48 @@ static int parse_components(const ydoc *d, const ynode *n, mk_manifest *m, mk_er
         return 0;
 }
 
+static const schema_key uki_keys[] = {{"path", true}, {"secure-boot", true}, {"pcr11", true}, {"sections", true}};
+static const schema_key section_keys[] = {{"name", true}, {"sha256", true}};
+
+static int parse_uki(const ydoc *d, const ynode *n, mk_manifest *m, mk_error *err)
+{
+        static const char *const sb[] = {"unsigned", "signed"};
+        if (!n)
+                return 0;
+        unsigned signed_;
+        int r = mk_schema_check_map(d, n, "'uki'", uki_keys, ELEMENTSOF(uki_keys), err);
+        if (r < 0 || (r = get_str(d, mk_ynode_get(n, "path"), "uki.path", 4096, &m->uki.path, err)) < 0 ||
+            (r = mk_schema_enum(d, mk_ynode_get(n, "secure-boot"), "uki.secure-boot", sb, ELEMENTSOF(sb), &signed_,
+                                err)) < 0 ||
+            (r = mk_schema_hex64(d, mk_ynode_get(n, "pcr11"), "uki.pcr11", m->uki.pcr11, err)) < 0)
+                return r;
+        m->uki.signed_ = signed_ == 1;
+        bool listed = false;
+        for (size_t i = 0; i < m->n_boot; i++)
+                listed |= !strcmp(m->boot[i].path, m->uki.path);
+        if (!listed)
+                return mk_schema_error(d, mk_ynode_get(n, "path"), err,
+                                       "'uki.path' %.100s is not one of the slot's boot files", m->uki.path);
+        const ynode *secs = mk_ynode_get(n, "sections");
+        if (secs->kind != YNODE_SEQ || secs->n == 0 || secs->n > MK_MANIFEST_UKI_SECTIONS)
+                return mk_schema_error(d, secs, err, "'uki.sections' must be a list of 1 to %d {name, sha256} entries",
+                                       MK_MANIFEST_UKI_SECTIONS);
+        for (size_t i = 0; i < secs->n; i++) {
+                mk_manifest_file *f = &m->uki.sections[m->uki.n_sections++];
+                const ynode *e = secs->vals[i];
+                if ((r = list_entry(d, secs, i, "uki section", section_keys, ELEMENTSOF(section_keys), err)) < 0 ||
+                    (r = get_str(d, mk_ynode_get(e, "name"), "uki.sections.name", 8, &f->path, err)) < 0 ||
+                    (r = mk_schema_hex64(d, mk_ynode_get(e, "sha256"), "uki.sections.sha256", f->sha256, err)) < 0 ||
+                    (r = unique_in_list(d, secs, i, "name", "uki section", err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static const schema_key manifest_keys[] = {
-        {"mkimage-manifest", true}, {"model", true}, {"brand", true}, {"version", true}, {"slot", true},
-        {"created", true},          {"root", true},  {"data", false}, {"boot", true},    {"components", true},
+        {"uki", false},       {"mkimage-manifest", true}, {"model", true}, {"brand", true}, {"version", true},
+        {"slot", true},       {"created", true},          {"root", true},  {"data", false}, {"boot", true},
+        {"components", true},
 };
 
 static int parse_manifest(const ydoc *d, mk_manifest *m, mk_error *err)
@@ -317,7 +359,8 @@ static int parse_manifest(const ydoc *d, mk_manifest *m, mk_error *err)
             (r = mk_schema_utc_time(d, mk_ynode_get(root, "created"), "created", m->created, err)) < 0 ||
             (r = parse_root(d, mk_ynode_get(root, "root"), m, err)) < 0 ||
             (r = parse_data(d, mk_ynode_get(root, "data"), m, err)) < 0 ||
-            (r = parse_boot(d, mk_ynode_get(root, "boot"), m, err)) < 0)
+            (r = parse_boot(d, mk_ynode_get(root, "boot"), m, err)) < 0 ||
+            (r = parse_uki(d, mk_ynode_get(root, "uki"), m, err)) < 0)
                 return r;
         m->slot = slots[slot][0];
         return parse_components(d, mk_ynode_get(root, "components"), m, err);

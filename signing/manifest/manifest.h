@@ -7,6 +7,7 @@
 #ifndef MK_MANIFEST_H
 #define MK_MANIFEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,7 @@
 
 #define MK_MANIFEST_FORMAT 1
 #define MK_MANIFEST_MAX (1u << 20) /* bytes; larger manifests are refused */
+#define MK_MANIFEST_UKI_SECTIONS 8
 
 typedef struct mk_manifest_file {
         char *path;      /* ESP path, e.g. "/slot-a/vmlinuz" */
@@ -55,6 +57,19 @@ typedef struct mk_manifest {
         } data;
         mk_manifest_file *boot;
         size_t n_boot;
+        /*
+         * The slot's Unified Kernel Image (docs/secure-boot.md), when it boots
+         * one: its ESP path without the boot counter ("/EFI/Linux/slot-a.efi",
+         * also listed in boot), whether it is signed for Secure Boot, the PCR 11
+         * value its sections give, and each section's SHA-256 in PCR 11 order.
+         */
+        struct {
+                char *path; /* NULL: the slot boots a type #1 entry */
+                bool signed_;
+                char pcr11[65];
+                mk_manifest_file sections[MK_MANIFEST_UKI_SECTIONS]; /* path: ".linux" ... */
+                size_t n_sections;
+        } uki;
         mk_manifest_component *components;
         size_t n_components;
 } mk_manifest;

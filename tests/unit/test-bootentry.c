@@ -89,25 +89,58 @@ static void touch(const char *dir, const char *name)
 
 static void test_find(void)
 {
-        char dir[] = "/tmp/mkimage-entries.XXXXXX", out[64] = "";
-        if (!mkdtemp(dir)) {
+        char esp[] = "/tmp/mkimage-entries.XXXXXX", out[64] = "", dir[200], uki[200];
+        const char *in = NULL;
+        if (!mkdtemp(esp)) {
                 CHECK(!"mkdtemp");
                 return;
         }
-        CHECK(entry_find(dir, 'a', out, sizeof(out)) == -ENOENT);
+        snprintf(dir, sizeof(dir), "%s/loader/entries", esp);
+        snprintf(uki, sizeof(uki), "%s/EFI/Linux", esp);
+        CHECK(entry_find(esp, 'a', &in, out, sizeof(out)) == -ENOENT);
+        char cmd[800];
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s'", dir, uki);
+        CHECK(system(cmd) == 0);
+        CHECK(entry_find(esp, 'a', &in, out, sizeof(out)) == -ENOENT);
         touch(dir, "slot-a+2-1.conf");
         touch(dir, "slot-b+0-3.conf");
         touch(dir, "other.conf");
-        CHECK(entry_find(dir, 'a', out, sizeof(out)) == 0);
+        CHECK(entry_find(esp, 'a', &in, out, sizeof(out)) == 0);
         CHECK_STREQ(out, "slot-a+2-1.conf");
-        CHECK(entry_find(dir, 'b', out, sizeof(out)) == 0);
+        CHECK_STREQ(in, MK_ESP_ENTRIES_DIR);
+        CHECK(entry_find(esp, 'b', &in, out, sizeof(out)) == 0);
         CHECK_STREQ(out, "slot-b+0-3.conf");
         touch(dir, "slot-a.conf");
-        CHECK(entry_find(dir, 'a', out, sizeof(out)) == -EEXIST);
-        CHECK(entry_find("/nonexistent-mkimage", 'a', out, sizeof(out)) == -ENOENT);
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK(entry_find(esp, 'a', &in, out, sizeof(out)) == -EEXIST);
+        /* UKIs (type #2) in EFI/Linux: found there; one slot in both folders is two entries. */
+        snprintf(cmd, sizeof(cmd), "rm -f '%s'/* && touch '%s/slot-a+3.efi' '%s/other.efi'", dir, uki, uki);
         CHECK(system(cmd) == 0);
+        CHECK(entry_find(esp, 'a', &in, out, sizeof(out)) == 0);
+        CHECK_STREQ(out, "slot-a+3.efi");
+        CHECK_STREQ(in, MK_ESP_UKI_DIR);
+        touch(dir, "slot-a+3.conf");
+        CHECK(entry_find(esp, 'a', &in, out, sizeof(out)) == -EEXIST);
+        CHECK(entry_find("/nonexistent-mkimage", 'a', &in, out, sizeof(out)) == -ENOENT);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", esp);
+        CHECK(system(cmd) == 0);
+}
+
+/* Type #2 names: the same counters with .efi; a bad mark keeps the kind. */
+static void test_uki_names(void)
+{
+        char out[64], slot = 0;
+        int left = 0, done = 0;
+        CHECK(mk_uki_entry_name("a", 3, out, sizeof(out)));
+        CHECK_STREQ(out, "slot-a+3.efi");
+        CHECK(mk_uki_entry_name("b", 0, out, sizeof(out)));
+        CHECK_STREQ(out, "slot-b.efi");
+        CHECK(mk_bls_entry_parse("slot-b+2-1.efi", &slot, &left, &done) && slot == 'b' && left == 2 && done == 1);
+        CHECK(mk_bls_entry_is_uki("slot-b+2-1.efi") && !mk_bls_entry_is_uki("slot-b+2-1.conf"));
+        CHECK(!mk_bls_entry_parse("slot-b+2-1.exe", &slot, &left, &done));
+        mk_bls_entry_bad_name("slot-a+2-1.efi", out, sizeof(out));
+        CHECK_STREQ(out, "slot-a+0-1.efi");
+        mk_bls_entry_bad_name("slot-a+2-1.conf", out, sizeof(out));
+        CHECK_STREQ(out, "slot-a+0-1.conf");
 }
 
 /* The anti-rollback minimum's text (signing/conventions): the verifier and the updater read it alike. */
@@ -131,6 +164,7 @@ int main(void)
         RUN(test_bad_name);
         RUN(test_name_roundtrip);
         RUN(test_find);
+        RUN(test_uki_names);
         RUN(test_min_version);
         return check_exit();
 }
