@@ -94,6 +94,12 @@ expect_eq status-b-version "$(json_get "$T/status.json" 'd["slots"][1]["version"
 expect_eq status-b-entry "$(json_get "$T/status.json" 'd["slots"][1]["entry"]')" slot-b+3.efi
 check status-text-names-uki grep -q "entry slot-b+3.efi" "$T/status.txt"
 
+# --tries N: the UKI's counter
+cp --sparse=always "$IMG" "$T/tries.img"
+upd "$T/tries.img" --booted a --tries 1 install "$T/sb2.mkb" >/dev/null
+expect_eq tries-1-uki "$(entry "$T/tries.img" b)" "slot-b+1.efi"
+rm -f "$T/tries.img"
+
 # --- the device boots b and blesses it, then b -> a with v3 (UKI over a blessed UKI) -------
 check mark-good-b upd "$D" --booted b mark-good
 expect_eq blessed-uki "$(entry "$D" b)" "slot-b.efi"
