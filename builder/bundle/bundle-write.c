@@ -203,24 +203,33 @@ static int read_slots(cut *c, mk_error *err)
 /*
  * Where the file a manifest names is on the ESP: the path itself, except for
  * a slot's boot entry, which the manifest names without its boot counter
- * ("/loader/entries/slot-a.conf") and the ESP holds with it ("slot-a+3.conf").
+ * ("/loader/entries/slot-a.conf", or a Secure Boot image's signed UKI
+ * "/EFI/Linux/slot-a.efi") and the ESP holds with it ("slot-a+3.conf",
+ * "slot-a+3.efi"), in the same folder and of the same kind.
  */
 static int esp_source(cut *c, const char *path, char *out, size_t size, mk_error *err)
 {
-        const char *dir = "/" MK_ESP_ENTRIES_DIR "/";
+        static const char *const dirs[] = {MK_ESP_ENTRIES_DIR, MK_ESP_UKI_DIR};
+        const char *dir = NULL;
         char slot, s;
         int left, done;
         snprintf(out, size, "%s", path);
-        if (strncmp(path, dir, strlen(dir)) || !mk_bls_entry_parse(path + strlen(dir), &slot, &left, &done))
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !dir; i++)
+                if (path[0] == '/' && !strncmp(path + 1, dirs[i], strlen(dirs[i])) && path[strlen(dirs[i]) + 1] == '/')
+                        dir = dirs[i];
+        const char *base = dir ? path + strlen(dir) + 2 : NULL;
+        if (!dir || !mk_bls_entry_parse(base, &slot, &left, &done))
                 return 0;
+        bool uki = mk_bls_entry_is_uki(base);
         char **names = NULL;
-        int r = mk_esp_list(c->o->image_path, c->esp_off, MK_ESP_ENTRIES_DIR, MK_ESP_LIST_MAX, &names, err);
+        int r = mk_esp_list(c->o->image_path, c->esp_off, dir, MK_ESP_LIST_MAX, &names, err);
         if (r < 0)
                 return mk_error_prefix(err, r, "%s", c->o->image_path);
         size_t found = 0;
         for (size_t i = 0; names[i]; i++)
-                if (mk_bls_entry_parse(names[i], &s, &left, &done) && s == slot) {
-                        snprintf(out, size, "%s%s", dir, names[i]);
+                if (mk_bls_entry_parse(names[i], &s, &left, &done) && s == slot &&
+                    mk_bls_entry_is_uki(names[i]) == uki) {
+                        snprintf(out, size, "/%s/%s", dir, names[i]);
                         found++;
                 }
         mk_esp_names_free(names);

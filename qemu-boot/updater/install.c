@@ -5,7 +5,11 @@
  * version are checked and every size is known to fit; the target slot is
  * made unbootable before its first byte changes; every root block is
  * checked against the slot's authenticated hash tree before it is written
- * and again when read back; the new boot entry appears by one rename.
+ * and again when read back; the new boot entry appears by one rename. The
+ * entry is a type #1 one in loader/entries, or for a Secure Boot release
+ * (its manifest has a uki block) the slot's signed UKI in EFI/Linux, which
+ * is the whole boot unit (kernel, initrd, command line): either kind may
+ * replace either.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -130,12 +134,31 @@ static int read_manifests(inst *s, mk_error *err)
 }
 
 /*
+ * The target's boot entry as its manifest names it, without a counter into
+ * out ("/EFI/Linux/slot-b.efi" for a release that boots a UKI, else
+ * "/loader/entries/slot-b.conf"); its folder on the ESP into *ret_dir.
+ */
+static void entry_path(const inst *s, const char **ret_dir, char *out, size_t size)
+{
+        char name[32];
+        bool uki = s->m->uki.path != NULL;
+        if (uki)
+                mk_uki_entry_name((char[]){s->target, 0}, 0, name, sizeof(name));
+        else
+                mk_bls_entry_name((char[]){s->target, 0}, 0, name, sizeof(name));
+        *ret_dir = uki ? MK_ESP_UKI_DIR : MK_ESP_ENTRIES_DIR;
+        snprintf(out, size, "/%s/%s", *ret_dir, name);
+}
+
+/*
  * The ESP has room for what the install writes there: every boot file of the
  * target that is not already on the ESP under the same path with the same
  * digest (the running slot's manifest says which are: loader.conf,
- * systemd-boot), the entry's temporary copy, the manifest and its signature,
- * each rounded up to whole clusters, with no credit for the target's old
- * files (they may still stand while the new ones are written).
+ * systemd-boot, the enrolment files), the entry (written once, under its
+ * temporary name: a UKI is most of the bytes), the manifest and its
+ * signature, each rounded up to whole clusters, with no credit for the
+ * target's old files (its old entry, a UKI too perhaps, still stands while
+ * the new one is written).
  */
 static int check_esp_room(inst *s, mk_error *err)
 {
@@ -143,6 +166,9 @@ static int check_esp_room(inst *s, mk_error *err)
         int r = upd_esp_free(&s->c->esp, &avail, &cluster, err);
         if (r < 0)
                 return r;
+        const char *dir;
+        char entry[64];
+        entry_path(s, &dir, entry, sizeof(entry));
 #define CLUSTERS(n) (((uint64_t)(n) + cluster - 1) / cluster * cluster)
         for (size_t k = 0; k < s->m->n_boot; k++) {
                 const mk_manifest_file *f = &s->m->boot[k];
@@ -152,10 +178,8 @@ static int check_esp_room(inst *s, mk_error *err)
                                 !strcmp(s->running->boot[j].sha256, f->sha256);
                 const mk_bundle_part *p = mk_bundle_find_file(s->b->manifest, f->sha256);
                 uint64_t size = p ? p->size : s->local && s->local[k] ? s->local_len[k] : 0;
-                if (!there)
+                if (!there || !strcmp(f->path, entry))
                         need += CLUSTERS(size);
-                if (!strncmp(f->path, "/" MK_ESP_ENTRIES_DIR "/", strlen(MK_ESP_ENTRIES_DIR) + 2))
-                        need += CLUSTERS(size); /* the .new copy beside it until the rename */
         }
         need += CLUSTERS(s->mf_len) + CLUSTERS(s->sig_len);
 #undef CLUSTERS
@@ -178,22 +202,20 @@ static int check_room(inst *s, mk_error *err)
         if (strcmp(s->m->root.partition, s->running->root.partition) == 0)
                 return mk_error_set(err, EINVAL, "slot %c's manifest names partition %s, which the running slot uses",
                                     s->target, s->m->root.partition);
-        if (s->m->uki.path)
-                return mk_error_set(err, ENOTSUP,
-                                    "%s: slot %c's release boots a signed UKI (%s); this updater installs type #1 "
-                                    "releases only so far (docs/secure-boot.md, \"Updates\")",
-                                    s->b->name, s->target, s->m->uki.path);
-        char entry_path[64];
+        const char *dir;
+        char entry[64];
         bool has_entry = false;
-        snprintf(entry_path, sizeof(entry_path),
-                 "/" MK_ESP_ENTRIES_DIR "/" MK_BLS_ENTRY_PREFIX "%c" MK_BLS_ENTRY_SUFFIX, s->target);
+        entry_path(s, &dir, entry, sizeof(entry));
+        if (s->m->uki.path && strcmp(s->m->uki.path, entry))
+                return mk_error_set(err, EBADMSG, "%s: slot %c's manifest names UKI %s, not the slot's %s", s->b->name,
+                                    s->target, s->m->uki.path, entry);
         for (size_t k = 0; k < s->m->n_boot && !has_entry; k++)
-                has_entry = !strcmp(s->m->boot[k].path, entry_path);
+                has_entry = !strcmp(s->m->boot[k].path, entry);
         if (!has_entry)
                 return mk_error_set(err, EINVAL,
                                     "%s: slot %c's manifest names no boot entry %s: the release has no kernel to "
                                     "boot (its model needs a kernel component)",
-                                    s->b->name, s->target, entry_path);
+                                    s->b->name, s->target, entry);
         uint64_t hash = mk_verity_hash_size(s->m->root.verity.data_blocks);
         if (s->m->root.size > s->root_size)
                 return mk_error_set(err, ENOSPC, "partition %s holds %llu bytes, the new root needs %llu",
@@ -210,7 +232,8 @@ static int check_room(inst *s, mk_error *err)
 static int step_disable(inst *s, mk_error *err)
 {
         char entry[256], bad[300], from[320], to[320];
-        int r = upd_esp_entry(&s->c->esp, s->target, entry, sizeof(entry), err);
+        const char *dir = MK_ESP_ENTRIES_DIR;
+        int r = upd_esp_entry_in(&s->c->esp, s->target, &dir, entry, sizeof(entry), err);
         if (r == -ENOENT) {
                 upd_say("disable", "slot %c has no boot entry: nothing to disable", s->target);
                 return 0;
@@ -219,8 +242,8 @@ static int step_disable(inst *s, mk_error *err)
                 return r;
         mk_bls_entry_bad_name(entry, bad, sizeof(bad));
         if (strcmp(entry, bad)) {
-                snprintf(from, sizeof(from), MK_ESP_ENTRIES_DIR "/%s", entry);
-                snprintf(to, sizeof(to), MK_ESP_ENTRIES_DIR "/%s", bad);
+                snprintf(from, sizeof(from), "%s/%s", dir, entry);
+                snprintf(to, sizeof(to), "%s/%s", dir, bad);
                 upd_write_point();
                 if ((r = upd_esp_rename(&s->c->esp, from, to, err)) < 0 || (r = sync_disk(s, err)) < 0)
                         return r;
@@ -413,7 +436,17 @@ out:
         return r;
 }
 
-/* Step 5: partition GUIDs, boot files, manifest, then the entry by one rename. */
+/*
+ * Step 5: partition GUIDs, boot files, manifest, then the entry: written
+ * under a temporary name systemd-boot does not list (it takes *.conf in
+ * loader/entries and *.efi in EFI/Linux), the target's old entry (disabled
+ * in step 2, in either folder) removed, the entry renamed into place. The
+ * old entry goes before the rename, so that the slot never has two: a cut
+ * between the two leaves it with none, which boots nothing and which the
+ * next install starts from like any other. A UKI holds the kernel and the
+ * initrd: a type #1 release's copies of them in the slot's folder are
+ * removed after the commit (a cut before leaves them unused).
+ */
 static int step_commit(inst *s, mk_error *err)
 {
         const upd_esp *e = &s->c->esp;
@@ -423,17 +456,16 @@ static int step_commit(inst *s, mk_error *err)
         int r = upd_disk_set_uuids(&s->c->disk, idx, uuid, 2, err);
         if (r < 0)
                 return r;
-        const char *entry_text = NULL;
+        const char *entry_text = NULL, *dir;
         size_t entry_len = 0;
-        char entry_path[64];
-        snprintf(entry_path, sizeof(entry_path),
-                 "/" MK_ESP_ENTRIES_DIR "/" MK_BLS_ENTRY_PREFIX "%c" MK_BLS_ENTRY_SUFFIX, s->target);
+        char entry[64];
+        entry_path(s, &dir, entry, sizeof(entry));
         for (size_t k = 0; k < s->m->n_boot; k++) {
                 const mk_manifest_file *f = &s->m->boot[k];
                 const mk_bundle_part *p = mk_bundle_find_file(s->b->manifest, f->sha256);
                 const char *bytes = p ? (const char *)s->files[p - s->b->manifest->parts] : (const char *)s->local[k];
                 size_t len = p ? (size_t)p->size : s->local_len[k];
-                if (!strcmp(f->path, entry_path)) {
+                if (!strcmp(f->path, entry)) {
                         entry_text = bytes;
                         entry_len = len;
                         continue;
@@ -462,19 +494,24 @@ static int step_commit(inst *s, mk_error *err)
                 return r;
         if (!entry_text)
                 return mk_error_set(err, EBADMSG, "%s: slot %c's manifest names no boot entry %s", s->b->name,
-                                    s->target, entry_path);
-        upd_say("files", "slot %c's kernel, initrd and manifest written to the ESP", s->target);
+                                    s->target, entry);
+        bool uki = s->m->uki.path != NULL;
+        if (uki)
+                upd_say("files", "slot %c's boot files and manifest written to the ESP", s->target);
+        else
+                upd_say("files", "slot %c's kernel, initrd and manifest written to the ESP", s->target);
         char name[64], tmp[96], old[256], final[96];
-        if (!mk_bls_entry_name((char[]){s->target, 0}, s->c->tries, name, sizeof(name)))
+        const char *old_dir;
+        if (!(uki ? mk_uki_entry_name : mk_bls_entry_name)((char[]){s->target, 0}, s->c->tries, name, sizeof(name)))
                 return mk_error_set(err, EINVAL, "bad boot entry name");
-        snprintf(tmp, sizeof(tmp), MK_ESP_ENTRIES_DIR "/%s.new", name);
-        snprintf(final, sizeof(final), MK_ESP_ENTRIES_DIR "/%s", name);
+        snprintf(tmp, sizeof(tmp), "%s/%s.new", dir, name);
+        snprintf(final, sizeof(final), "%s/%s", dir, name);
         upd_write_point();
         if ((r = upd_esp_write(e, tmp, entry_text, entry_len, err)) < 0 || (r = sync_disk(s, err)) < 0)
                 return r;
-        if (upd_esp_entry(e, s->target, old, sizeof(old), err) == 0) {
+        if (upd_esp_entry_in(e, s->target, &old_dir, old, sizeof(old), err) == 0) {
                 char p[320];
-                snprintf(p, sizeof(p), MK_ESP_ENTRIES_DIR "/%s", old);
+                snprintf(p, sizeof(p), "%s/%s", old_dir, old);
                 upd_write_point();
                 if ((r = upd_esp_remove(e, p, err)) < 0)
                         return r;
@@ -483,9 +520,16 @@ static int step_commit(inst *s, mk_error *err)
         upd_write_point();
         if ((r = upd_esp_rename(e, tmp, final, err)) < 0 || (r = sync_disk(s, err)) < 0)
                 return r;
-        upd_say("commit", "slot %c's boot entry %s: version %llu boots next, with %u tries", s->target, name,
-                (unsigned long long)s->m->version, s->c->tries);
-        return 0;
+        upd_say("commit", "slot %c's boot entry %s%s: version %llu boots next, with %u tries", s->target, name,
+                uki ? " (its signed UKI in " MK_ESP_UKI_DIR ")" : "", (unsigned long long)s->m->version, s->c->tries);
+        for (int i = 0; uki && i < 2; i++) {
+                char p[64];
+                snprintf(p, sizeof(p), i ? MK_SLOT_INITRD_FMT : MK_SLOT_KERNEL_FMT, s->target);
+                upd_write_point();
+                if ((r = upd_esp_remove(e, p, err)) < 0)
+                        return r;
+        }
+        return uki ? sync_disk(s, err) : 0;
 }
 
 int upd_install(upd_ctx *c, const char *bundle, mk_error *err)

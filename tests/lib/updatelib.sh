@@ -36,8 +36,22 @@ model() {
 upd() { "$UPD" --disk "$1" --pub "$PUB" "${@:2}"; }
 # slot_sum IMG PART: sha256 of a partition
 slot_sum() { read -r s n < <(part_offset "$1" "$2"); python3 -c 'import hashlib,sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); print(hashlib.sha256(f.read(int(sys.argv[3]))).hexdigest())' "$1" "$s" "$n"; }
-# entry IMG SLOT: the slot's boot entry file name
-entry() { read -r s _ < <(part_offset "$1" esp); mdir -b -i "$1@@$s" ::/loader/entries | sed -n "s|.*/\(slot-$2\(+[0-9-]*\)\{0,1\}\.conf\)$|\1|p"; }
+# entry IMG SLOT: the slot's boot entry file name, a type #1 entry in loader/entries or a UKI in
+# EFI/Linux (one line each: a slot with two prints both)
+entry() {
+        read -r s _ < <(part_offset "$1" esp)
+        { mdir -b -i "$1@@$s" ::/loader/entries 2>/dev/null; mdir -b -i "$1@@$s" ::/EFI/Linux 2>/dev/null; } |
+                sed -En "s;.*/(slot-$2(\+[0-9-]*)?\.(conf|efi))\$;\1;p"
+}
+# entry_sum IMG SLOT: sha256 of the slot's boot entry file (its UKI, for a Secure Boot slot)
+entry_sum() {
+        local e s
+        e=$(entry "$1" "$2"); read -r s _ < <(part_offset "$1" esp)
+        case "$e" in *.efi) e="EFI/Linux/$e" ;; *) e="loader/entries/$e" ;; esac
+        mcopy -n -i "$1@@$s" "::/$e" "$T/.entry" && sha256sum <"$T/.entry" | cut -d' ' -f1
+}
+# verify_img IMG: mkimage verify with the dev key (and --sb-cert $SB_CERT when set: a Secure Boot image)
+verify_img() { "$MKIMAGE" verify "$1" --pub "$PUB" ${SB_CERT:+--sb-cert "$SB_CERT"}; }
 # json_get FILE EXPR: a value of a JSON file (d is the document)
 json_get() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 # slice FILE OFFSET SIZE OUT: SIZE bytes of FILE at OFFSET into OUT
@@ -45,13 +59,13 @@ slice() { python3 -c 'import sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[
 
 # crash_matrix NAME IMG BUNDLE MIN [ROOT_B]: for N = 1, 2, ... a copy of IMG (booted a) is
 # installed with MKIMAGE_UPDATE_CRASH_AT=N until an install completes. After each crash slot a
-# and its entry are as in IMG, slot b is either not bootable or whole (mkimage verify), and a
+# and its entry (its bytes too: a UKI) are as in IMG, slot b is either not bootable or whole (verify_img), and a
 # second install completes, verifies (and gives root-b the sha256 ROOT_B when given). Passes
 # NAME when that held for at least MIN crash points.
 crash_matrix() {
         local name=$1 img=$2 bundle=$3 min=$4 want_b=${5:-} ok=1 n=0 w rc eb
-        local a_root a_entry c="$T/crash.img"
-        a_root=$(slot_sum "$img" root-a) a_entry=$(entry "$img" a)
+        local a_root a_entry a_sum c="$T/crash.img"
+        a_root=$(slot_sum "$img" root-a) a_entry=$(entry "$img" a) a_sum=$(entry_sum "$img" a)
         for w in $(seq 1 60); do
                 cp --sparse=always "$img" "$c"
                 rc=0; MKIMAGE_UPDATE_CRASH_AT=$w upd "$c" --booted a install "$bundle" >/dev/null 2>"$T/crash.err" || rc=$?
@@ -60,15 +74,16 @@ crash_matrix() {
                 if [ $rc -ne 99 ]; then ok=0; echo "    crash at $w: exit $rc: $(cat "$T/crash.err")" >&2; break; fi
                 # slot b: no tries, or no entry (between the old one's removal and the rename), or whole
                 eb=$(entry "$c" b)
-                if [ "$(slot_sum "$c" root-a)" != "$a_root" ] || [ "$(entry "$c" a)" != "$a_entry" ]; then
+                if [ "$(slot_sum "$c" root-a)" != "$a_root" ] || [ "$(entry "$c" a)" != "$a_entry" ] ||
+                        [ "$(entry_sum "$c" a)" != "$a_sum" ]; then
                         ok=0; echo "    crash at $w: slot a changed" >&2
-                elif [ "$eb" != "slot-b+0-1.conf" ] && [ "$eb" != "slot-b+3.conf" ] && [ -n "$eb" ]; then
+                elif [ -n "$eb" ] && ! [[ "$eb" =~ ^slot-b\+(0-1|3)\.(conf|efi)$ ]]; then
                         ok=0; echo "    crash at $w: slot b's entry is $eb" >&2
-                elif [ "$eb" = "slot-b+3.conf" ] && ! "$MKIMAGE" verify "$c" --pub "$PUB" >/dev/null; then
+                elif [[ "$eb" = slot-b+3.* ]] && ! verify_img "$c" >/dev/null; then
                         ok=0; echo "    crash at $w: slot b bootable but not whole" >&2
                 fi
                 if ! upd "$c" --booted a install "$bundle" >/dev/null 2>"$T/crash.err" ||
-                        ! "$MKIMAGE" verify "$c" --pub "$PUB" >/dev/null ||
+                        ! verify_img "$c" >/dev/null ||
                         { [ -n "$want_b" ] && [ "$(slot_sum "$c" root-b)" != "$want_b" ]; }; then
                         ok=0; echo "    crash at $w: the second install: $(cat "$T/crash.err")" >&2
                 fi
