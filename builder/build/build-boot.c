@@ -164,17 +164,16 @@ int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inpu
 
 int mk_boot_uki_slot(mk_boot_stage *s, const mk_model *m, mk_manifest *mf, mk_error *err)
 {
-        static char paths[2][48];
         if (!s->uki || !s->kernel)
                 return 0;
         int r = mk_uki_make_slot(&s->u, m, mf, s->vmlinuz, s->vmlinuz_len, s->initrd, s->initrd_len, err);
         if (r < 0)
                 return r;
-        const mk_uki_slot *us = &s->u.slot[mf->slot - 'a'];
-        char *path = paths[mf->slot - 'a'], name[32];
+        mk_uki_slot *us = &s->u.slot[mf->slot - 'a'];
+        char name[32];
         mk_uki_entry_name((char[2]){mf->slot, 0}, 0, name, sizeof(name));
-        snprintf(path, sizeof(paths[0]), "/" MK_ESP_UKI_DIR "/%s", name);
-        mf->uki.path = path;
+        snprintf(us->esp_path, sizeof(us->esp_path), "/" MK_ESP_UKI_DIR "/%s", name);
+        mf->uki.path = us->esp_path;
         mf->uki.signed_ = true;
         memcpy(mf->uki.pcr11, us->pcr11, 65);
         mf->uki.n_sections = MK_UKI_PARTS;

@@ -39,6 +39,7 @@ typedef struct mk_uki_slot {
         size_t len;
         char sha256[65];
         char pcr11[65];
+        char esp_path[48];                  /* as the manifest names it: "/EFI/Linux/slot-a.efi" (no boot counter) */
         char section_sha[MK_UKI_PARTS][65]; /* in PCR 11 order: .linux .osrel .cmdline .initrd */
 } mk_uki_slot;
 
