@@ -3,6 +3,7 @@
 #   make            build/mkimage (never installs; a missing library names `make deps`)
 #   make deps       install the Debian packages below (as root; apt-get)
 #   make check      deps, then unit tests (plain + ASan/UBSan), golden, bad-input, QEMU
+#   make keys       build/keys: the signing key and the Secure Boot development set
 #   make image      build/demo.img from models/demo-x86_64.yaml
 #   make demo       make image, then show it
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -70,7 +71,7 @@ ASAN_LIBS := $(BUILD)/asan/libmkimage.a $(BUILD)/asan/libmkimage-core.a
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
-.PHONY: all deps have-deps check unit-bins image demo components install uninstall format format-check clean bench fuzz
+.PHONY: all deps have-deps check unit-bins image demo components keys install uninstall format format-check clean bench fuzz
 
 # Example components: each components/NAME/build.sh OUTDIR assembles a tree,
 # which is packed with components/NAME/component.yaml and signed with the
@@ -97,7 +98,7 @@ deps:
 # Plain `make` never installs anything: when a library or the compiler is
 # missing it says so and names `make deps`. The goals that need the whole tool
 # set (check, demo, image, bench, fuzz, components) run `make deps` first.
-NEEDS_DEPS := $(filter check demo image bench fuzz components,$(MAKECMDGOALS))
+NEEDS_DEPS := $(filter check demo image bench fuzz components keys,$(MAKECMDGOALS))
 have-deps: $(if $(NEEDS_DEPS),deps)
 	@command -v $(CC) >/dev/null && pkg-config --exists $(PKGS) 2>/dev/null || { \
 	  echo "make: missing build dependencies (compiler or one of: $(PKGS))." >&2; \
@@ -170,6 +171,14 @@ $(DEV_KEY): | $(BUILD)/mkimage
 	@mkdir -p $(dir $@)
 	$(BUILD)/mkimage keygen $(BUILD)/keys/dev
 
+# The demo model's Secure Boot development set: PK, KEK, db and their .auth
+# files (docs/secure-boot.md). Made once, like the signing key.
+SB_KEYS := $(BUILD)/keys/sb/db.auth
+$(SB_KEYS): | $(BUILD)/mkimage
+	@mkdir -p $(BUILD)/keys
+	$(BUILD)/mkimage sb-keygen $(BUILD)/keys/sb
+keys: $(DEV_KEY) $(SB_KEYS)
+
 .SECONDEXPANSION:
 $(BUILD)/components/%.comp: $(BUILD)/mkimage $(DEV_KEY) $$(wildcard components/$$*/*)
 	@mkdir -p $(dir $@)
@@ -193,13 +202,13 @@ $(BUILD)/components/base.comp: export MKIMAGE_UPDATE := $(BUILD)/mkimage-update
 
 components: $(COMP_FILES)
 
-check: $(BUILD)/mkimage $(BUILD)/mkimage-update unit-bins components $$(FUZZERS) format-check
+check: $(BUILD)/mkimage $(BUILD)/mkimage-update unit-bins components $(SB_KEYS) $$(FUZZERS) format-check
 	@BUILD=$(BUILD) bash tests/run
 
 # A benchmark against the standard tools, not a test (never part of check):
 # fetches a ~590 MB Debian test root once, then times both sides. See
 # tests/bench/README.md. BENCH_ROUNDS=N sets the paired runs (default 3).
-bench: $(BUILD)/mkimage $(BUILD)/mkimage-update components
+bench: $(BUILD)/mkimage $(BUILD)/mkimage-update components $(SB_KEYS)
 	BENCH_DIR=$(BUILD)/bench bash tests/bench/fetch-root.sh
 	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage SIGN_KEY=$(DEV_KEY) bash tests/bench/run.sh
 	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage bash tests/bench/factory.sh
@@ -212,15 +221,18 @@ $(DATA_KEY):
 	@mkdir -p $(dir $@)
 	@umask 077 && head -c 64 /dev/urandom >$@.tmp && mv $@.tmp $@
 
-image: $(BUILD)/mkimage components $(DATA_KEY)
+image: $(BUILD)/mkimage components $(DATA_KEY) $(SB_KEYS)
 	$(BUILD)/mkimage build models/demo-x86_64.yaml --data-key $(DATA_KEY) -o $(BUILD)/demo.img
 
-# Build, inspect and verify the demo image, then boot it under QEMU (OVMF,
-# systemd-boot, the verifying initrd) and show the console up to MKIMAGE-BOOT-OK.
+# Build, inspect and verify the demo image, then boot it under QEMU as a new
+# machine (OVMF with Secure Boot, an empty variable store: systemd-boot enrols
+# the development keys and resets, then the firmware checks every signature)
+# and show the console up to MKIMAGE-BOOT-OK and SecureBoot=1.
 demo: image
 	$(BUILD)/mkimage inspect $(BUILD)/demo.img
-	$(BUILD)/mkimage verify $(BUILD)/demo.img --pub $(BUILD)/keys/dev.pub
-	qemu-boot/run --timeout 300 --data-key $(DATA_KEY) --expect 'MKIMAGE-BOOT-OK' $(BUILD)/demo.img
+	$(BUILD)/mkimage verify $(BUILD)/demo.img --pub $(BUILD)/keys/dev.pub --sb-cert $(BUILD)/keys/sb/db.crt
+	qemu-boot/run --timeout 300 --data-key $(DATA_KEY) --expect 'MKIMAGE-BOOT-OK' \
+		--expect 'mkimage base: SecureBoot=1' $(BUILD)/demo.img
 
 # What `make install` puts where; `make uninstall` removes exactly these.
 INSTALLED := $(PREFIX)/bin/mkimage $(PREFIX)/share/man/man1/mkimage.1 \

@@ -147,8 +147,17 @@ int mk_boot_prepare(const mk_model *m, const mk_layout *l, const mk_inputs *inpu
                                     s->kernel->mc->path, s->kernel->mc->name);
         mk_sha256_buffer(s->vmlinuz, s->vmlinuz_len, s->vmlinuz_sha);
         mk_sha256_buffer(s->initrd, s->initrd_len, s->initrd_sha);
-        if (m->secure_boot.mode != MK_SB_ON)
+        if (m->secure_boot.mode == MK_SB_OFF) {
+                if (sb->key || sb->cert || sb->enroll)
+                        return mk_error_set(err, EINVAL,
+                                            "%s: the model says 'secure-boot: off', but %s is given (drop the option, "
+                                            "or the model's 'secure-boot: off')",
+                                            m->path,
+                                            sb->key    ? "--sb-key"
+                                            : sb->cert ? "--sb-cert"
+                                                       : "--sb-enroll");
                 return 0;
+        }
         if (m->arch != MK_ARCH_X86_64)
                 return mk_error_set(err, ENOTSUP,
                                     "%s: Secure Boot images are built for x86_64 only so far (set "

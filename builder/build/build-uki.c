@@ -70,10 +70,12 @@ int mk_uki_prepare(mk_uki_stage *u, const mk_model *m, const mk_sb_opts *o, cons
         int r;
         if (!key || !cert)
                 return mk_error_set(err, EINVAL,
-                                    "%s: Secure Boot is on, but no %s is given (set 'secure-boot: {key: db.key, "
+                                    "%s: Secure Boot is %s, but no %s is given (set 'secure-boot: {key: db.key, "
                                     "certificate: db.crt}' in the model, or --sb-key and --sb-cert; make a "
-                                    "development set with 'mkimage sb-keygen DIR')",
-                                    m->path, !key ? "db key" : "db certificate");
+                                    "development set with 'mkimage sb-keygen DIR'; or say 'secure-boot: off' "
+                                    "for an unsigned boot chain)",
+                                    m->path, m->secure_boot.mode == MK_SB_ON ? "on" : "the default",
+                                    !key ? "db key" : "db certificate");
         if ((r = mk_sb_signer_load(key, cert, now, &u->signer, err)) < 0)
                 goto fail;
         u->stub_path = m->secure_boot.stub ? m->secure_boot.stub : MK_UKI_STUB_DEFAULT;

@@ -192,6 +192,23 @@ static void attrs_str(uint64_t a, char *buf, size_t len)
                 snprintf(buf, len, "-");
 }
 
+/*
+ * The image's Secure Boot state, from its entries: "on" (every entry a signed
+ * UKI), "off" (type #1 entries: nothing the firmware could check), "unsigned"
+ * (UKIs without a signature), or NULL (no entries).
+ */
+static const char *sb_state(const mk_inspect *in)
+{
+        size_t ukis = 0, signed_ukis = 0;
+        for (size_t k = 0; k < in->n_entries; k++) {
+                ukis += in->entries[k].uki;
+                signed_ukis += in->entries[k].uki && in->entries[k].is_signed;
+        }
+        if (!in->n_entries)
+                return NULL;
+        return !ukis ? "off" : signed_ukis == in->n_entries ? "on" : "unsigned";
+}
+
 static void print_json(const char *path, const mk_inspect *in)
 {
         cli_json_printed();
@@ -245,6 +262,9 @@ static void print_json(const char *path, const mk_inspect *in)
                         printf("}");
                 }
                 printf("]");
+                const char *sb = sb_state(in);
+                if (sb)
+                        printf(",\"secure-boot\":\"%s\"", sb);
         }
         printf("}\n");
 }
@@ -285,6 +305,16 @@ static void print_entries(const mk_inspect *in)
                 cli_put(stdout, e->options, 0);
                 fputc('\n', stdout);
         }
+        const char *sb = sb_state(in);
+        if (sb && !strcmp(sb, "on"))
+                fputs("Secure Boot: on (every entry a signed UKI; check the signatures with verify --sb-cert)\n",
+                      stdout);
+        else if (sb && !strcmp(sb, "off"))
+                fputs("Secure Boot: OFF (type #1 entries: the kernel, initrd and command line on the ESP are not "
+                      "signed; the model said 'secure-boot: off')\n",
+                      stdout);
+        else if (sb)
+                fputs("Secure Boot: UKIs not signed (the firmware refuses them with Secure Boot enforced)\n", stdout);
 }
 
 static void print_table(const char *path, const mk_inspect *in)

@@ -52,6 +52,16 @@ static bool is_model(const char *path)
         return (n > 5 && !strcmp(path + n - 5, ".yaml")) || (n > 4 && !strcmp(path + n - 4, ".yml"));
 }
 
+/* A file part's path on the ESP, from the slot manifests' boot lists ("" when none lists its sha256). */
+static const char *part_path(mk_manifest *const m[2], const mk_bundle_part *p)
+{
+        for (unsigned s = 0; s < 2; s++)
+                for (size_t k = 0; p->kind == MK_BPART_FILE && k < m[s]->n_boot; k++)
+                        if (!strcmp(m[s]->boot[k].sha256, p->sha256))
+                                return m[s]->boot[k].path;
+        return "";
+}
+
 static void print_info(const mk_bundle *b, mk_manifest *const m[2], bool checked, bool json)
 {
         const mk_bundle_manifest *bm = b->manifest;
@@ -83,8 +93,13 @@ static void print_info(const mk_bundle *b, mk_manifest *const m[2], bool checked
                         printf("%s{\"kind\":\"%s\",", i ? "," : "", mk_bundle_kind_str(p->kind));
                         if (p->slot)
                                 printf("\"slot\":\"%c\",", p->slot);
-                        printf("\"offset\":%llu,\"size\":%llu,\"sha256\":\"%s\"}", (unsigned long long)p->offset,
+                        printf("\"offset\":%llu,\"size\":%llu,\"sha256\":\"%s\"", (unsigned long long)p->offset,
                                (unsigned long long)p->size, p->sha256);
+                        if (p->kind == MK_BPART_FILE) {
+                                printf(",\"path\":");
+                                cli_json_string(stdout, part_path(m, p));
+                        }
+                        printf("}");
                 }
                 printf("]}\n");
                 return;
@@ -118,11 +133,7 @@ static void print_info(const mk_bundle *b, mk_manifest *const m[2], bool checked
         printf("\n  %-10s %-5s %12s %12s  %s\n", "part", "slot", "offset", "size", "sha256");
         for (size_t i = 0; i < bm->n_parts; i++) {
                 const mk_bundle_part *p = &bm->parts[i];
-                const char *path = "";
-                for (unsigned s = 0; s < 2; s++)
-                        for (size_t k = 0; p->kind == MK_BPART_FILE && k < m[s]->n_boot && !*path; k++)
-                                if (!strcmp(m[s]->boot[k].sha256, p->sha256))
-                                        path = m[s]->boot[k].path;
+                const char *path = part_path(m, p);
                 printf("  %-10s %-5c %12llu %12llu  %.16s… ", mk_bundle_kind_str(p->kind), p->slot ? p->slot : '-',
                        (unsigned long long)p->offset, (unsigned long long)p->size, p->sha256);
                 cli_put(stdout, path, 0);

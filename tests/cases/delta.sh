@@ -17,7 +17,10 @@
 
 H2=$(hello 1.0.1 "greeting = version two") H3=$(hello 1.0.2 "greeting = version three")
 check hello-components test -s "$H2" -a -s "$H3"
-M1=models/demo-x86_64.yaml M2=$(model 2 "$H2") M3=$(model 3 "$H3")
+# The matrix below runs on type #1 images (secure-boot: off), whose kernel and initrd stay on the
+# device between releases; the Secure Boot delta, whose UKIs change with every root, is at the end.
+TYPE1=1
+M1=$(model 1) M2=$(model 2 "$H2") M3=$(model 3 "$H3")
 IMG="$T/v1.img"
 "$MKIMAGE" build "$M1" --data-key "$DATA_KEY" -o "$IMG" >/dev/null
 rm -f "$IMG".manifest*.yaml* "$IMG.bmap"
@@ -182,3 +185,25 @@ else fail lie-wrong-source "could not make the bundle"; fi
 
 # --- a crash before each write of a delta install; then a second install completes --------
 crash_matrix delta-crash-matrix "$IMG" "$T/d2.mkb" 6 "$(slot_sum "$T/full.img" root-b)"
+
+# --- Secure Boot: the UKIs pin each release's root, so a delta carries them both -------------
+# Their .linux and .initrd did not change, but .cmdline (the root hash) and the signature did: the
+# delta is the two signed UKIs plus what a type #1 delta holds. Installed on a v1 device it gives
+# the disk a full bundle gives, and the signatures check out.
+unset TYPE1
+S1=$(model 1) S2=$(model 2 "$H2")
+"$MKIMAGE" build "$S1" --data-key "$DATA_KEY" -o "$T/s1.img" >/dev/null 2>"$T/e" || fail sb-build "$(cat "$T/e")"
+"$MKIMAGE" bundle "$S2" -o "$T/s2.mkb" >/dev/null && "$MKIMAGE" bundle "$S2" --from "$T/s1.img" -o "$T/sd2.mkb" >/dev/null
+"$MKIMAGE" bundle --info "$T/sd2.mkb" --json >"$T/sd2.json"
+expect_eq sb-delta-carries-both-ukis \
+        "$(json_get "$T/sd2.json" '" ".join(sorted(p["path"] for p in d["parts"] if p["kind"]=="file" and p["size"] > 100000))')" \
+        "/EFI/Linux/slot-a.efi /EFI/Linux/slot-b.efi"
+uki_bytes=$(json_get "$T/sd2.json" 'sum(p["size"] for p in d["parts"] if p["kind"]=="file" and p["path"].startswith("/EFI/Linux/"))')
+sfull=$(stat -c %s "$T/s2.mkb") sdelta=$(stat -c %s "$T/sd2.mkb")
+echo "    [delta] Secure Boot: full bundle $sfull bytes, delta $sdelta bytes, of which UKIs $uki_bytes" >&2
+check sb-delta-rest-under-5-percent test $(((sdelta - uki_bytes) * 100)) -lt $(((sfull - uki_bytes) * 5))
+cp --sparse=always "$T/s1.img" "$T/sfull.img" && cp --sparse=always "$T/s1.img" "$T/sdev.img"
+upd "$T/sfull.img" --booted a install "$T/s2.mkb" >/dev/null
+check sb-install-delta upd "$T/sdev.img" --booted a install "$T/sd2.mkb"
+check sb-delta-install-is-full-install cmp "$T/sfull.img" "$T/sdev.img"
+check sb-verify-after-delta "$MKIMAGE" verify "$T/sdev.img" --pub "$PUB" --sb-cert "$BUILD/keys/sb/db.crt"

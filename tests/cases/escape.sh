@@ -44,7 +44,8 @@ expect_all() {
 }
 
 # ---- the crafted image ------------------------------------------------------
-if ! "$MKIMAGE" build models/demo-x86_64.yaml --data-key "$DATA_KEY" -o "$IMG" --sign-key "$KEY" >/dev/null 2>"$T/build.err"; then
+demo_model "$T/off.yaml" off # type #1 entries: a text file on the ESP to craft
+if ! "$MKIMAGE" build "$T/off.yaml" --data-key "$DATA_KEY" -o "$IMG" --sign-key "$KEY" >/dev/null 2>"$T/build.err"; then
         fail build-demo "$(cat "$T/build.err")"
         exit 0
 fi

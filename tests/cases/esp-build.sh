@@ -47,6 +47,7 @@ trusted-keys:
 boot:
   console: ttyS0,115200
   cmdline: quiet
+secure-boot: off
 components:
   - name: base
     file: $C/base.comp

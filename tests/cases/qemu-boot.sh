@@ -31,9 +31,10 @@ printf 'name: minver\nversion: 1\ntype: data\nlicense: MIT\nsupplier: test\n' >"
 "$MKIMAGE" component pack "$T/minver" --meta "$T/minver.yaml" -o "$T/minver.comp" >/dev/null
 "$MKIMAGE" sign "$T/minver.comp" --key "$K/dev.key" >/dev/null
 
+# The type #1 boot chain (secure-boot: off): the Secure Boot one is qemu-secureboot.sh.
 model() { # FILE VERSION [EXTRA-DATA-COMPONENT]
-        sed -e "s#^version: .*#version: $2#" -e "s#\.\./build/#$BUILD/#g" -e "s#\.\./layouts/#$SRC/layouts/#" \
-                models/demo-x86_64.yaml >"$1"
+        demo_model "$1" off
+        sed -i "s#^version: .*#version: $2#" "$1"
         if [ -n "${3:-}" ]; then
                 printf '  - name: %s\n    file: %s\n    signer: dev\n' "$(basename "$3" .comp)" "$3" >"$T/extra"
                 sed -i "/^components:/r $T/extra" "$1"

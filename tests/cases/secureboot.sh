@@ -12,7 +12,10 @@ export MTOOLS_SKIP_CHECK=1 TZ=UTC
 KEYS="$T/keys"
 "$MKIMAGE" sb-keygen "$KEYS" >/dev/null 2>"$T/keygen.err" || fail keygen "$(cat "$T/keygen.err")"
 
-sed -e "s#\.\./build/#$BUILD/#g" -e "s#\.\./layouts/#$SRC/layouts/#" models/demo-x86_64.yaml >"$T/plain.yaml"
+# plain.yaml: the demo model without its secure-boot section (Secure Boot by default, no keys named).
+sed -e "s#\.\./build/#$BUILD/#g" -e "s#\.\./layouts/#$SRC/layouts/#" models/demo-x86_64.yaml |
+        awk '/^secure-boot:/ { skip = 1; next } skip && /^ / { next } { skip = 0; print }' >"$T/plain.yaml"
+check plain-model-has-no-secure-boot-section bash -c "! grep -q '^secure-boot' '$T/plain.yaml' && grep -q '^boot:' '$T/plain.yaml'"
 sb_model() { # OUT [EXTRA-LINES]: the demo model with a secure-boot section using $KEYS
         { cat "$T/plain.yaml"; printf 'secure-boot:\n  key: %s/db.key\n  certificate: %s/db.crt\n  enroll-keys: %s\n%s' \
                 "$KEYS" "$KEYS" "$KEYS" "${2:-}"; } >"$1"
@@ -129,6 +132,17 @@ tampered other-db-key "$changed" \
         'import shutil, sys; shutil.copy(sys.argv[2] + "/other-a.efi", sys.argv[1])'
 check other-key-uki-same-sections bash -c "objcopy -O binary --only-section=.initrd '$T/x/other-a.efi' '$T/x/oi' && cmp -s '$T/x/oi' '$T/x/a.initrd'"
 rm -f "$T/o2/other.img"*
+# Files added beside the UKIs: a foreign EFI program, a second UKI for slot a (systemd-boot would list both).
+added() { # NAME WANT ESP-PATH: a copy of slot a's UKI put at ESP-PATH
+        local img="$T/added-$1.img" got
+        cp --sparse=always "$I" "$img" && for f in "$I".manifest*; do cp "$f" "$img${f#"$I"}"; done
+        mcopy -o -i "$img@@$esp_off" "$T/x/a.efi" "::/$3"
+        got=$("$MKIMAGE" verify "$img" --pub "$BUILD/keys/dev.pub" --sb-cert "$KEYS/db.crt" 2>&1 | grep '^esp:')
+        case "$got" in "esp: FAILED: "*"$2"*) pass "verify-$1" ;; *) fail "verify-$1" "got [$got] want [$2]" ;; esac
+        rm -f "$img"*
+}
+added foreign-efi "/EFI/Linux/evil.efi is an EFI program no manifest covers" EFI/Linux/evil.efi
+added second-uki-for-slot-a "slot a has 2 boot entries" EFI/Linux/slot-a+1.efi
 
 # Reproducible: a second build gives the same bytes outside the LUKS2 partition (the ESP included).
 if "$MKIMAGE" build "$T/sb.yaml" --data-key "$DATA_KEY" -o "$T/o2/demo.img" >/dev/null 2>&1; then
@@ -210,6 +224,30 @@ else
 fi
 { cat "$T/plain.yaml"; printf 'secure-boot: {}\n'; } >"$T/nokeys.yaml"
 refuse no-key-given "Secure Boot is on, but no db key is given" "$T/nokeys.yaml"
+# Secure Boot is the default: no section and no --sb-key is refused, naming both ways out.
+refuse default-needs-a-key "$T/plain.yaml: Secure Boot is the default, but no db key is given (set 'secure-boot: {key: db.key, certificate: db.crt}' in the model, or --sb-key and --sb-cert; make a development set with 'mkimage sb-keygen DIR'; or say 'secure-boot: off' for an unsigned boot chain)" "$T/plain.yaml"
+{ cat "$T/plain.yaml"; printf 'secure-boot: off\n'; } >"$T/off.yaml"
+refuse off-with-sb-key "$T/off.yaml: the model says 'secure-boot: off', but --sb-key is given (drop the option, or the model's 'secure-boot: off')" \
+        "$T/off.yaml" --sb-key "$KEYS/db.key" --sb-cert "$KEYS/db.crt"
+mkdir -p "$T/o3"
+if "$MKIMAGE" build "$T/plain.yaml" --data-key "$DATA_KEY" -o "$T/o3/default.img" --sb-key "$KEYS/db.key" \
+        --sb-cert "$KEYS/db.crt" >/dev/null 2>"$T/e"; then
+        check default-with-cli-keys-is-signed bash -c "'$MKIMAGE' inspect '$T/o3/default.img' | grep -qx 'Secure Boot: on (every entry a signed UKI; check the signatures with verify --sb-cert)'"
+        check default-with-cli-keys-sbverify bash -c "mcopy -n -i '$T/o3/default.img@@$esp_off' ::/EFI/Linux/slot-a+3.efi '$T/o3/a.efi' && sbverify --cert '$KEYS/db.crt' '$T/o3/a.efi'"
+else
+        fail default-with-cli-keys "$(cat "$T/e")"
+fi
+# secure-boot: off, the explicit choice: type #1 entries, and inspect and verify say so.
+if "$MKIMAGE" build "$T/off.yaml" --data-key "$DATA_KEY" -o "$T/o3/off.img" >/dev/null 2>"$T/e"; then
+        "$MKIMAGE" inspect "$T/o3/off.img" >"$T/off.inspect"
+        check off-inspect-says-off grep -qx "Secure Boot: OFF (type #1 entries: the kernel, initrd and command line on the ESP are not signed; the model said 'secure-boot: off')" "$T/off.inspect"
+        check off-inspect-type1-entries grep -Eq '^  slot-a\+3\.conf ' "$T/off.inspect"
+        check off-inspect-json python3 -c 'import json,subprocess,sys; d=json.loads(subprocess.check_output([sys.argv[1], "inspect", "--json", sys.argv[2]])); assert d["secure-boot"] == "off", d.get("secure-boot")' "$MKIMAGE" "$T/o3/off.img"
+        check signed-inspect-json python3 -c 'import json,subprocess,sys; d=json.loads(subprocess.check_output([sys.argv[1], "inspect", "--json", sys.argv[2]])); assert d["secure-boot"] == "on", d.get("secure-boot")' "$MKIMAGE" "$I"
+        check off-verify-says-off bash -c "'$MKIMAGE' verify '$T/o3/off.img' --pub '$BUILD/keys/dev.pub' | grep -qx 'esp: OK (Secure Boot: off (unsigned type #1 entries))'"
+else
+        fail off-build "$(cat "$T/e")"
+fi
 { cat "$T/plain.yaml"; printf 'secure-boot: maybe\n'; } >"$T/bogus.yaml"
 refuse secure-boot-bogus "'secure-boot' is 'off' or a mapping" "$T/bogus.yaml"
 exit 0

@@ -2,7 +2,7 @@
 # partitions"; docs/esp.md): systemd-dissect finds each slot's root and
 # verity partitions by the signed root hash and prints the model's
 # os-release; bootctl sees systemd-boot installed where it installs it, lists
-# both slots' entries (slot a first) and has nothing to update; the partition
+# both slots' UKIs (slot a first, slot b once a is marked bad) and has nothing to update; the partition
 # UUIDs are the halves of the root hashes, and `mkimage verify` holds them to
 # it. Needs root (loop devices) for systemd-dissect; bootctl reads the ESP's
 # files copied onto a tmpfs (this kernel may have no vfat).
@@ -110,14 +110,15 @@ else
                 export SYSTEMD_RELAX_ESP_CHECKS=1
                 expect_eq bootctl-is-installed "$(bootctl --esp-path="$T/esp" is-installed 2>&1)" yes
                 bootctl --esp-path="$T/esp" --no-variables list >"$T/list" 2>&1
-                expect_eq bootctl-lists-both-slots "$(sed -n 's/^ *id: //p' "$T/list" | tr '\n' ' ')" "slot-a.conf slot-b.conf "
+                expect_eq bootctl-lists-both-slots "$(sed -n 's/^ *id: //p' "$T/list" | tr '\n' ' ')" "slot-a.efi slot-b.efi "
                 check bootctl-default-is-slot-a grep -q 'title: .*(slot a) (default)' "$T/list"
                 rc=0
                 bootctl --esp-path="$T/esp" --no-variables --graceful update >"$T/upd" 2>&1 || rc=$?
                 expect_eq bootctl-update-rc "$rc" 0
                 check bootctl-update-up-to-date grep -q 'same boot loader version in place already' "$T/upd"
-                # A slot marked bad (+0-3) sorts last: slot b becomes the default.
-                mv "$T/esp/loader/entries/slot-a+3.conf" "$T/esp/loader/entries/slot-a+0-3.conf"
+                # A slot marked bad (+0-3) sorts last: slot b becomes the default (type #2 entries, the
+                # demo's signed UKIs, sorted by their .osrel's IMAGE_ID).
+                mv "$T/esp/EFI/Linux/slot-a+3.efi" "$T/esp/EFI/Linux/slot-a+0-3.efi"
                 bootctl --esp-path="$T/esp" --no-variables list >"$T/list" 2>&1
                 check bootctl-bad-slot-a-default-b grep -q 'title: .*(slot b) (default)' "$T/list"
                 umount "$T/esp"

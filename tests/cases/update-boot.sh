@@ -13,7 +13,7 @@ rm -f "$D".manifest*.yaml* "$D.bmap"
 echo 1 >"$T/poweroff"
 
 boot() { # NAME: boot the disk in place until the guest powers off; console in $T/NAME.log
-        "$RUN" --in-place --timeout "$BOOT_TIMEOUT" --data-key "$DATA_KEY" --fw-cfg poweroff="$T/poweroff" \
+        "$RUN" --in-place --timeout "$BOOT_TIMEOUT" --data-key "$DATA_KEY" --vars "$T/dev.vars" --fw-cfg poweroff="$T/poweroff" \
                 --log "$T/$1.log" "$D" >/dev/null 2>"$T/$1.err" || true
         tr -d '\r' <"$T/$1.log" >"$T/$1.txt"
 }
@@ -30,7 +30,7 @@ state() { # BOOTED SLOT: the slot's state and version as status --json says
 check install-v2 "$UPD" --disk "$D" --pub "$PUB" --booted a install "$T/v2.mkb"
 boot v2
 seen v2 "MKIMAGE-BOOT-OK slot=b version=2"
-seen v2 "mkimage-update: mark-good: blessed loader/entries/slot-b+2-1.conf -> slot-b.conf"
+seen v2 "mkimage-update: mark-good: blessed EFI/Linux/slot-b+2-1.efi -> slot-b.efi"
 seen v2 "mkimage-update: mark-good: minimum version raised from 0 to 2 (/data/mkimage/min-version)"
 expect_eq status-after-v2-boot "$(state b b)" "good 2"
 

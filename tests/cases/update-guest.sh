@@ -9,7 +9,10 @@
 #      standard input, boots in slot a;
 #   3. v4 whose health check fails boots once (one try), is not blessed, and
 #      the device falls back to v3 in slot a; the minimum stays 3.
-# The guest's `status --json` and the host's agree after every step.
+# The guest's `status --json` and the host's agree after every step. The device
+# boots with Secure Boot (the demo model's default): its NVRAM (--vars) enrols
+# the development keys on the first boot and keeps them, and every update
+# swaps a slot's signed UKI, EFI/Linux/slot-X+N.efi.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$(dirname "$0")/../lib/updatelib.sh"
 D="$T/dev.img"
@@ -45,7 +48,7 @@ done
 boot() { # NAME [run options...]: boot the disk in place until the guest powers off; console in $T/NAME.txt
         local name=$1
         shift
-        "$RUN" --in-place --timeout "$BOOT_TIMEOUT" --data-key "$DATA_KEY" --log "$T/$name.log" "$@" "$D" \
+        "$RUN" --in-place --timeout "$BOOT_TIMEOUT" --data-key "$DATA_KEY" --vars "$T/dev.vars" --log "$T/$name.log" "$@" "$D" \
                 >/dev/null 2>"$T/$name.err" || true
         tr -d '\r' <"$T/$name.log" | sed -E 's/\x1b\[[0-9;?=]*[A-Za-z]//g' >"$T/$name.txt"
 }
@@ -74,14 +77,14 @@ agrees() {
 # --- 1. a -> b: v2 from the second disk ----------------------------------------------------
 guest_script "$T/g1.sh" 2 "reboot -f" "mkimage-update install /dev/vdb"
 boot v2 --fw-cfg guest-script="$T/g1.sh" --attach "$T/v2.mkb"
-seen v2 "MKIMAGE-BOOT-OK slot=a version=1" \
+seen v2 "Enrolling secure boot keys" "EFI stub: UEFI Secure Boot is enabled" "MKIMAGE-BOOT-OK slot=a version=1" \
         "mkimage-update: check: bundle /dev/vdb: demo-x86_64 version 2 signed by" \
-        "mkimage-update: disable: slot b's boot entry is slot-b+0-1.conf" \
-        "mkimage-update: commit: slot b's boot entry slot-b+3.conf: version 2 boots next, with 3 tries" \
+        "mkimage-update: disable: slot b's boot entry is slot-b+0-1.efi" \
+        "mkimage-update: commit: slot b's boot entry slot-b+3.efi (its signed UKI in EFI/Linux): version 2 boots next, with 3 tries" \
         "GUEST-INSTALLED" \
         "mkimage: manifest of slot b: signature OK" \
-        "MKIMAGE-BOOT-OK slot=b version=2" \
-        "mkimage-update: mark-good: blessed loader/entries/slot-b+2-1.conf -> slot-b.conf" \
+        "MKIMAGE-BOOT-OK slot=b version=2" "mkimage base: SecureBoot=1" \
+        "mkimage-update: mark-good: blessed EFI/Linux/slot-b+2-1.efi -> slot-b.efi" \
         "mkimage-update: mark-good: minimum version raised from 1 to 2 (/data/mkimage/min-version)" \
         "GUEST-DONE slot=b version=2"
 agrees v2 b GUEST-STATUS
@@ -100,7 +103,7 @@ seen v3 "MKIMAGE-BOOT-OK slot=b version=2" \
         "the bundle ends early (truncated?)" "GUEST-REFUSED vde" \
         "is for model other-device (brand example), this device is demo-x86_64" "GUEST-REFUSED vdf" \
         "mkimage-update: delta: from version 2, which slot b runs" \
-        "mkimage-update: commit: slot a's boot entry slot-a+3.conf: version 3 boots next" \
+        "mkimage-update: commit: slot a's boot entry slot-a+3.efi (its signed UKI in EFI/Linux): version 3 boots next" \
         "GUEST-INSTALLED" "MKIMAGE-BOOT-OK slot=a version=3" \
         "mkimage-update: mark-good: minimum version raised from 2 to 3" "GUEST-DONE slot=a version=3"
 check v3-no-tamper-installed bash -c "! grep -aq GUEST-TAMPER-INSTALLED '$T/v3.txt'"
@@ -116,12 +119,12 @@ expect_eq v3-host-status "$(host_status "$D" a | tr '\n' ' ')" "a good 3 booted 
 guest_script "$T/g3.sh" 4 "reboot -f" "mkimage-update --tries 1 install /dev/vdb"
 boot v4 --fw-cfg guest-script="$T/g3.sh" --attach "$T/v4.mkb"
 seen v4 "MKIMAGE-BOOT-OK slot=a version=3" \
-        "mkimage-update: commit: slot b's boot entry slot-b+1.conf: version 4 boots next, with 1 tries" \
+        "mkimage-update: commit: slot b's boot entry slot-b+1.efi (its signed UKI in EFI/Linux): version 4 boots next, with 1 tries" \
         "GUEST-INSTALLED" "MKIMAGE-BOOT-OK slot=b version=4" \
         "unhealthy: the application did not come up" "mkimage base: health check unhealthy FAILED" \
         "mkimage base: slot b is not blessed: it falls back after its tries; rebooting" \
         "MKIMAGE-BOOT-OK slot=a version=3" "GUEST-DONE slot=a version=3"
-check v4-never-blessed bash -c "! grep -aq 'blessed loader/entries/slot-b' '$T/v4.txt'"
+check v4-never-blessed bash -c "! grep -aq 'blessed EFI/Linux/slot-b' '$T/v4.txt'"
 check v4-minimum-not-raised bash -c "! grep -aq 'minimum version raised from 3 to 4' '$T/v4.txt'"
 agrees v4 a GUEST-STATUS
 expect_eq v4-host-status "$(host_status "$D" a | tr '\n' ' ')" "a good 3 booted b bad 4 - "

@@ -19,7 +19,8 @@ SB_CERT="$KEYS/db.crt"
 
 sb() { # VERSION: the demo model at VERSION with a secure-boot section using $KEYS (in models/, as `model`)
         local f s
-        f=$(model "$1") s="${f%.yaml}-sb.yaml"
+        f=$(TYPE1=1 model "$1") s="${f%.yaml}-sb.yaml"
+        sed -i '/^secure-boot: off$/d' "$f"
         { cat "$f"; printf 'secure-boot:\n  key: %s/db.key\n  certificate: %s/db.crt\n  enroll-keys: %s\n' \
                 "$KEYS" "$KEYS" "$KEYS"; } >"$s"
         echo "$s"
@@ -33,7 +34,7 @@ build() { # MODEL OUT: a device's disk (its manifests on its ESP only)
 }
 IMG="$T/sb1.img" PLAIN="$T/v1.img"
 build "$(sb 1)" "$IMG"
-build models/demo-x86_64.yaml "$PLAIN"
+build "$(TYPE1=1 model 1)" "$PLAIN"
 "$MKIMAGE" bundle "$(sb 2)" -o "$T/sb2.mkb" >/dev/null
 "$MKIMAGE" bundle "$(sb 3)" -o "$T/sb3.mkb" >/dev/null
 check bundles-made test -s "$T/sb2.mkb" -a -s "$T/sb3.mkb"

@@ -117,3 +117,13 @@ for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
     if p.get("name") == sys.argv[1]:
         print(p["start"] * 512, p["size"] * 512)' "$2"
 }
+
+# demo_model OUT [off]: models/demo-x86_64.yaml with absolute paths; with "off",
+# its secure-boot section replaced by `secure-boot: off` (unsigned type #1
+# entries), for the tests of what a type #1 ESP holds.
+demo_model() {
+        sed -e "s#\.\./build/#$BUILD/#g" -e "s#\.\./layouts/#$SRC/layouts/#" "$SRC/models/demo-x86_64.yaml" |
+                if [ "${2:-}" = off ]; then
+                        awk '/^secure-boot:/ { skip = 1; print "secure-boot: off"; next } skip && /^ / { next } { skip = 0; print }'
+                else cat; fi >"$1"
+}

@@ -22,11 +22,14 @@ hello() {
                 "$MKIMAGE" sign "$d/hello.comp" --key "$KEY" >/dev/null && echo "$d/hello.comp"
 }
 # model VERSION [HELLO.comp] [NAME] [EXTRA.comp]: the demo model at that version (with that hello,
-# that model name, one more app component signed by dev)
+# that model name, one more app component signed by dev); with TYPE1=1, `secure-boot: off`
 model() {
-        local f="$SRC/models/.test-$SUITE-$$-$1${3:+-$3}${4:+-$(basename "$4" .comp)}.yaml"
+        local f="$SRC/models/.test-$SUITE-$$-$1${3:+-$3}${4:+-$(basename "$4" .comp)}${TYPE1:+-t1}.yaml"
         sed -e "s/^version: 1$/version: $1/" ${2:+-e "s|file: ../build/components/hello.comp|file: $2|"} \
-                ${3:+-e "s/^model: demo-x86_64$/model: $3/"} models/demo-x86_64.yaml >"$f"
+                ${3:+-e "s/^model: demo-x86_64$/model: $3/"} models/demo-x86_64.yaml |
+                if [ -n "${TYPE1:-}" ]; then
+                        awk '/^secure-boot:/ { skip = 1; print "secure-boot: off"; next } skip && /^ / { next } { skip = 0; print }'
+                else cat; fi >"$f"
         [ -z "${4:-}" ] || printf '  - name: %s\n    file: %s\n    signer: dev\n' "$(basename "$4" .comp)" "$4" |
                 sed -i "/^components:/r /dev/stdin" "$f"
         echo "$f"
