@@ -67,6 +67,12 @@ int mk_verify_sb(vctx *v, const mk_manifest *const ms[2]) __attribute__((warn_un
 int mk_vitem_fail(vctx *v, size_t idx, const char *fmt, ...) __attribute__((format(printf, 3, 4)))
 __attribute__((warn_unused_result));
 
+/* As mk_vitem_fail, but with add set an item that failed already keeps both: the reason is appended to
+ * the first one after "; " (what is wrong with a file whose first failure says only that it changed).
+ * Returns 0, or -ENOMEM. */
+int mk_vitem_fail_add(vctx *v, size_t idx, bool add, const char *fmt, ...) __attribute__((format(printf, 4, 5)))
+__attribute__((warn_unused_result));
+
 /* Mark item idx SKIPPED with a formatted reason (unless it failed already). Returns 0, or -ENOMEM. */
 int mk_vitem_skip(vctx *v, size_t idx, const char *fmt, ...) __attribute__((format(printf, 3, 4)))
 __attribute__((warn_unused_result));

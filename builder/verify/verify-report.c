@@ -34,15 +34,25 @@ mk_verify_report *mk_verify_report_free(mk_verify_report *r)
         return NULL;
 }
 
-static int vitem_set(vctx *v, size_t idx, mk_check_status st, const char *fmt, va_list ap)
+static int vitem_set(vctx *v, size_t idx, mk_check_status st, bool add, const char *fmt, va_list ap)
 {
         mk_check_item *it = &v->rep->items[idx];
         v->seen[idx] = true;
-        if (it->status == MK_CHECK_FAILED)
+        if (it->status == MK_CHECK_FAILED && !add)
                 return 0;
         char *reason;
         if (vasprintf(&reason, fmt, ap) < 0)
                 return -ENOMEM;
+        if (it->status == MK_CHECK_FAILED) {
+                char *both;
+                int k = asprintf(&both, "%s; %s", it->reason, reason);
+                free(reason);
+                if (k < 0)
+                        return -ENOMEM;
+                free(it->reason);
+                it->reason = both;
+                return 0;
+        }
         free(it->reason);
         free(it->detail); /* what was checked belongs to an OK only */
         it->reason = reason;
@@ -55,7 +65,16 @@ int mk_vitem_fail(vctx *v, size_t idx, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        int r = vitem_set(v, idx, MK_CHECK_FAILED, fmt, ap);
+        int r = vitem_set(v, idx, MK_CHECK_FAILED, false, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int mk_vitem_fail_add(vctx *v, size_t idx, bool add, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vitem_set(v, idx, MK_CHECK_FAILED, add, fmt, ap);
         va_end(ap);
         return r;
 }
@@ -64,7 +83,7 @@ int mk_vitem_skip(vctx *v, size_t idx, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        int r = vitem_set(v, idx, MK_CHECK_SKIPPED, fmt, ap);
+        int r = vitem_set(v, idx, MK_CHECK_SKIPPED, false, fmt, ap);
         va_end(ap);
         return r;
 }

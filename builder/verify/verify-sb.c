@@ -27,34 +27,53 @@ static bool has_word(const char *cmdline, const char *word)
         return false;
 }
 
-static int check_uki(vctx *v, const mk_manifest *m, const char *path, const uint8_t *data, size_t len)
+/*
+ * A UKI whose bytes differ from the manifest's digest of the file failed the
+ * ESP item already (verify-esp.c, "... has SHA-256 ..."): what the checks
+ * here find in it (changed is true) is added to that failure, so the report
+ * says what changed: a section, the command line, the signature.
+ */
+static bool uki_changed(const mk_manifest *m, const uint8_t *data, size_t len)
+{
+        for (size_t i = 0; i < m->n_boot; i++)
+                if (!strcmp(m->boot[i].path, m->uki.path)) {
+                        char hex[65];
+                        mk_sha256_buffer(data, len, hex);
+                        return strcmp(hex, m->boot[i].sha256) != 0;
+                }
+        return false;
+}
+
+static int check_uki(vctx *v, const mk_manifest *m, const char *path, const uint8_t *data, size_t len, bool changed)
 {
         size_t esp = VITEM_PART(v->esp);
         mk_pe pe;
         mk_error e = {0};
         if (mk_pe_parse(path, data, len, &pe, &e) < 0)
-                return mk_vitem_fail(v, esp, "slot %c's UKI /%s: %s", m->slot, path, e.msg);
+                return mk_vitem_fail_add(v, esp, changed, "slot %c's UKI /%s: %s", m->slot, path, e.msg);
         mk_uki_part parts[MK_MANIFEST_UKI_SECTIONS];
         for (size_t i = 0; i < m->uki.n_sections; i++) {
                 const mk_manifest_file *f = &m->uki.sections[i];
                 const mk_pe_section *s = mk_pe_find(&pe, f->path);
                 if (!s || s->vsize > s->raw_size)
-                        return mk_vitem_fail(v, esp, "slot %c's UKI /%s has no section %s (the manifest lists it)",
-                                             m->slot, path, f->path);
+                        return mk_vitem_fail_add(v, esp, changed,
+                                                 "slot %c's UKI /%s has no section %s (the manifest lists it)", m->slot,
+                                                 path, f->path);
                 char hex[65];
                 mk_sha256_buffer(data + s->raw_off, s->vsize, hex);
                 if (strcmp(hex, f->sha256))
-                        return mk_vitem_fail(v, esp,
-                                             "slot %c's UKI /%s: section %s has SHA-256 %.16s…, the manifest says "
-                                             "%.16s… (changed after the build: rebuild the image)",
-                                             m->slot, path, f->path, hex, f->sha256);
+                        return mk_vitem_fail_add(v, esp, changed,
+                                                 "slot %c's UKI /%s: section %s has SHA-256 %.16s…, the manifest "
+                                                 "says %.16s… (changed after the build: rebuild the image)",
+                                                 m->slot, path, f->path, hex, f->sha256);
                 parts[i] = (mk_uki_part){.name = f->path, .data = data + s->raw_off, .size = s->vsize};
         }
         char pcr[65];
         mk_uki_pcr11(parts, m->uki.n_sections, pcr);
         if (strcmp(pcr, m->uki.pcr11))
-                return mk_vitem_fail(v, esp, "slot %c's UKI /%s gives PCR 11 %.16s…, the manifest says %.16s…", m->slot,
-                                     path, pcr, m->uki.pcr11);
+                return mk_vitem_fail_add(v, esp, changed,
+                                         "slot %c's UKI /%s gives PCR 11 %.16s…, the manifest says %.16s…", m->slot,
+                                         path, pcr, m->uki.pcr11);
         const mk_pe_section *cmd = mk_pe_find(&pe, ".cmdline");
         _cleanup_free_ char *text =
                 cmd && cmd->vsize <= cmd->raw_size ? strndup((const char *)data + cmd->raw_off, cmd->vsize) : NULL;
@@ -64,10 +83,10 @@ static int check_uki(vctx *v, const mk_manifest *m, const char *path, const uint
         snprintf(want[2], sizeof(want[2]), "systemd.verity_root_hash=PARTUUID=%s", m->root.verity.partuuid);
         for (int i = 0; i < 3; i++)
                 if (!text || !has_word(text, want[i]))
-                        return mk_vitem_fail(v, esp,
-                                             "slot %c's UKI /%s: its command line does not pin the manifest's root "
-                                             "(%s missing)",
-                                             m->slot, path, want[i]);
+                        return mk_vitem_fail_add(v, esp, changed,
+                                                 "slot %c's UKI /%s: its command line does not pin the manifest's "
+                                                 "root (%s missing)",
+                                                 m->slot, path, want[i]);
         return 0;
 }
 
@@ -85,6 +104,7 @@ int mk_verify_sb(vctx *v, const mk_manifest *const ms[2])
         size_t esp = VITEM_PART(v->esp);
         uint64_t off = v->gpt->parts[v->esp].start;
         int ukis = 0, r;
+        const char *changed[2] = {NULL, NULL}; /* the ESP paths of UKIs not as their manifest says */
         for (int s = 0; s < 2; s++) {
                 const mk_manifest *m = ms[s];
                 const char *path = NULL;
@@ -102,7 +122,9 @@ int mk_verify_sb(vctx *v, const mk_manifest *const ms[2])
                                 return -ENOMEM;
                         continue;
                 }
-                if ((r = check_uki(v, m, path, (const uint8_t *)data, len)) < 0)
+                if (uki_changed(m, (const uint8_t *)data, len))
+                        changed[s] = path;
+                if ((r = check_uki(v, m, path, (const uint8_t *)data, len, changed[s])) < 0)
                         return r;
                 ukis++;
         }
@@ -130,7 +152,8 @@ int mk_verify_sb(vctx *v, const mk_manifest *const ms[2])
                 }
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0 && mk_vitem_fail(v, esp, "Secure Boot: %s", e.msg) < 0)
+                bool add = (changed[0] && !strcmp(p, changed[0])) || (changed[1] && !strcmp(p, changed[1]));
+                if (r < 0 && mk_vitem_fail_add(v, esp, add, "Secure Boot: %s", e.msg) < 0)
                         return -ENOMEM;
                 n += r >= 0;
         }
