@@ -28,7 +28,7 @@ DEB_PKGS := gcc make pkg-config libc6-dev \
 	minisign busybox-static zstd xz-utils gzip tar dosfstools mtools systemd-boot-efi cpio \
 	clang clang-format libclang-rt-14-dev valgrind bmap-tools time python3-cryptography \
 	qemu-system-x86 ovmf kmod qemu-utils gdisk systemd-boot systemd-container \
-	sbsigntool efitools swtpm swtpm-tools openssl binutils
+	sbsigntool efitools swtpm swtpm-tools openssl binutils mmdebstrap
 
 # pkg-config runs once, lazily: after `deps` has installed the packages.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)

@@ -77,14 +77,33 @@ int mk_build_write_manifest(build *b, size_t s, mk_error *err)
         mf.n_components = b->inputs->n;
         for (size_t i = 0; i < b->inputs->n; i++) {
                 const mk_input *in = &b->inputs->items[i];
+                const component_meta *cm = in->comp ? mk_component_get_meta(in->comp) : NULL;
                 comps[i] = (mk_manifest_component){.name = (char *)in->mc->name};
-                comps[i].version = in->comp ? mk_component_get_meta(in->comp)->version : "unversioned";
+                comps[i].version = cm ? cm->version : "unversioned";
                 memcpy(comps[i].sha256, b->comp_sha[i], 65);
                 memcpy(comps[i].signed_by, in->signer_id, sizeof(comps[i].signed_by));
+                /* The setuid files it declares, absolute: the device's signed record of them. */
+                if (cm && cm->n_setuid && r >= 0) {
+                        if (!(comps[i].setuid = calloc(cm->n_setuid, sizeof(char *))))
+                                r = mk_error_set(err, ENOMEM, "out of memory");
+                        for (size_t k = 0; r >= 0 && k < cm->n_setuid; k++) {
+                                if (asprintf(&comps[i].setuid[k], "/%s", cm->setuid[k]) < 0) {
+                                        comps[i].setuid[k] = NULL;
+                                        r = mk_error_set(err, ENOMEM, "out of memory");
+                                }
+                                comps[i].n_setuid = k + 1;
+                        }
+                }
         }
         char **yaml = &b->mf_text[s][0], **sig = &b->mf_text[s][1];
         size_t len;
-        r = mk_manifest_emit(&mf, yaml, &len, err);
+        if (r >= 0)
+                r = mk_manifest_emit(&mf, yaml, &len, err);
+        for (size_t i = 0; i < b->inputs->n; i++) {
+                for (size_t k = 0; k < comps[i].n_setuid; k++)
+                        free(comps[i].setuid[k]);
+                free(comps[i].setuid);
+        }
         for (size_t i = 0; i < mf.n_boot; i++)
                 free(boot[i].path);
         if (r < 0)

@@ -115,6 +115,22 @@ static int add_provenance(fstree *tree, mk_inputs *inputs, mk_error *err)
         return 0;
 }
 
+/* A root that a kernel boots has the init it starts: /sbin/init, through any symlinks, an executable file. */
+static int check_init(const mk_model *m, const mk_inputs *inputs, fstree *tree, mk_error *err)
+{
+        bool boots = false;
+        for (size_t k = 0; k < inputs->n; k++)
+                boots |= mk_input_type(&inputs->items[k]) == COMPONENT_KERNEL;
+        fsnode *init = boots ? mk_fstree_resolve(tree, "sbin/init") : NULL;
+        if (!boots || (init && mk_fsnode_get_kind(init) == FSNODE_FILE && (mk_fsnode_mode(init) & 0111)))
+                return 0;
+        return mk_error_set(err, ENOENT,
+                            "%s: the root has no /sbin/init, or it is not an executable file (the kernel starts it "
+                            "after the initrd): add a base component that provides it (busybox's; systemd-sysv's "
+                            "in a Debian root)",
+                            m->path);
+}
+
 int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error *err)
 {
         int r = 0;
@@ -171,7 +187,8 @@ int mk_compose_tree(const mk_model *m, mk_inputs *inputs, fstree **ret, mk_error
                 if ((r = load_input(&inputs->items[j], tree, skip, nskip, err)) < 0)
                         return r;
         }
-        if ((r = add_provenance(tree, inputs, err)) < 0 || (r = mk_os_release_add(tree, m, err)) < 0)
+        if ((r = add_provenance(tree, inputs, err)) < 0 || (r = mk_os_release_add(tree, m, err)) < 0 ||
+            (r = check_init(m, inputs, tree, err)) < 0)
                 return r;
         *ret = TAKE_PTR(tree);
         return 0;

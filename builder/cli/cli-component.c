@@ -14,26 +14,28 @@
 #include "builder/squashfs/sqfs-compressor.h"
 #include "signing/base/escape.h"
 
-const char cli_component_help[] = "Usage: mkimage component pack SRC -o NAME.comp [--meta component.yaml] [OPTIONS]\n"
-                                  "       mkimage component show NAME.comp [--list]\n\n"
-                                  "pack: makes a component (a squashfs image holding the payload tree and\n"
-                                  "meta/component.yaml) from SRC, a directory or a tar archive (plain, gzip,\n"
-                                  "xz or zstd). Without --meta, SRC must hold meta/component.yaml. The output\n"
-                                  "is deterministic: sorted entries, every time stamp = $SOURCE_DATE_EPOCH\n"
-                                  "(0 when unset), owners root:root for a directory, from the archive for a tar.\n\n"
-                                  "  -o, --output FILE     the component to write (required)\n"
-                                  "  -m, --meta FILE       the component metadata (see docs/component.md)\n"
-                                  "  -c, --compressor NAME zstd (default), xz, gzip or lz4\n"
-                                  "  -l, --level N         compression level (default: the compressor's)\n"
-                                  "  -b, --block-size N    data block size in bytes (default 131072)\n"
-                                  "  -j, --workers N       compression threads (default: the number of cores);\n"
-                                  "                        the output is the same for any number\n"
-                                  "  -v, --verbose         say what was packed (and whether from the cache)\n"
-                                  "      --cache DIR       content-addressed pack cache: an unchanged SRC (same\n"
-                                  "                        tree, metadata and options) is copied from DIR, not\n"
-                                  "                        compressed again (-v says so)\n\n"
-                                  "show: prints a component's metadata; --list adds its payload, one entry a line.\n\n"
-                                  "Exit status: 0 done, 1 error (nothing is left at NAME.comp), 2 usage error.\n";
+const char cli_component_help[] =
+        "Usage: mkimage component pack SRC -o NAME.comp [--meta component.yaml] [OPTIONS]\n"
+        "       mkimage component show NAME.comp [--list] [--packages]\n\n"
+        "pack: makes a component (a squashfs image holding the payload tree and\n"
+        "meta/component.yaml) from SRC, a directory or a tar archive (plain, gzip,\n"
+        "xz or zstd). Without --meta, SRC must hold meta/component.yaml. The output\n"
+        "is deterministic: sorted entries, every time stamp = $SOURCE_DATE_EPOCH\n"
+        "(0 when unset), owners root:root for a directory, from the archive for a tar.\n\n"
+        "  -o, --output FILE     the component to write (required)\n"
+        "  -m, --meta FILE       the component metadata (see docs/component.md)\n"
+        "  -c, --compressor NAME zstd (default), xz, gzip or lz4\n"
+        "  -l, --level N         compression level (default: the compressor's)\n"
+        "  -b, --block-size N    data block size in bytes (default 131072)\n"
+        "  -j, --workers N       compression threads (default: the number of cores);\n"
+        "                        the output is the same for any number\n"
+        "  -v, --verbose         say what was packed (and whether from the cache)\n"
+        "      --cache DIR       content-addressed pack cache: an unchanged SRC (same\n"
+        "                        tree, metadata and options) is copied from DIR, not\n"
+        "                        compressed again (-v says so)\n\n"
+        "show: prints a component's metadata (its declared setuid files and file capabilities too); --list adds its\n"
+        "payload, one entry a line; --packages the packages it records.\n\n"
+        "Exit status: 0 done, 1 error (nothing is left at NAME.comp), 2 usage error.\n";
 
 static int parse_u32(const char *s, uint32_t max, uint32_t *ret)
 {
@@ -175,11 +177,13 @@ static int print_entry(fsnode *n, void *ctx)
 
 static int show(int argc, char **argv)
 {
-        int list = 0;
+        int list = 0, packages = 0;
         const char *path = NULL;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--list"))
                         list = 1;
+                else if (!strcmp(argv[i], "--packages"))
+                        packages = 1;
                 else if (argv[i][0] == '-' || path)
                         return cli_usage("component show", "unexpected argument '%s'", argv[i]);
                 else
@@ -209,6 +213,27 @@ static int show(int argc, char **argv)
                                 continue;
                         printf("%s: ", keys[i]);
                         mk_fputs_quoted(vals[i], stdout);
+                        putchar('\n');
+                }
+                /* What the component may hold beyond plain files, as its signed metadata declares it. */
+                for (int k = 0; k < 2; k++) {
+                        char **paths = k ? m->caps : m->setuid;
+                        size_t n = k ? m->n_caps : m->n_setuid;
+                        for (size_t i = 0; i < n; i++) {
+                                fputs(k ? "capabilities: /" : "setuid: /", stdout);
+                                mk_fputs_quoted(paths[i], stdout);
+                                putchar('\n');
+                        }
+                }
+                if (m->n_packages)
+                        printf("packages: %zu (component show --packages lists them)\n", m->n_packages);
+                for (size_t i = 0; packages && i < m->n_packages; i++) {
+                        fputs("  ", stdout);
+                        mk_fputs_quoted(m->packages[i].name, stdout);
+                        putchar(' ');
+                        mk_fputs_quoted(m->packages[i].version, stdout);
+                        putchar(' ');
+                        mk_fputs_quoted(m->packages[i].arch, stdout);
                         putchar('\n');
                 }
         }

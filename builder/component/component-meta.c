@@ -281,20 +281,93 @@ static int dup_field(const ydoc *doc, const ynode *map, const char *key, size_t 
         return (*ret = strdup(s)) ? 0 : mk_error_set(err, ENOMEM, "out of memory");
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* setuid: [/usr/bin/su, ...] or capabilities: [...]: absolute paths, each once; stored sorted, relative. */
+static int read_paths(const ydoc *doc, const ynode *n, const char *key, char ***ret, size_t *ret_n, mk_error *err)
+{
+        if (n->kind != YNODE_SEQ)
+                return mk_schema_error(doc, n, err,
+                                       "'%s' must be a list of paths in the image (e.g. [/usr/bin/su]), not %s", key,
+                                       mk_ynode_kind_name(n));
+        if (!(*ret = calloc(n->n ? n->n : 1, sizeof(**ret))))
+                return mk_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < n->n; i++) {
+                const ynode *v = n->vals[i];
+                const char *path;
+                int r = mk_schema_string(doc, v, key, 4096, &path, err);
+                if (r < 0)
+                        return r;
+                if (*path != '/')
+                        return mk_schema_error(
+                                doc, v, err,
+                                "'%s' lists '%.80s': give the path in the image from its root (/usr/bin/su)", key,
+                                path);
+                mk_error perr = {0};
+                r = mk_fstree_normalize_path(key, path + 1, &(*ret)[i], &perr);
+                *ret_n = i + 1; /* (*ret)[i] is freed with the rest, set or not */
+                if (r < 0 || !*(*ret)[i])
+                        return mk_schema_error(doc, v, err, "'%s': '%.80s' is not a file's path in the image (%s)", key,
+                                               path, perr.msg[0] ? perr.msg : "the root");
+                for (size_t k = 0; k < i; k++)
+                        if (!strcmp((*ret)[k], (*ret)[i]))
+                                return mk_schema_error(doc, v, err, "'%s' lists %.80s twice (keep one)", key, path);
+        }
+        qsort(*ret, *ret_n, sizeof(**ret), cmp_str);
+        return 0;
+}
+
+/* packages: [{name, version, architecture}]: what the payload was built from, e.g. a Debian root's packages. */
+static int read_packages(const ydoc *doc, const ynode *n, component_meta *m, mk_error *err)
+{
+        static const schema_key keys[] = {{"name", true}, {"version", true}, {"architecture", true}};
+        if (n->kind != YNODE_SEQ)
+                return mk_schema_error(doc, n, err,
+                                       "'packages' must be a list of {name, version, architecture} items, not %s",
+                                       mk_ynode_kind_name(n));
+        if (!(m->packages = calloc(n->n ? n->n : 1, sizeof(*m->packages))))
+                return mk_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < n->n; i++) {
+                const ynode *item = n->vals[i];
+                component_package *p = &m->packages[i];
+                m->n_packages = i + 1;
+                char what[64];
+                snprintf(what, sizeof what, "packages item %zu", i + 1);
+                int r = mk_schema_check_map(doc, item, what, keys, ELEMENTSOF(keys), err);
+                if (r < 0 || (r = dup_field(doc, item, "name", 128, &p->name, err)) < 0 ||
+                    (r = read_version(doc, mk_ynode_get(item, "version"), &p->version, err)) < 0 ||
+                    (r = dup_field(doc, item, "architecture", 32, &p->arch, err)) < 0)
+                        return r;
+                if (strspn(p->name, "abcdefghijklmnopqrstuvwxyz0123456789+-.") != strlen(p->name))
+                        return mk_schema_error(doc, mk_ynode_get(item, "name"), err,
+                                               "package name '%.80s' holds a character a Debian package name has not "
+                                               "(lower-case letters, digits, + - .)",
+                                               p->name);
+        }
+        return 0;
+}
+
 static int parse_doc(const ydoc *doc, component_meta *m, mk_error *err)
 {
         static const schema_key keys[] = {
-                {"name", true},    {"version", true},        {"type", true},
-                {"license", true}, {"supplier", true},       {"source", false},
-                {"owners", false}, {"allow-devices", false}, {"allow-setuid", false},
+                {"name", true},     {"version", true},       {"type", true},      {"license", true},
+                {"supplier", true}, {"source", false},       {"owners", false},   {"allow-devices", false},
+                {"setuid", false},  {"capabilities", false}, {"packages", false},
         };
         const ynode *root = doc->root;
+        const ynode *n;
+        if ((n = root && root->kind == YNODE_MAP ? mk_ynode_get(root, "allow-setuid") : NULL))
+                return mk_schema_error(doc, n, err,
+                                       "'allow-setuid' is gone: list the setuid and setgid files the component "
+                                       "ships, as 'setuid: [/usr/bin/su, ...]'");
         int r = mk_schema_check_map(doc, root, "the component metadata", keys, ELEMENTSOF(keys), err);
         if (r < 0)
                 return r;
         const char *name;
         unsigned type;
-        const ynode *n;
         if ((r = mk_schema_name(doc, mk_ynode_get(root, "name"), "name", &name, err)) < 0)
                 return r;
         if (!(m->name = strdup(name)))
@@ -314,8 +387,12 @@ static int parse_doc(const ydoc *doc, component_meta *m, mk_error *err)
         if ((n = mk_ynode_get(root, "allow-devices")) &&
             (r = mk_schema_bool(doc, n, "allow-devices", &m->allow_devices, err)) < 0)
                 return r;
-        if ((n = mk_ynode_get(root, "allow-setuid")) &&
-            (r = mk_schema_bool(doc, n, "allow-setuid", &m->allow_setuid, err)) < 0)
+        if ((n = mk_ynode_get(root, "setuid")) && (r = read_paths(doc, n, "setuid", &m->setuid, &m->n_setuid, err)) < 0)
+                return r;
+        if ((n = mk_ynode_get(root, "capabilities")) &&
+            (r = read_paths(doc, n, "capabilities", &m->caps, &m->n_caps, err)) < 0)
+                return r;
+        if ((n = mk_ynode_get(root, "packages")) && (r = read_packages(doc, n, m, err)) < 0)
                 return r;
         if ((n = mk_ynode_get(root, "owners")) && (r = read_owners(doc, n, m, err)) < 0)
                 return r;
@@ -371,6 +448,18 @@ component_meta *mk_component_meta_free(component_meta *m)
         for (size_t i = 0; i < m->n_owners; i++)
                 free(m->owners[i].path);
         free(m->owners);
+        for (size_t i = 0; i < m->n_setuid; i++)
+                free(m->setuid[i]);
+        free(m->setuid);
+        for (size_t i = 0; i < m->n_caps; i++)
+                free(m->caps[i]);
+        free(m->caps);
+        for (size_t i = 0; i < m->n_packages; i++) {
+                free(m->packages[i].name);
+                free(m->packages[i].version);
+                free(m->packages[i].arch);
+        }
+        free(m->packages);
         free(m->origin);
         free(m->name);
         free(m->version);
@@ -380,4 +469,15 @@ component_meta *mk_component_meta_free(component_meta *m)
         free(m->raw);
         free(m);
         return NULL;
+}
+
+void mk_component_policy(const component_meta *m, mk_fs_policy *ret)
+{
+        *ret = (mk_fs_policy){
+                .allow = m->allow_devices ? FSTREE_ALLOW_DEVICES : 0,
+                .setuid = (const char *const *)m->setuid,
+                .n_setuid = m->n_setuid,
+                .caps = (const char *const *)m->caps,
+                .n_caps = m->n_caps,
+        };
 }

@@ -108,6 +108,36 @@ static int add_meta(fstree *t, const component_meta *m, mk_error *err)
         return 0;
 }
 
+/* Each path the metadata declares setuid/setgid or with capabilities is in the payload, and is so. */
+static int check_declared(fstree *t, const component_meta *m, mk_error *err)
+{
+        for (int k = 0; k < 2; k++) {
+                char **list = k ? m->caps : m->setuid;
+                size_t n = k ? m->n_caps : m->n_setuid;
+                for (size_t i = 0; i < n; i++) {
+                        fsnode *node = mk_fstree_lookup(t, list[i]);
+                        bool ok = node && mk_fsnode_get_kind(node) != FSNODE_DIR;
+                        if (ok && !k)
+                                ok = mk_fsnode_mode(node) & 06000;
+                        if (ok && k) {
+                                ok = false;
+                                for (size_t x = 0; x < mk_fsnode_nxattrs(node); x++)
+                                        ok |= !strcmp(mk_fsnode_xattr_key(node, x), FSTREE_XATTR_CAPS);
+                        }
+                        if (ok)
+                                continue;
+                        char q[1024];
+                        return mk_error_set(err, EINVAL,
+                                            "%s: '%s' lists /%s, but the payload %s (drop it from the list)", m->origin,
+                                            k ? "capabilities" : "setuid", mk_quote(list[i], q, sizeof q),
+                                            !node ? "has no such file"
+                                            : k   ? "gives it no file capabilities"
+                                                  : "has it without a setuid or setgid bit");
+                }
+        }
+        return 0;
+}
+
 static int build_tree(const char *src, const component_pack_opts *o, fstree **ret_tree, component_meta **ret_meta,
                       mk_error *err)
 {
@@ -121,11 +151,11 @@ static int build_tree(const char *src, const component_pack_opts *o, fstree **re
                 mk_component_meta_free(m);
                 return mk_error_set(err, -r, "out of memory");
         }
+        mk_fs_policy policy;
         if ((r = mk_tree_load(src, t, TREE_ROOT_OWNED, err)) >= 0 && (r = find_meta(src, t, o, &m, err)) >= 0 &&
             (r = check_reserved(src, t, err)) >= 0 && (r = apply_owners(src, t, m, err)) >= 0 &&
-            (r = mk_fstree_check_policy(
-                     t, (m->allow_devices ? FSTREE_ALLOW_DEVICES : 0) | (m->allow_setuid ? FSTREE_ALLOW_SETUID : 0),
-                     err)) >= 0)
+            (mk_component_policy(m, &policy), (r = mk_fstree_check_policy(t, &policy, err)) >= 0) &&
+            (r = check_declared(t, m, err)) >= 0)
                 r = add_meta(t, m, err);
         if (r < 0) {
                 mk_component_meta_free(m);
@@ -258,7 +288,7 @@ int mk_component_load_tree(component *c, fstree *tree, const char *const *skip, 
         all[0] = "meta";
         for (size_t i = 0; i < nskip; i++)
                 all[i + 1] = skip[i];
-        unsigned allow =
-                (c->meta->allow_devices ? FSTREE_ALLOW_DEVICES : 0) | (c->meta->allow_setuid ? FSTREE_ALLOW_SETUID : 0);
-        return mk_sqimage_load_tree(c->img, tree, all, nskip + 1, allow, err);
+        mk_fs_policy policy;
+        mk_component_policy(c->meta, &policy);
+        return mk_sqimage_load_tree(c->img, tree, all, nskip + 1, &policy, err);
 }

@@ -40,14 +40,24 @@ typedef struct component_owner {
         unsigned line, col;      /* where the item is, for messages */
 } component_owner;
 
+/* One `packages:` item: a distribution package the payload holds (for the SBOM). */
+typedef struct component_package {
+        char *name, *version, *arch;
+} component_package;
+
 typedef struct component_meta {
         char *origin; /* the name used in messages (a file, or "X.comp:meta/component.yaml") */
         char *name, *version, *license, *supplier;
         char *source; /* NULL when absent */
         component_type type;
-        bool allow_devices, allow_setuid;
+        bool allow_devices;
+        char **setuid, **caps; /* the declared setuid/setgid files and files with capabilities: sorted,
+                                  relative paths ("usr/bin/su") */
+        size_t n_setuid, n_caps;
         component_owner *owners;
         size_t n_owners;
+        component_package *packages;
+        size_t n_packages;
         char *raw; /* the YAML text, stored as is in the image; NUL-terminated */
         size_t raw_len;
 } component_meta;
@@ -62,6 +72,8 @@ int mk_component_meta_parse(const char *name, const char *buf, size_t len, compo
 /* Same, from a file (at most COMPONENT_META_MAX bytes). */
 int mk_component_meta_load(const char *path, component_meta **ret, mk_error *err) __attribute__((warn_unused_result));
 component_meta *mk_component_meta_free(component_meta *m);
+/* What the metadata lets the payload hold beyond plain files (mk_fstree_check_policy). */
+void mk_component_policy(const component_meta *m, mk_fs_policy *ret);
 
 const char *mk_component_type_name(component_type t);
 

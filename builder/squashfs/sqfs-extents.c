@@ -89,7 +89,9 @@ int mk_sqimage_extents(sqimage *img, mk_sqextent **ret, size_t *ret_n, mk_error 
                 r = mk_error_set(err, -r, "out of memory");
                 goto out;
         }
-        if ((r = mk_sqimage_load_tree(img, t, NULL, 0, FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID, err)) < 0)
+        if ((r = mk_sqimage_load_tree(img, t, NULL, 0,
+                                      MK_FS_POLICY(FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID | FSTREE_ALLOW_CAPS),
+                                      err)) < 0)
                 goto out;
         mk_fstree_sort(t);
         if ((r = mk_fstree_walk(t, visit, &c)) < 0)

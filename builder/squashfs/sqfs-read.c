@@ -294,7 +294,7 @@ typedef struct loader {
         fstree *tree;
         const char *const *skip;
         size_t nskip;
-        unsigned allow;
+        const mk_fs_policy *policy;
         char **seen;       /* inode number -> first path, for hard links */
         uint8_t *dir_seen; /* inode number -> this directory was listed already */
         mk_error *err;
@@ -412,11 +412,12 @@ static int add_node(loader *l, const sqfs_inode_generic_t *inode, const char *pa
         default:
                 return img_error(l->img, SQFS_ERROR_CORRUPTED, "reading the directory tree", l->err);
         }
-        if (r < 0 || (r = mk_fstree_check_node(l->tree, n, l->allow, l->img->name, l->err)) < 0)
+        if (r < 0 || (r = load_xattrs(l, inode, n)) < 0 ||
+            (r = mk_fstree_check_node(l->tree, n, l->policy, l->img->name, l->err)) < 0)
                 return r;
         if (!S_ISDIR(mode) && !(l->seen[ino] = strdup(path)))
                 return mk_error_set(l->err, ENOMEM, "out of memory");
-        return load_xattrs(l, inode, n);
+        return 0;
 }
 
 /*
@@ -542,7 +543,7 @@ static int load_children(loader *l, const sqfs_inode_generic_t *root)
         return r;
 }
 
-int mk_sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, unsigned allow,
+int mk_sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, const mk_fs_policy *policy,
                          mk_error *err)
 {
         _cleanup_free_ sqfs_inode_generic_t *root = NULL;
@@ -562,7 +563,7 @@ int mk_sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, si
             (uint64_t)img->super.inode_count > (inode_bytes / 2 + 1) * 8192 / 16 || root->base.inode_number == 0 ||
             root->base.inode_number > img->super.inode_count)
                 return img_error(img, SQFS_ERROR_CORRUPTED, "reading the directory tree", err);
-        loader l = {.img = img, .tree = tree, .skip = skip, .nskip = nskip, .allow = allow, .err = err};
+        loader l = {.img = img, .tree = tree, .skip = skip, .nskip = nskip, .policy = policy, .err = err};
         l.seen = calloc((size_t)img->super.inode_count + 1, sizeof(*l.seen));
         l.dir_seen = calloc((size_t)img->super.inode_count + 1, 1);
         if (!l.seen || !l.dir_seen) {

@@ -54,13 +54,13 @@ int mk_sqimage_read_file(sqimage *img, const char *path, size_t max, char **ret,
  *
  * The image is untrusted; the reader is as strict as the packer: every name
  * through mk_fstree_check_name and the fstree path rules, device nodes and
- * setuid/setgid files only as allow (FSTREE_ALLOW_*) permits, a directory
+ * setuid/setgid files and file capabilities only as policy permits, a directory
  * listed under a second name (a hard link, a loop) refused. No recursion:
  * the walk keeps one frame per level, at most FSTREE_DEPTH_MAX, and memory
  * is bounded by FSTREE_NODES_MAX nodes and the image's claimed inode count
  * (checked against the size of its inode table).
  */
-int mk_sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, unsigned allow,
+int mk_sqimage_load_tree(sqimage *img, fstree *tree, const char *const *skip, size_t nskip, const mk_fs_policy *policy,
                          mk_error *err) __attribute__((warn_unused_result));
 
 /*

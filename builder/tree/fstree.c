@@ -450,6 +450,52 @@ fsnode *mk_fstree_lookup(fstree *t, const char *path)
         return n;
 }
 
+fsnode *mk_fstree_resolve(fstree *t, const char *path)
+{
+        char rest[2 * FSTREE_PATH_MAX + 2], cur[FSTREE_PATH_MAX + 1] = "", next[sizeof(rest)];
+        if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest))
+                return NULL;
+        for (int hops = 0; rest[0];) {
+                char *s = rest + strspn(rest, "/"), *e = strchrnul(s, '/');
+                size_t len = (size_t)(e - s), clen = strlen(cur);
+                const char *tail = *e ? e + 1 : e;
+                if (len == 0 || (len == 1 && s[0] == '.')) {
+                        memmove(rest, tail, strlen(tail) + 1);
+                        continue;
+                }
+                if (len == 2 && s[0] == '.' && s[1] == '.') {
+                        char *slash = strrchr(cur, '/');
+                        *(slash ? slash : cur) = '\0';
+                        memmove(rest, tail, strlen(tail) + 1);
+                        continue;
+                }
+                if (clen + 1 + len > FSTREE_PATH_MAX)
+                        return NULL;
+                char cand[FSTREE_PATH_MAX + 1];
+                memcpy(cand, cur, clen);
+                if (clen)
+                        cand[clen++] = '/';
+                memcpy(cand + clen, s, len);
+                cand[clen + len] = '\0';
+                fsnode *n = mk_fstree_lookup(t, cand);
+                if (!n)
+                        return NULL;
+                if (n->kind == FSNODE_SYMLINK) {
+                        const char *target = mk_fsnode_symlink_target(n);
+                        if (++hops > 40 || !target ||
+                            snprintf(next, sizeof(next), "%s/%s", target, tail) >= (int)sizeof(next))
+                                return NULL;
+                        if (target[0] == '/')
+                                cur[0] = '\0';
+                        memcpy(rest, next, strlen(next) + 1);
+                        continue;
+                }
+                memcpy(cur, cand, strlen(cand) + 1);
+                memmove(rest, tail, strlen(tail) + 1);
+        }
+        return cur[0] ? mk_fstree_lookup(t, cur) : t->root;
+}
+
 static int child_cmp(const void *a, const void *b)
 {
         return strcmp((*(fsnode *const *)a)->name, (*(fsnode *const *)b)->name);
@@ -494,44 +540,76 @@ int mk_fstree_walk(fstree *t, int (*visit)(fsnode *n, void *ctx), void *ctx)
 
 typedef struct policy_ctx {
         fstree *t;
-        unsigned allow;
+        const mk_fs_policy *p;
         mk_error *err;
 } policy_ctx;
 
 static int policy_visit(fsnode *n, void *userdata)
 {
         policy_ctx *c = userdata;
-        return mk_fstree_check_node(c->t, n, c->allow, NULL, c->err);
+        return mk_fstree_check_node(c->t, n, c->p, NULL, c->err);
 }
 
-int mk_fstree_check_node(fstree *t, const fsnode *n, unsigned allow, const char *origin, mk_error *err)
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+bool mk_fs_policy_lists(const char *const *list, size_t n, const char *path)
+{
+        return n && bsearch(&path, list, n, sizeof(*list), cmp_str);
+}
+
+static bool has_caps(const fsnode *n)
+{
+        for (size_t i = 0; i < mk_fsnode_nxattrs(n); i++)
+                if (!strcmp(mk_fsnode_xattr_key(n, i), FSTREE_XATTR_CAPS))
+                        return true;
+        return false;
+}
+
+int mk_fstree_check_node(fstree *t, const fsnode *n, const mk_fs_policy *p, const char *origin, mk_error *err)
 {
         const char *what = NULL;
-        char buf[256];
-        if ((n->kind == FSNODE_CHRDEV || n->kind == FSNODE_BLKDEV) && !(allow & FSTREE_ALLOW_DEVICES))
+        char buf[320];
+        bool special = n->kind != FSNODE_DIR && n->kind != FSNODE_HARDLINK;
+        _cleanup_free_ char *path = NULL;
+        if ((n->kind == FSNODE_CHRDEV || n->kind == FSNODE_BLKDEV) && !(p->allow & FSTREE_ALLOW_DEVICES))
                 what = n->kind == FSNODE_CHRDEV ? "character device (device nodes are refused unless the "
-                                                  "component metadata sets 'allow-devices: true')"
+                                                  "component metadata sets 'allow-devices: true'; /dev is the "
+                                                  "kernel's devtmpfs, not part of a component)"
                                                 : "block device (device nodes are refused unless the "
-                                                  "component metadata sets 'allow-devices: true')";
-        else if (n->kind != FSNODE_DIR && n->kind != FSNODE_HARDLINK && (n->perm & 06000) &&
-                 !(allow & FSTREE_ALLOW_SETUID)) {
-                snprintf(buf, sizeof buf,
-                         "%s file (mode %04o; setuid and setgid files are refused unless the component "
-                         "metadata sets 'allow-setuid: true')",
-                         n->perm & 04000 ? "setuid" : "setgid", n->perm);
-                what = buf;
+                                                  "component metadata sets 'allow-devices: true'; /dev is the "
+                                                  "kernel's devtmpfs, not part of a component)";
+        bool suid = special && (n->perm & 06000) && !(p->allow & FSTREE_ALLOW_SETUID);
+        bool caps = n->kind != FSNODE_HARDLINK && !(p->allow & FSTREE_ALLOW_CAPS) && has_caps(n);
+        if (!what && (suid || caps)) {
+                if (!(path = mk_fsnode_path(n)))
+                        return mk_error_set(err, ENOMEM, "out of memory");
+                if (suid && !mk_fs_policy_lists(p->setuid, p->n_setuid, path)) {
+                        snprintf(buf, sizeof buf,
+                                 "%s file (mode %04o) the component metadata does not declare (add it to the "
+                                 "metadata's 'setuid' list, or clear the bit)",
+                                 n->perm & 04000 ? "setuid" : "setgid", n->perm);
+                        what = buf;
+                } else if (caps && !mk_fs_policy_lists(p->caps, p->n_caps, path)) {
+                        what = "file capabilities (" FSTREE_XATTR_CAPS
+                               ") the component metadata does not declare (add it to the metadata's "
+                               "'capabilities' list, or remove the xattr)";
+                }
         }
         if (!what)
                 return 0;
-        _cleanup_free_ char *p = mk_fsnode_path(n);
+        if (!path && !(path = mk_fsnode_path(n)))
+                return mk_error_set(err, ENOMEM, "out of memory");
         char q[FSTREE_QBUF];
-        return mk_error_set(err, EINVAL, "%s: entry '%s': %s", origin ? origin : t->origin,
-                            mk_quote(p ? p : "?", q, sizeof q), what);
+        return mk_error_set(err, EINVAL, "%s: entry '%s': %s", origin ? origin : t->origin, mk_quote(path, q, sizeof q),
+                            what);
 }
 
-int mk_fstree_check_policy(fstree *t, unsigned allow, mk_error *err)
+int mk_fstree_check_policy(fstree *t, const mk_fs_policy *p, mk_error *err)
 {
         mk_fstree_sort(t);
-        policy_ctx c = {t, allow, err};
+        policy_ctx c = {t, p, err};
         return mk_fstree_walk(t, policy_visit, &c);
 }

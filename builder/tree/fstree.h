@@ -161,6 +161,12 @@ int mk_fstree_add_xattr(fstree *t, fsnode *n, const char *key, const void *value
 
 /* Find a node by path (normalized like mk_fstree_normalize_path; "" is the root), or NULL. */
 fsnode *mk_fstree_lookup(fstree *t, const char *path);
+/*
+ * The node path names once every symlink on the way is followed inside the
+ * tree, as in a chroot at its root (absolute targets start at the root, ".."
+ * stops there; at most 40 links): NULL when it dangles, loops or is absent.
+ */
+fsnode *mk_fstree_resolve(fstree *t, const char *path);
 
 /* Sort every directory's children in strcmp byte order (idempotent). */
 void mk_fstree_sort(fstree *t);
@@ -168,16 +174,42 @@ void mk_fstree_sort(fstree *t);
 /* Policy flags for mk_fstree_check_policy. */
 enum {
         FSTREE_ALLOW_DEVICES = 1 << 0, /* character and block devices */
-        FSTREE_ALLOW_SETUID = 1 << 1,  /* setuid/setgid bits on non-directories */
+        FSTREE_ALLOW_SETUID = 1 << 1,  /* setuid/setgid bits on any non-directory */
+        FSTREE_ALLOW_CAPS = 1 << 2,    /* a security.capability xattr on any file */
 };
+/* The xattr that holds a file's capabilities. */
+#define FSTREE_XATTR_CAPS "security.capability"
+
 /*
- * Refuse device nodes and setuid/setgid files unless allowed. The first
- * offender in sorted walk order is reported. Sorts the tree.
+ * What a tree may hold beyond plain files: allow (FSTREE_ALLOW_*) permits a
+ * kind everywhere; else setuid and caps name the files that may be
+ * setuid/setgid or carry file capabilities, as paths relative to the root
+ * ("usr/bin/su"), sorted in strcmp order (a component's declarations).
  */
-int mk_fstree_check_policy(fstree *t, unsigned allow, mk_error *err) __attribute__((warn_unused_result));
-/* The same rule for one node n of t, as a reader adds it; origin names the input (NULL: the tree's). */
-int mk_fstree_check_node(fstree *t, const fsnode *n, unsigned allow, const char *origin, mk_error *err)
+typedef struct mk_fs_policy {
+        unsigned allow;
+        const char *const *setuid;
+        size_t n_setuid;
+        const char *const *caps;
+        size_t n_caps;
+} mk_fs_policy;
+/* A policy of flags only. */
+#define MK_FS_POLICY(flags) (&(const mk_fs_policy){.allow = (flags)})
+
+/*
+ * Refuse device nodes, setuid/setgid files and file capabilities that p does
+ * not permit. The first offender in sorted walk order is reported. Sorts the
+ * tree.
+ */
+int mk_fstree_check_policy(fstree *t, const mk_fs_policy *p, mk_error *err) __attribute__((warn_unused_result));
+/*
+ * The same rule for one node n of t, as a reader adds it (after its xattrs);
+ * origin names the input (NULL: the tree's).
+ */
+int mk_fstree_check_node(fstree *t, const fsnode *n, const mk_fs_policy *p, const char *origin, mk_error *err)
         __attribute__((warn_unused_result));
+/* Whether path (relative, "usr/bin/su") is in the sorted list. */
+bool mk_fs_policy_lists(const char *const *list, size_t n, const char *path);
 
 /*
  * Visit every node in depth-first pre-order, children in sorted order (call

@@ -128,8 +128,15 @@ int mk_verify_sb(vctx *v, const mk_manifest *const ms[2])
                         return r;
                 ukis++;
         }
-        if (!ukis && (ms[0] || ms[1]))
+        bool entries = false; /* a type #1 entry in a manifest's boot list */
+        for (int s = 0; s < 2; s++)
+                for (size_t k = 0; ms[s] && k < ms[s]->n_boot; k++)
+                        entries |= !strncmp(ms[s]->boot[k].path, "/" MK_ESP_ENTRIES_DIR "/",
+                                            sizeof(MK_ESP_ENTRIES_DIR) + 1);
+        if (!ukis && entries)
                 return mk_vitem_ok(v, esp, "Secure Boot: off (unsigned type #1 entries)");
+        if (!ukis && (ms[0] || ms[1]))
+                return mk_vitem_ok(v, esp, "no boot entries (the image has no kernel component)");
         if (!v->opts || !v->opts->sb_cert)
                 return ukis ? mk_vitem_ok(v, esp,
                                           "Secure Boot: %d UKIs match their manifests; signatures not checked "

@@ -79,6 +79,13 @@ static void body(mk_yemit *m, const mk_manifest *mf)
                 mk_yemit_kv(m, "version", mf->components[i].version);
                 mk_yemit_kv(m, "sha256", mf->components[i].sha256);
                 mk_yemit_kv(m, "signed-by", mf->components[i].signed_by);
+                if (mf->components[i].n_setuid) {
+                        mk_yemit_scalar(m, "setuid");
+                        mk_yemit_seq_start(m, mf->components[i].n_setuid);
+                        for (size_t k = 0; k < mf->components[i].n_setuid; k++)
+                                mk_yemit_scalar(m, mf->components[i].setuid[k]);
+                        mk_yemit_seq_end(m);
+                }
                 mk_yemit_map_end(m);
         }
         mk_yemit_seq_end(m);

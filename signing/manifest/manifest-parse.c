@@ -36,6 +36,9 @@ mk_manifest *mk_manifest_free(mk_manifest *m)
         for (size_t i = 0; i < m->n_components; i++) {
                 free(m->components[i].name);
                 free(m->components[i].version);
+                for (size_t k = 0; k < m->components[i].n_setuid; k++)
+                        free(m->components[i].setuid[k]);
+                free(m->components[i].setuid);
         }
         free(m->components);
         free(m);
@@ -263,11 +266,27 @@ static int parse_boot(const ydoc *d, const ynode *n, mk_manifest *m, mk_error *e
 }
 
 static const schema_key component_keys[] = {
-        {"name", true},
-        {"version", true},
-        {"sha256", true},
-        {"signed-by", true},
+        {"name", true}, {"version", true}, {"sha256", true}, {"signed-by", true}, {"setuid", false},
 };
+
+/* components.setuid: the setuid/setgid files a component declares, as absolute paths. */
+static int parse_setuid(const ydoc *d, const ynode *n, mk_manifest_component *c, mk_error *err)
+{
+        if (n->kind != YNODE_SEQ)
+                return mk_schema_error(d, n, err, "'components.setuid' must be a list of absolute paths");
+        if (!(c->setuid = calloc(n->n ? n->n : 1, sizeof(*c->setuid))))
+                return mk_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < n->n; i++) {
+                int r = get_str(d, n->vals[i], "components.setuid", 4096, &c->setuid[i], err);
+                c->n_setuid = i + 1;
+                if (r < 0)
+                        return r;
+                if (c->setuid[i][0] != '/')
+                        return mk_schema_error(d, n->vals[i], err,
+                                               "'components.setuid' holds '%.80s', not an absolute path", c->setuid[i]);
+        }
+        return 0;
+}
 
 static int parse_components(const ydoc *d, const ynode *n, mk_manifest *m, mk_error *err)
 {
@@ -286,6 +305,9 @@ static int parse_components(const ydoc *d, const ynode *n, mk_manifest *m, mk_er
                     (r = mk_schema_hex64(d, mk_ynode_get(e, "sha256"), "components.sha256", c->sha256, err)) < 0 ||
                     (r = get_keyid(d, mk_ynode_get(e, "signed-by"), "components.signed-by", c->signed_by, err)) < 0 ||
                     (r = unique_in_list(d, n, i, "name", "component", err)) < 0)
+                        return r;
+                const ynode *s = mk_ynode_get(e, "setuid");
+                if (s && (r = parse_setuid(d, s, c, err)) < 0)
                         return r;
         }
         return 0;

@@ -28,6 +28,8 @@ typedef struct mk_manifest_component {
         char *version;
         char sha256[65];    /* of the .comp artifact */
         char signed_by[17]; /* key id (16 upper-case hex digits) or "" if unsigned */
+        char **setuid;      /* the setuid/setgid files it declares, absolute paths; optional */
+        size_t n_setuid;
 } mk_manifest_component;
 
 typedef struct mk_manifest {

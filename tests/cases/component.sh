@@ -112,7 +112,7 @@ cp "$T/meta.yaml" "$T/withmeta/meta/component.yaml"
 printf 'x\n' >"$T/withmeta/bin/tool"
 if pack "$T/withmeta" -o "$T/wm.comp"; then pass meta-from-src; else fail meta-from-src "$(cat "$T/.err")"; fi
 expect_eq meta-from-src-stored "$(unsquashfs -cat "$T/wm.comp" meta/component.yaml)" "$(cat "$T/meta.yaml")"
-{ cat "$T/meta.yaml"; printf 'allow-setuid: true\nowners:\n  - path: /bin/tool\n    uid: 0\n    gid: 50\n    mode: "4755"\n  - path: bin\n    mode: "0700"\n'; } >"$T/owners.yaml"
+{ cat "$T/meta.yaml"; printf 'setuid: [/bin/tool]\nowners:\n  - path: /bin/tool\n    uid: 0\n    gid: 50\n    mode: "4755"\n  - path: bin\n    mode: "0700"\n'; } >"$T/owners.yaml"
 rm "$T/withmeta/meta/component.yaml"
 if pack "$T/withmeta" --meta "$T/owners.yaml" -o "$T/ow.comp"; then pass owners-packs; else fail owners-packs "$(cat "$T/.err")"; fi
 expect_eq owners-applied "$(unsquashfs -lln "$T/ow.comp" | awk '{print $1, $2, $NF}' | grep bin)" \
@@ -156,14 +156,42 @@ refuse() {
 for k in dotdot abs escape setuid nonutf8 newline reserved; do $MKTAR "$T/$k.tar" "$k"; done
 refuse bad-tar-dotdot "mkimage: $T/dotdot.tar: entry '../x': '..' is not allowed in a path (entries must stay inside the tree; rebuild the archive without '..')" "$T/dotdot.tar" --meta "$T/meta.yaml"
 refuse bad-tar-absolute "mkimage: $T/abs.tar: entry '/abs': absolute paths are not allowed (store entries relative to the root, e.g. tar -C ROOT -cf OUT.tar .)" "$T/abs.tar" --meta "$T/meta.yaml"
-refuse bad-tar-device "mkimage: $T/device.tar: entry 'dev/null': character device (device nodes are refused unless the component metadata sets 'allow-devices: true')" "$T/device.tar" --meta "$T/meta.yaml"
+refuse bad-tar-device "mkimage: $T/device.tar: entry 'dev/null': character device (device nodes are refused unless the component metadata sets 'allow-devices: true'; /dev is the kernel's devtmpfs, not part of a component)" "$T/device.tar" --meta "$T/meta.yaml"
 refuse bad-tar-symlink-escape "mkimage: $T/escape.tar: entry 'link/passwd': goes through symlink 'link' (a path may not pass through a symlink; store the entry under the real directory)" "$T/escape.tar" --meta "$T/meta.yaml"
-refuse bad-tar-setuid "mkimage: $T/setuid.tar: entry 'bin/su': setuid file (mode 4755; setuid and setgid files are refused unless the component metadata sets 'allow-setuid: true')" "$T/setuid.tar" --meta "$T/meta.yaml"
+refuse bad-tar-setuid "mkimage: $T/setuid.tar: entry 'bin/su': setuid file (mode 4755) the component metadata does not declare (add it to the metadata's 'setuid' list, or clear the bit)" "$T/setuid.tar" --meta "$T/meta.yaml"
 refuse bad-tar-non-utf8 "mkimage: $T/nonutf8.tar: entry 'bad\\xff': name is not valid UTF-8 (rename it)" "$T/nonutf8.tar" --meta "$T/meta.yaml"
 refuse bad-tar-newline "mkimage: $T/newline.tar: entry 'a\\nb': name contains a newline (rename it)" "$T/newline.tar" --meta "$T/meta.yaml"
 refuse bad-tar-reserved-meta "mkimage: $T/reserved.tar: entry 'meta/notes.txt': meta/ is reserved for component metadata (move the entry elsewhere)" "$T/reserved.tar" --meta "$T/meta.yaml"
 mkdir -p "$T/suid/bin" && printf 'x' >"$T/suid/bin/su" && chmod 4755 "$T/suid/bin/su"
-refuse bad-dir-setuid "mkimage: $T/suid: entry 'bin/su': setuid file (mode 4755; setuid and setgid files are refused unless the component metadata sets 'allow-setuid: true')" "$T/suid" --meta "$T/meta.yaml"
+refuse bad-dir-setuid "mkimage: $T/suid: entry 'bin/su': setuid file (mode 4755) the component metadata does not declare (add it to the metadata's 'setuid' list, or clear the bit)" "$T/suid" --meta "$T/meta.yaml"
+# Declared setuid files and capabilities: exactly what is listed packs; a stale list is refused too.
+{ cat "$T/meta.yaml"; printf 'setuid: [/bin/su]\n'; } >"$T/suid.yaml"
+if pack "$T/suid" --meta "$T/suid.yaml" -o "$T/suid.comp"; then
+        check setuid-declared-packs bash -c "unsquashfs -lln '$T/suid.comp' | grep -q '^-rwsr-xr-x .* squashfs-root/bin/su\$'"
+        check setuid-shown bash -c "'$MKIMAGE' component show '$T/suid.comp' | grep -qx 'setuid: /bin/su'"
+else fail setuid-declared-packs "$(cat "$T/.err")"; fi
+{ cat "$T/meta.yaml"; printf 'setuid: [/bin/su, /bin/mount]\n'; } >"$T/stale.yaml"
+refuse bad-setuid-not-in-payload "mkimage: $T/stale.yaml: 'setuid' lists /bin/mount, but the payload has no such file (drop it from the list)" "$T/suid" --meta "$T/stale.yaml"
+chmod 0755 "$T/suid/bin/su"
+refuse bad-setuid-not-setuid "mkimage: $T/suid.yaml: 'setuid' lists /bin/su, but the payload has it without a setuid or setgid bit (drop it from the list)" "$T/suid" --meta "$T/suid.yaml"
+{ cat "$T/meta.yaml"; printf 'allow-setuid: true\n'; } >"$T/old.yaml"
+refuse bad-allow-setuid-gone "mkimage: $T/old.yaml:7:15: 'allow-setuid' is gone: list the setuid and setgid files the component ships, as 'setuid: [/usr/bin/su, ...]'" "$T/suid" --meta "$T/old.yaml"
+# A file capability (cap_net_raw+ep, VFS v2) as a pax xattr, as tar --xattrs writes it.
+python3 - "$T/caps.tar" <<'PY'
+import io, struct, sys, tarfile
+caps = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    d = tarfile.TarInfo("bin"); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
+    f = tarfile.TarInfo("bin/ping"); f.size = 1; f.mode = 0o755
+    f.pax_headers = {"SCHILY.xattr.security.capability": caps.decode("latin-1")}
+    t.addfile(f, io.BytesIO(b"x"))
+PY
+refuse bad-caps-undeclared "mkimage: $T/caps.tar: entry 'bin/ping': file capabilities (security.capability) the component metadata does not declare (add it to the metadata's 'capabilities' list, or remove the xattr)" "$T/caps.tar" --meta "$T/meta.yaml"
+{ cat "$T/meta.yaml"; printf 'capabilities: [/bin/ping]\n'; } >"$T/caps.yaml"
+if pack "$T/caps.tar" --meta "$T/caps.yaml" -o "$T/caps.comp"; then
+        check caps-kept bash -c "rdsquashfs -x /bin/ping '$T/caps.comp' | grep -q '^security.capability'"
+        check caps-shown bash -c "'$MKIMAGE' component show '$T/caps.comp' | grep -qx 'capabilities: /bin/ping'"
+else fail caps-declared-packs "$(cat "$T/.err")"; fi
 refuse bad-missing-src "mkimage: $T/nope: No such file or directory (give a directory or a tar archive)" "$T/nope" --meta "$T/meta.yaml"
 printf 'not an archive\n' >"$T/junk.tar"
 refuse bad-not-an-archive "mkimage: $T/junk.tar: cannot open the archive: Unrecognized archive format (give a directory or a tar archive: plain, gzip, xz or zstd)" "$T/junk.tar" --meta "$T/meta.yaml"

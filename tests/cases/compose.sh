@@ -110,6 +110,32 @@ fi
 model override-missing $'\n    overrides: [/etc/nothing]'
 refuse override-missing "component 'y' overrides '/etc/nothing' but does not provide it"
 
+# A component that declares a setuid file: the root holds it setuid, the signed manifest lists it.
+mkdir -p "$T/s/usr/bin" && printf 'x' >"$T/s/usr/bin/sux" && chmod 4755 "$T/s/usr/bin/sux"
+printf 'name: s\nversion: 1.0\ntype: app\nlicense: MIT\nsupplier: test\nsetuid: [/usr/bin/sux]\n' >"$T/s.yaml"
+"$MKIMAGE" component pack "$T/s" --meta "$T/s.yaml" -o "$T/s.comp" >/dev/null && "$MKIMAGE" sign "$T/s.comp" --key "$K/dev.key" >/dev/null
+model setuid $'\n    overrides: [/etc/motd]'
+sed -i 's/^  - name: y$/  - name: s\n    file: s.comp\n    signer: dev\n  - name: y/' "$T/setuid.yaml"
+mkdir -p "$T/out3"
+if (cd "$T" && "$MKIMAGE" build setuid.yaml -o out3/z.img) >/dev/null 2>"$T/e"; then
+        extract "$T/out3/z.img" root-a "$T/s.sqfs" "$(mval "$T/out3/z.img.manifest.yaml" size)"
+        check setuid-in-root bash -c "unsquashfs -lln '$T/s.sqfs' usr/bin/sux | grep -q '^-rwsr-xr-x 0/0 .*/usr/bin/sux\$'"
+        check setuid-in-manifest python3 -c '
+import sys, yaml
+m = yaml.safe_load(open(sys.argv[1]))
+c = {c["name"]: c for c in m["components"]}
+assert c["s"]["setuid"] == ["/usr/bin/sux"] and "setuid" not in c["x"], c' "$T/out3/z.img.manifest.yaml"
+        check setuid-manifest-verifies "$MKIMAGE" verify "$T/out3/z.img" --pub "$K/dev.pub"
+else
+        fail setuid-in-root "$(cat "$T/e")"
+fi
+
+# A booted root without /sbin/init (the kernel component, no base): refused, nothing written.
+model noinit $'\n    overrides: [/etc/motd]'
+sed -i -e "s|^  - name: base$|  - name: kernel|" -e "s|file: $C/base.comp|file: $C/kernel.comp|" "$T/noinit.yaml"
+echo 'secure-boot: off' >>"$T/noinit.yaml"
+refuse noinit "^mkimage: noinit.yaml: the root has no /sbin/init, or it is not an executable file \(the kernel starts it after the initrd\): add a base component that provides it \(busybox's; systemd-sysv's in a Debian root\)$"
+
 # A root that does not fit a fixed-size partition.
 sed -e 's/^    size: auto\n    headroom: 32MiB//' layouts/uefi-ab.yaml | python3 -c '
 import sys

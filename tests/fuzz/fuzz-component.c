@@ -111,9 +111,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fuzz_die("mk_component_load_tree returned %d without a message", r);
         if (r >= 0) {
                 mk_error_clear(&err);
-                unsigned allow =
-                        (m->allow_devices ? FSTREE_ALLOW_DEVICES : 0) | (m->allow_setuid ? FSTREE_ALLOW_SETUID : 0);
-                r = mk_fstree_check_policy(t, allow, &err);
+                mk_fs_policy policy;
+                mk_component_policy(m, &policy);
+                r = mk_fstree_check_policy(t, &policy, &err);
                 fuzz_report("policy", r, &err);
                 walk w = {0};
                 mk_fstree_sort(t);

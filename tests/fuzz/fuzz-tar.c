@@ -155,12 +155,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fuzz_die("mk_tree_load returned %d without a message", r);
         if (r >= 0) {
                 mk_error_clear(&err);
-                r = mk_fstree_check_policy(t, 0, &err);
+                r = mk_fstree_check_policy(t, MK_FS_POLICY(0), &err);
                 fuzz_report("policy (strict)", r, &err);
                 if (r < 0 && !err.msg[0])
                         fuzz_die("mk_fstree_check_policy returned %d without a message", r);
                 mk_error_clear(&err);
-                if (mk_fstree_check_policy(t, FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID, &err) < 0)
+                if (mk_fstree_check_policy(
+                            t, MK_FS_POLICY(FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID | FSTREE_ALLOW_CAPS), &err) < 0)
                         fuzz_die("a policy allowing devices and setuid refused the tree: %s", err.msg);
                 walk w = {.tree = t};
                 mk_fstree_sort(t);

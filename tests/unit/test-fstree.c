@@ -210,19 +210,72 @@ static void test_policy(void)
         CHECK(mk_fstree_add_special(t, "run/fifo", &A644, FSNODE_FIFO, 0, NULL, &err) == 0);
         CHECK(mk_fstree_add_file_mem(t, "bin/su", &(fsnode_attr){.perm = 04755}, "", 0, NULL, &err) == 0);
         CHECK(mk_fstree_add_dir(t, "var/mail", &(fsnode_attr){.perm = 02775}, NULL, &err) == 0);
-        CHECK(mk_fstree_check_policy(t, 0, &err) == -EINVAL);
-        CHECK_STREQ(err.msg, "t.tar: entry 'bin/su': setuid file (mode 4755; setuid and setgid files are refused "
-                             "unless the component metadata sets 'allow-setuid: true')");
+        CHECK(mk_fstree_check_policy(t, MK_FS_POLICY(0), &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'bin/su': setuid file (mode 4755) the component metadata does not declare "
+                             "(add it to the metadata's 'setuid' list, or clear the bit)");
         mk_error_clear(&err);
-        CHECK(mk_fstree_check_policy(t, FSTREE_ALLOW_SETUID, &err) == -EINVAL);
+        CHECK(mk_fstree_check_policy(t, MK_FS_POLICY(FSTREE_ALLOW_SETUID), &err) == -EINVAL);
         CHECK_STREQ(err.msg, "t.tar: entry 'dev/null': character device (device nodes are refused unless the "
-                             "component metadata sets 'allow-devices: true')");
+                             "component metadata sets 'allow-devices: true'; /dev is the kernel's devtmpfs, not "
+                             "part of a component)");
         mk_error_clear(&err);
-        CHECK(mk_fstree_check_policy(t, FSTREE_ALLOW_SETUID | FSTREE_ALLOW_DEVICES, &err) == 0);
+        CHECK(mk_fstree_check_policy(t, MK_FS_POLICY(FSTREE_ALLOW_SETUID | FSTREE_ALLOW_DEVICES), &err) == 0);
         CHECK(mk_fsnode_rdev(mk_fstree_lookup(t, "dev/null")) == makedev(1, 3));
         mk_fsnode_set_perm(mk_fstree_lookup(t, "bin/su"), 02755);
-        CHECK(mk_fstree_check_policy(t, FSTREE_ALLOW_DEVICES, &err) == -EINVAL);
-        CHECK(strstr(err.msg, "'bin/su': setgid file (mode 2755;") != NULL);
+        CHECK(mk_fstree_check_policy(t, MK_FS_POLICY(FSTREE_ALLOW_DEVICES), &err) == -EINVAL);
+        CHECK(strstr(err.msg, "'bin/su': setgid file (mode 2755)") != NULL);
+        mk_error_clear(&err);
+        /* Declared by path: exactly the listed files may be setuid/setgid or carry capabilities. */
+        const char *suid[] = {"bin/mount", "bin/su"}, *other[] = {"bin/mount"}, *caps[] = {"bin/ping"};
+        mk_fs_policy p = {.allow = FSTREE_ALLOW_DEVICES, .setuid = suid, .n_setuid = 2};
+        CHECK(mk_fstree_check_policy(t, &p, &err) == 0);
+        p.setuid = other, p.n_setuid = 1;
+        CHECK(mk_fstree_check_policy(t, &p, &err) == -EINVAL && strstr(err.msg, "'bin/su': setgid file") != NULL);
+        mk_error_clear(&err);
+        p.setuid = suid, p.n_setuid = 2;
+        fsnode *ping = NULL;
+        CHECK(mk_fstree_add_file_mem(t, "bin/ping", &A644, "", 0, &ping, &err) == 0);
+        CHECK(mk_fstree_add_xattr(t, ping, FSTREE_XATTR_CAPS, "\x01\x00\x00\x02", 4, &err) == 0);
+        CHECK(mk_fstree_check_policy(t, &p, &err) == -EINVAL);
+        CHECK_STREQ(err.msg, "t.tar: entry 'bin/ping': file capabilities (security.capability) the component "
+                             "metadata does not declare (add it to the metadata's 'capabilities' list, or remove "
+                             "the xattr)");
+        mk_error_clear(&err);
+        p.caps = caps, p.n_caps = 1;
+        CHECK(mk_fstree_check_policy(t, &p, &err) == 0);
+        CHECK(mk_fstree_check_policy(t, MK_FS_POLICY(FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID), &err) == -EINVAL);
+        mk_error_clear(&err);
+        CHECK(mk_fstree_check_policy(t, MK_FS_POLICY(FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID | FSTREE_ALLOW_CAPS),
+                                     &err) == 0);
+        CHECK(!mk_fs_policy_lists(suid, 2, "bin/s") && mk_fs_policy_lists(suid, 2, "bin/su") &&
+              !mk_fs_policy_lists(NULL, 0, "bin/su"));
+        mk_fstree_free(t);
+}
+
+/* Symlinks followed inside the tree, as the kernel does for a merged-/usr root's /sbin/init. */
+static void test_resolve(void)
+{
+        fstree *t = new_tree();
+        mk_error err = {0};
+        fsnode *systemd = NULL;
+        CHECK(mk_fstree_add_file_mem(t, "usr/lib/systemd/systemd", &(fsnode_attr){.perm = 0755}, "", 0, &systemd,
+                                     &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "sbin", &A644, "usr/sbin", NULL, &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "lib", &A644, "usr/lib", NULL, &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "usr/sbin/init", &A644, "../lib/systemd/systemd", NULL, &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "usr/sbin/abs", &A644, "/lib/systemd/./systemd", NULL, &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "usr/sbin/up", &A644, "../../../../usr/lib/systemd/systemd", NULL, &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "loop1", &A644, "loop2", NULL, &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "loop2", &A644, "/loop1", NULL, &err) == 0);
+        CHECK(mk_fstree_add_symlink(t, "usr/sbin/dangling", &A644, "nothing", NULL, &err) == 0);
+        CHECK(mk_fstree_resolve(t, "sbin/init") == systemd);
+        CHECK(mk_fstree_resolve(t, "/sbin/abs") == systemd);
+        CHECK(mk_fstree_resolve(t, "sbin/up") == systemd);
+        CHECK(mk_fstree_resolve(t, "lib/systemd/systemd") == systemd);
+        CHECK(mk_fstree_resolve(t, "loop1") == NULL);
+        CHECK(mk_fstree_resolve(t, "sbin/dangling") == NULL);
+        CHECK(mk_fstree_resolve(t, "sbin/none") == NULL);
+        CHECK(mk_fstree_resolve(t, "usr/lib/systemd/systemd/x") == NULL);
         mk_fstree_free(t);
 }
 
@@ -230,6 +283,7 @@ int main(void)
 {
         check_suite_ = "fstree";
         RUN(test_normalize);
+        RUN(test_resolve);
         RUN(test_build_and_sort);
         RUN(test_many_entries);
         RUN(test_conflicts);

@@ -367,8 +367,32 @@ static const struct {
         {"  signed-by: 0123456789ABCDEF\n", "  signed-by: ~\n",
          "m.yaml:34:14: 'components.signed-by' is empty (give a string)"},
         {"  signed-by: 0123456789ABCDEF\n", "  signed-by: 0123456789ABCDEF\n  license: MIT\n",
-         "m.yaml:35:3: unknown key 'license' in component #2 (known keys: name, version, sha256, signed-by)"},
+         "m.yaml:35:3: unknown key 'license' in component #2 (known keys: name, version, sha256, signed-by, setuid)"},
+        {"  signed-by: 0123456789ABCDEF\n", "  signed-by: 0123456789ABCDEF\n  setuid: /usr/bin/su\n",
+         "m.yaml:35:11: 'components.setuid' must be a list of absolute paths"},
+        {"  signed-by: 0123456789ABCDEF\n", "  signed-by: 0123456789ABCDEF\n  setuid:\n  - usr/bin/su\n",
+         "m.yaml:36:5: 'components.setuid' holds 'usr/bin/su', not an absolute path"},
 };
+
+/* A component's setuid list: parsed, and emitted back as it was. */
+static void test_setuid(void)
+{
+        char *s = edit("  signed-by: 0123456789ABCDEF\n",
+                       "  signed-by: 0123456789ABCDEF\n  setuid:\n  - /usr/bin/mount\n  - /usr/bin/su\n");
+        mk_manifest *m = NULL;
+        mk_error err = {0};
+        CHECK(s && parse(s, &m, &err) == 0);
+        CHECK(m && m->components[0].n_setuid == 0 && m->components[1].n_setuid == 2);
+        CHECK(m && !strcmp(m->components[1].setuid[0], "/usr/bin/mount") &&
+              !strcmp(m->components[1].setuid[1], "/usr/bin/su"));
+        char *out = NULL;
+        size_t len;
+        CHECK(m && mk_manifest_emit(m, &out, &len, &err) == 0);
+        CHECK_STREQ(out, s);
+        free(out);
+        mk_manifest_free(m);
+        free(s);
+}
 
 static void test_bad(void)
 {
@@ -440,6 +464,7 @@ int main(void)
         RUN(test_unsigned_component);
         RUN(test_quoted_and_lower_case);
         RUN(test_bad);
+        RUN(test_setuid);
         RUN(test_bounds);
         RUN(test_truncations);
         return check_exit();

@@ -15,7 +15,9 @@ static const char good[] = "name: hello\n"
                            "license: MIT OR (Apache-2.0 WITH LLVM-exception)\n"
                            "supplier: 'Organization: Example'\n"
                            "source: https://example.com/hello\n"
-                           "allow-setuid: true\n"
+                           "setuid: [/usr/bin/hello]\n"
+                           "packages:\n"
+                           "  - {name: libc6, version: 2.36-9+deb12u13, architecture: amd64}\n"
                            "owners:\n"
                            "  - path: /usr/bin/hello\n"
                            "    uid: 0\n"
@@ -52,7 +54,10 @@ static void test_meta_good(void)
         CHECK_STREQ(m->license, "MIT OR (Apache-2.0 WITH LLVM-exception)");
         CHECK_STREQ(m->supplier, "Organization: Example");
         CHECK_STREQ(m->source, "https://example.com/hello");
-        CHECK(m->allow_setuid && !m->allow_devices);
+        CHECK(!m->allow_devices);
+        CHECK(m->n_setuid == 1 && !strcmp(m->setuid[0], "usr/bin/hello") && m->n_caps == 0);
+        CHECK(m->n_packages == 1 && !strcmp(m->packages[0].name, "libc6") &&
+              !strcmp(m->packages[0].version, "2.36-9+deb12u13") && !strcmp(m->packages[0].arch, "amd64"));
         CHECK(m->n_owners == 2);
         CHECK_STREQ(m->owners[0].path, "usr/bin/hello");
         CHECK(m->owners[0].has_uid && m->owners[0].uid == 0 && m->owners[0].gid == 50 && m->owners[0].mode == 04755);
@@ -89,6 +94,34 @@ static void test_meta_errors(void)
                     "in a path (entries must stay inside the tree; rebuild the archive without '..'))");
         CHECK(strstr(parse("name: Bad Name\nversion: 1\ntype: app\nlicense: MIT\nsupplier: x\n"), "c.yaml:1:7: ") !=
               NULL);
+#define HEAD "name: a\nversion: 1\ntype: app\nlicense: MIT\nsupplier: x\n"
+        CHECK_STREQ(parse(HEAD "allow-setuid: true\n"),
+                    "c.yaml:6:15: 'allow-setuid' is gone: list the setuid and setgid files the component ships, as "
+                    "'setuid: [/usr/bin/su, ...]'");
+        CHECK_STREQ(
+                parse(HEAD "setuid: /usr/bin/su\n"),
+                "c.yaml:6:9: 'setuid' must be a list of paths in the image (e.g. [/usr/bin/su]), not a single value");
+        CHECK_STREQ(parse(HEAD "setuid: [usr/bin/su]\n"),
+                    "c.yaml:6:10: 'setuid' lists 'usr/bin/su': give the path in the image from its root (/usr/bin/su)");
+        CHECK_STREQ(parse(HEAD "setuid: [/usr/bin/su, /usr//bin/su]\n"),
+                    "c.yaml:6:23: 'setuid' lists /usr//bin/su twice (keep one)");
+        CHECK(strstr(parse(HEAD "capabilities: [/usr/../etc]\n"),
+                     "c.yaml:6:16: 'capabilities': '/usr/../etc' is not") != NULL);
+        CHECK_STREQ(parse(HEAD "setuid: [/]\n"),
+                    "c.yaml:6:10: 'setuid': '/' is not a file's path in the image (the root)");
+        CHECK_STREQ(parse(HEAD "packages:\n  - {name: libc6, version: 2.36}\n"),
+                    "c.yaml:7:5: packages item 1 is missing the required key 'architecture' (add it)");
+        CHECK_STREQ(parse(HEAD "packages:\n  - {name: LibC, version: 2.36, architecture: amd64}\n"),
+                    "c.yaml:7:12: package name 'LibC' holds a character a Debian package name has not (lower-case "
+                    "letters, digits, + - .)");
+        component_meta *m = NULL;
+        mk_error err = {0};
+        const char *two = HEAD "setuid: [/usr/bin/su, /usr/bin/a-tool]\ncapabilities: [/usr/bin/ping]\n";
+        CHECK(mk_component_meta_parse("c.yaml", two, strlen(two), &m, &err) == 0);
+        CHECK(m && m->n_setuid == 2 && !strcmp(m->setuid[0], "usr/bin/a-tool") && !strcmp(m->setuid[1], "usr/bin/su"));
+        CHECK(m && m->n_caps == 1 && !strcmp(m->caps[0], "usr/bin/ping"));
+        mk_component_meta_free(m);
+#undef HEAD
 }
 
 static void test_license(void)

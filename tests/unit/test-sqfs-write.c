@@ -183,7 +183,8 @@ static void test_read_back(void)
 
         fstree *back = NULL;
         CHECK(mk_fstree_new("back", &back) == 0);
-        CHECK(mk_sqimage_load_tree(img, back, NULL, 0, FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID, &err) == 0);
+        CHECK(mk_sqimage_load_tree(img, back, NULL, 0, MK_FS_POLICY(FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID),
+                                   &err) == 0);
         mk_sqimage_unref(img); /* the files keep the image open */
         mk_fstree_sort(back);
         CHECK(mk_fstree_count(back) == mk_fstree_count(t));
@@ -226,7 +227,8 @@ static void test_read_back(void)
         img = open_slot(fd, s.size);
         CHECK(mk_fstree_new("skip", &back) == 0);
         static const char *const skip[] = {"data", "run/sock"};
-        CHECK(img && mk_sqimage_load_tree(img, back, skip, 2, FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID, &err) == 0);
+        CHECK(img && mk_sqimage_load_tree(img, back, skip, 2, MK_FS_POLICY(FSTREE_ALLOW_DEVICES | FSTREE_ALLOW_SETUID),
+                                          &err) == 0);
         CHECK(!mk_fstree_lookup(back, "data") && !mk_fstree_lookup(back, "run/sock") &&
               mk_fstree_lookup(back, "run/fifo"));
         mk_fstree_free(back);

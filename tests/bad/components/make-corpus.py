@@ -350,7 +350,7 @@ def case_inode_count_lie(tmp, name):
 
 
 def case_setuid_undeclared(tmp, name):
-    # A setuid-root file (-all-root) without 'allow-setuid: true'.
+    # A setuid-root file (-all-root) not declared in the metadata's 'setuid' list.
     src = tree(tmp, name)
     write(os.path.join(src, "usr", "bin", "su"), "#!/bin/sh\nexec /bin/sh\n", 0o4755)
     os.chmod(os.path.join(src, "usr", "bin", "su"), 0o4755)  # past the umask
