@@ -122,6 +122,8 @@ static int check_init(const mk_model *m, const mk_inputs *inputs, fstree *tree, 
         for (size_t k = 0; k < inputs->n; k++)
                 boots |= mk_input_type(&inputs->items[k]) == COMPONENT_KERNEL;
         fsnode *init = boots ? mk_fstree_resolve(tree, "sbin/init") : NULL;
+        if (init && mk_fsnode_get_kind(init) == FSNODE_HARDLINK)
+                init = mk_fsnode_hardlink_target(init);
         if (!boots || (init && mk_fsnode_get_kind(init) == FSNODE_FILE && (mk_fsnode_mode(init) & 0111)))
                 return 0;
         return mk_error_set(err, ENOENT,

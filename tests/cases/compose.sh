@@ -136,6 +136,25 @@ sed -i -e "s|^  - name: base$|  - name: kernel|" -e "s|file: $C/base.comp|file: 
 echo 'secure-boot: off' >>"$T/noinit.yaml"
 refuse noinit "^mkimage: noinit.yaml: the root has no /sbin/init, or it is not an executable file \(the kernel starts it after the initrd\): add a base component that provides it \(busybox's; systemd-sysv's in a Debian root\)$"
 
+# /sbin/init as a hard link to an executable (as a tar stores a second name): a root that boots.
+python3 - "$T/hl.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for d in ("bin", "sbin"):
+        i = tarfile.TarInfo(d); i.type = tarfile.DIRTYPE; i.mode = 0o755; t.addfile(i)
+    f = tarfile.TarInfo("bin/tool"); f.size = 2; f.mode = 0o755; t.addfile(f, io.BytesIO(b"#!"))
+    h = tarfile.TarInfo("sbin/init"); h.type = tarfile.LNKTYPE; h.linkname = "bin/tool"; t.addfile(h)
+PY
+printf 'name: hl\nversion: 1.0\ntype: base\nlicense: MIT\nsupplier: test\n' >"$T/hl.yaml"
+"$MKIMAGE" component pack "$T/hl.tar" --meta "$T/hl.yaml" -o "$T/hl.comp" >/dev/null && "$MKIMAGE" sign "$T/hl.comp" --key "$K/dev.key" >/dev/null
+model hlinit $'\n    overrides: [/etc/motd]'
+sed -i -e "s|^  - name: base$|  - name: hl|" -e "s|file: $C/base.comp|file: hl.comp|" "$T/hlinit.yaml"
+printf '  - name: kernel\n    file: %s\n    signer: dev\nsecure-boot: off\n' "$C/kernel.comp" >>"$T/hlinit.yaml"
+mkdir -p "$T/out4"
+if (cd "$T" && "$MKIMAGE" build hlinit.yaml -o out4/z.img) >/dev/null 2>"$T/e"; then pass init-hard-link-boots; else
+        fail init-hard-link-boots "$(cat "$T/e")"
+fi
+
 # A root that does not fit a fixed-size partition.
 sed -e 's/^    size: auto\n    headroom: 32MiB//' layouts/uefi-ab.yaml | python3 -c '
 import sys
