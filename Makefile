@@ -180,7 +180,7 @@ $(SB_KEYS): | $(BUILD)/mkimage
 keys: $(DEV_KEY) $(SB_KEYS)
 
 .SECONDEXPANSION:
-$(BUILD)/components/%.comp: $(BUILD)/mkimage $(DEV_KEY) $$(wildcard components/$$*/*)
+$(BUILD)/components/%.comp: $(BUILD)/mkimage $(DEV_KEY) $$(shell find components/$$* -type f)
 	@mkdir -p $(dir $@)
 	@rm -rf $(BUILD)/components/$*.tree $(BUILD)/components/$*.tree.meta.yaml $@ $@.minisig
 	bash components/$*/build.sh $(BUILD)/components/$*.tree
@@ -196,9 +196,9 @@ MKIMAGE_VERIFY ?= $(BUILD)/mkimage-verify
 $(BUILD)/components/kernel.comp: $(MKIMAGE_VERIFY) qemu-boot/initrd/init qemu-boot/initrd/mkinitrd.sh
 $(BUILD)/components/kernel.comp: export MKIMAGE_VERIFY := $(MKIMAGE_VERIFY)
 
-# The base component holds the updater (docs/update.md).
-$(BUILD)/components/base.comp: $(BUILD)/mkimage-update
-$(BUILD)/components/base.comp: export MKIMAGE_UPDATE := $(BUILD)/mkimage-update
+# The base component and a systemd root's systemd-device hold the updater (docs/update.md).
+$(BUILD)/components/base.comp $(BUILD)/components/systemd-device.comp: $(BUILD)/mkimage-update
+$(BUILD)/components/base.comp $(BUILD)/components/systemd-device.comp: export MKIMAGE_UPDATE := $(BUILD)/mkimage-update
 
 components: $(COMP_FILES)
 

@@ -10,9 +10,10 @@
 # packages.txt (DEBIAN_PACKAGES=FILE for another list) from the archive this
 # machine's apt uses (its sources file, DEBIAN_SOURCES to override), and the kernel modules of modules.txt for the
 # kernel component's kernel go to /lib/modules. The result is reproducible
-# for the same package versions and SOURCE_DATE_EPOCH: no machine-id, no
+# for the same package versions and SOURCE_DATE_EPOCH: no machine-id (each
+# device makes its own), no os-release (mkimage writes it from the model), no
 # apt lists or caches, no logs, no /dev nodes (the kernel's devtmpfs), no
-# apt sources (the device never runs apt). Downloaded .debs are kept in
+# apt sources and no apt or dpkg timers (the device never runs apt). Downloaded .debs are kept in
 # $DEBIAN_CACHE (default build/cache/debian) and the kernel .deb in
 # $KERNEL_CACHE (build/cache/kernel, shared with components/kernel), so a
 # second run fetches only the package lists. Manuals, info pages, locales
@@ -103,6 +104,8 @@ if ! mmdebstrap --mode=root --variant=minbase --include="$packages" --format=tar
         --customize-hook="sync-in $work/modules/lib/modules /usr/lib/modules" \
         --customize-hook='rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/* "$1"/etc/hostname "$1"/var/log/*.log "$1"/var/log/apt/* "$1"/var/cache/ldconfig/aux-cache' \
         --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/debconf/*-old "$1"/var/lib/dpkg/*-old' \
+        --customize-hook='rm -f "$1"/etc/machine-id "$1"/etc/os-release "$1"/usr/lib/os-release' \
+        --customize-hook='rm -f "$1"/etc/systemd/system/timers.target.wants/apt-daily.timer "$1"/etc/systemd/system/timers.target.wants/apt-daily-upgrade.timer "$1"/etc/systemd/system/timers.target.wants/dpkg-db-backup.timer' \
         --customize-hook="python3 $here/strip-acls.py \"\$1\"" \
         bookworm "$work/root.tar" "$sources" >"$work/mmdebstrap.log" 2>&1; then
         log="$work/mmdebstrap.log"

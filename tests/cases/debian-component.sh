@@ -3,8 +3,8 @@
 # systemd-sysv, udev and kmod, packed and signed. Checked with the stock tools
 # (unsquashfs, minisign) against the root's own dpkg database: the metadata
 # lists exactly the installed packages and exactly the setuid/setgid files;
-# /dev is empty, no machine-id, apt lists, caches, sources or logs; /sbin/init
-# is systemd; the kernel component's modules are where udev looks. A second
+# /dev is empty; no machine-id, os-release, apt timers, apt lists, caches,
+# sources or logs; /sbin/init is systemd; the kernel component's modules are where udev looks. A second
 # run of the recipe (from the download cache) packs to the same bytes. A
 # package that does not exist and an archive that cannot be reached each get
 # one error, and nothing is left behind.
@@ -52,7 +52,9 @@ check setuid-mount-and-su bash -c "grep -qx /usr/bin/mount '$T/suid.declared' &&
 # What a read-only device root must not carry, and what it must.
 check no-device-nodes bash -c "! grep -Eq '^[cb]' '$T/list'"
 check dev-empty bash -c "grep -Eq '^d.* squashfs-root/dev\$' '$T/list' && ! grep -q ' squashfs-root/dev/' '$T/list'"
-check machine-id-empty bash -c "[ -z \"\$(unsquashfs -cat '$COMP' etc/machine-id)\" ]"
+check no-machine-id bash -c "grep -q ' squashfs-root/etc/hostname\$\| squashfs-root/etc/passwd\$' '$T/list' && ! grep -q ' squashfs-root/etc/machine-id\$' '$T/list'"
+check no-os-release bash -c "! grep -Eq ' squashfs-root/(etc|usr/lib)/os-release( |\$)' '$T/list'"
+check no-apt-timers bash -c "! grep -Eq ' squashfs-root/etc/systemd/system/timers.target.wants/(apt-daily|apt-daily-upgrade|dpkg-db-backup).timer' '$T/list'"
 check no-apt-lists bash -c "! grep -E ' squashfs-root/var/lib/apt/lists/[^/]+\$' '$T/list' | grep -vq '/lock\$\|/partial\$\|/auxfiles\$'"
 check no-deb-cache bash -c "! grep -q '\\.deb\$' '$T/list'"
 check no-apt-sources bash -c "! grep -Eq ' squashfs-root/etc/apt/sources.list(\\.d/.+)?\$' '$T/list'"
