@@ -208,12 +208,13 @@ check: $(BUILD)/mkimage $(BUILD)/mkimage-update unit-bins components $(SB_KEYS) 
 # A benchmark against the standard tools, not a test (never part of check):
 # fetches a ~590 MB Debian test root once, then times both sides. See
 # tests/bench/README.md. BENCH_ROUNDS=N sets the paired runs (default 3).
-bench: $(BUILD)/mkimage $(BUILD)/mkimage-update components $(SB_KEYS)
+bench: $(BUILD)/mkimage $(BUILD)/mkimage-update components $(SB_KEYS) $$(DATA_KEY)
 	BENCH_DIR=$(BUILD)/bench bash tests/bench/fetch-root.sh
 	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage SIGN_KEY=$(DEV_KEY) bash tests/bench/run.sh
 	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage bash tests/bench/factory.sh
 	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage SIGN_KEY=$(DEV_KEY) bash tests/bench/warm.sh
 	BENCH_DIR=$(BUILD)/bench MKIMAGE=$(BUILD)/mkimage SIGN_KEY=$(DEV_KEY) bash tests/bench/update.sh
+	BENCH_DIR=$(BUILD)/bench BUILD=$(BUILD) bash tests/bench/debian-boot.sh
 
 # The demo device's data-partition key (per device in a factory; never committed).
 DATA_KEY := $(BUILD)/keys/data.key
