@@ -13,7 +13,8 @@
  *      the grow-fs flag; the anti-rollback minimum read from it;
  *   4. the manifest's version checked against that minimum;
  *   5. dm-verity set up from the manifest and the whole root read once
- *      (dm-verity checks blocks only when they are read), then the table
+ *      (dm-verity checks blocks only when they are read; one stripe per
+ *      CPU, read in parallel), then the table
  *      switched to restart_on_corruption; the squashfs mounted read-only;
  *   6. switch_root into the root's /sbin/init, leaving the booted slot, its
  *      entry, the ESP's node and the trusted key in /run/mkimage.
@@ -32,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -415,26 +417,83 @@ static void step_rollback(boot *b)
         say("version %" PRIu64 " >= stored minimum %" PRIu64 ": no rollback", b->mf->version, b->min_version);
 }
 
-/* Read the whole device: dm-verity checks each block as it is read, and only then. */
+/*
+ * Read the whole device: dm-verity checks each block as it is read, and only then. The device is
+ * cut into one stripe per online CPU (at most READ_THREADS), read by as many threads, so that the
+ * hashing, which dm-verity does on the CPU that asked for the blocks, runs on all of them.
+ */
+#define READ_THREADS 4
+#define READ_CHUNK (1u << 20)
+
+typedef struct stripe {
+        int fd;
+        uint64_t from, to;
+        uint64_t bad_at; /* where a read failed */
+        int r;           /* 0 or -errno */
+} stripe;
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+        return a < b ? a : b;
+}
+
+static void *read_stripe(void *arg)
+{
+        stripe *s = arg;
+        char *buf = malloc(READ_CHUNK);
+        if (!buf) {
+                s->r = -ENOMEM;
+                s->bad_at = s->from;
+                return NULL;
+        }
+        for (uint64_t off = s->from; off < s->to;) {
+                size_t want = (size_t)min_u64(READ_CHUNK, s->to - off);
+                ssize_t k = pread(s->fd, buf, want, (off_t)off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        s->r = k < 0 ? -errno : -EIO;
+                        s->bad_at = off;
+                        break;
+                }
+                off += (uint64_t)k;
+        }
+        free(buf);
+        return NULL;
+}
+
 static int read_all(const char *node, uint64_t len, uint64_t *bad_at)
 {
         _cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        const size_t chunk = 1u << 20;
-        _cleanup_free_ char *buf = malloc(chunk);
-        if (!buf)
-                return -ENOMEM;
-        for (uint64_t off = 0; off < len;) {
-                ssize_t k = pread(fd, buf, chunk, (off_t)off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0) {
-                        *bad_at = off;
-                        return k < 0 ? -errno : -EIO;
-                }
-                off += (uint64_t)k;
+        (void)posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_SEQUENTIAL);
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t n = cpus < 1 ? 1 : cpus > READ_THREADS ? (size_t)READ_THREADS : (size_t)cpus;
+        uint64_t per = (len / n + READ_CHUNK - 1) / READ_CHUNK * READ_CHUNK; /* stripes of whole chunks */
+        stripe st[READ_THREADS];
+        pthread_t th[READ_THREADS];
+        bool started[READ_THREADS] = {false};
+        for (size_t i = 0; i < n; i++) {
+                uint64_t from = min_u64(len, per * i), to = i + 1 == n ? len : min_u64(len, per * (i + 1));
+                st[i] = (stripe){.fd = fd, .from = from, .to = to};
         }
+        /* Stripe 0 in this thread; a thread that cannot start leaves its stripe to this one too. */
+        for (size_t i = 1; i < n; i++)
+                started[i] = pthread_create(&th[i], NULL, read_stripe, &st[i]) == 0;
+        read_stripe(&st[0]);
+        for (size_t i = 1; i < n; i++) {
+                if (started[i])
+                        pthread_join(th[i], NULL);
+                else
+                        read_stripe(&st[i]);
+        }
+        /* The first bad byte of the device is the one to report. */
+        for (size_t i = 0; i < n; i++)
+                if (st[i].r < 0) {
+                        *bad_at = st[i].bad_at;
+                        return st[i].r;
+                }
         return 0;
 }
 
