@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -50,6 +49,7 @@
 
 #include "signing/base/fileio.h"
 #include "signing/base/macro.h"
+#include "signing/base/parallel.h"
 #include "signing/manifest/manifest.h"
 #include "signing/minisign/minisign.h"
 
@@ -419,10 +419,9 @@ static void step_rollback(boot *b)
 
 /*
  * Read the whole device: dm-verity checks each block as it is read, and only then. The device is
- * cut into one stripe per online CPU (at most READ_THREADS), read by as many threads, so that the
+ * cut into one stripe per online CPU (at most MK_PARALLEL_MAX), read by as many threads, so that the
  * hashing, which dm-verity does on the CPU that asked for the blocks, runs on all of them.
  */
-#define READ_THREADS 4
 #define READ_CHUNK (1u << 20)
 
 typedef struct stripe {
@@ -468,26 +467,14 @@ static int read_all(const char *node, uint64_t len, uint64_t *bad_at)
         if (fd < 0)
                 return -errno;
         (void)posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_SEQUENTIAL);
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        size_t n = cpus < 1 ? 1 : cpus > READ_THREADS ? (size_t)READ_THREADS : (size_t)cpus;
+        size_t n = mk_parallel_threads();
         uint64_t per = (len / n + READ_CHUNK - 1) / READ_CHUNK * READ_CHUNK; /* stripes of whole chunks */
-        stripe st[READ_THREADS];
-        pthread_t th[READ_THREADS];
-        bool started[READ_THREADS] = {false};
+        stripe st[MK_PARALLEL_MAX];
         for (size_t i = 0; i < n; i++) {
                 uint64_t from = min_u64(len, per * i), to = i + 1 == n ? len : min_u64(len, per * (i + 1));
                 st[i] = (stripe){.fd = fd, .from = from, .to = to};
         }
-        /* Stripe 0 in this thread; a thread that cannot start leaves its stripe to this one too. */
-        for (size_t i = 1; i < n; i++)
-                started[i] = pthread_create(&th[i], NULL, read_stripe, &st[i]) == 0;
-        read_stripe(&st[0]);
-        for (size_t i = 1; i < n; i++) {
-                if (started[i])
-                        pthread_join(th[i], NULL);
-                else
-                        read_stripe(&st[i]);
-        }
+        mk_parallel_run(st, n, sizeof(st[0]), read_stripe);
         /* The first bad byte of the device is the one to report. */
         for (size_t i = 0; i < n; i++)
                 if (st[i].r < 0) {

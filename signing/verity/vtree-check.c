@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Many data blocks against a tree at once, on several threads (signing/verity/vtree.h). */
-#include <pthread.h>
-#include <unistd.h>
-
 #include "signing/verity/vtree.h"
 
-#define THREADS_MAX 4u
+#include "signing/base/parallel.h"
+
+#define THREADS_MAX MK_PARALLEL_MAX
 #define PER_THREAD_MIN 64u /* fewer blocks than this per thread: not worth a thread */
 
 unsigned mk_vtree_threads(void)
 {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return n < 1 ? 1u : n > (long)THREADS_MAX ? THREADS_MAX : (unsigned)n;
+        return mk_parallel_threads();
 }
 
 typedef struct part {
@@ -39,22 +37,12 @@ uint64_t mk_vtree_check(const mk_vtree *t, uint64_t first, const uint8_t *blocks
         while (threads > 1 && n / threads < PER_THREAD_MIN)
                 threads--;
         part parts[THREADS_MAX];
-        pthread_t ids[THREADS_MAX];
-        bool started[THREADS_MAX] = {false};
         uint64_t each = (n + threads - 1) / threads;
         for (unsigned i = 0; i < threads; i++) {
                 uint64_t at = i * each < n ? i * each : n, k = n - at < each ? n - at : each;
                 parts[i] = (part){.t = t, .first = first + at, .n = k, .blocks = blocks + at * MK_VERITY_BLOCK};
-                if (i > 0) /* the first part runs on this thread, and so does one whose thread cannot start */
-                        started[i] = pthread_create(&ids[i], NULL, check_part, &parts[i]) == 0;
         }
-        check_part(&parts[0]);
-        for (unsigned i = 1; i < threads; i++) {
-                if (started[i])
-                        pthread_join(ids[i], NULL);
-                else
-                        check_part(&parts[i]);
-        }
+        mk_parallel_run(parts, threads, sizeof(parts[0]), check_part);
         for (unsigned i = 0; i < threads; i++)
                 if (parts[i].bad < parts[i].n)
                         return parts[i].first - first + parts[i].bad;

@@ -20,7 +20,7 @@
 C="$BUILD/components"
 SB_CERT="$BUILD/keys/sb/db.crt"
 DATA_KEY="$BUILD/keys/data.key"
-TIMEOUT=${QEMU_BOOT_TIMEOUT:-420}
+TIMEOUT=${QEMU_BOOT_TIMEOUT:-600}
 for c in debian systemd-device hellod kernel; do
         if [ ! -f "$C/$c.comp" ]; then
                 fail fixture "$C/$c.comp is missing (make components)"
